@@ -1,0 +1,5 @@
+"""Run the command line interface with ``python -m plscaffold``."""
+
+from plscaffold.cli import main
+
+main()

@@ -1,0 +1,39 @@
+"""The errors plscaffold raises; the CLI turns each into a message and an exit code."""
+
+from __future__ import annotations
+
+
+class PlscaffoldError(Exception):
+    """Base of every error plscaffold raises on purpose."""
+
+    exit_code = 1
+
+
+class UserError(PlscaffoldError):
+    """Raised for input the user can fix; its message names the problem and the fix."""
+
+    exit_code = 2
+
+
+class InvalidNameError(UserError):
+    """Raised when a project name cannot become a directory and a Python package."""
+
+
+class InvalidOptionError(UserError):
+    """Raised when a generation option is out of range or not one of its choices."""
+
+
+class TargetExistsError(UserError):
+    """Raised when the target folder exists and is not empty."""
+
+
+class OutputNotWritableError(UserError):
+    """Raised when the output folder cannot be created or written to."""
+
+
+class UnsafePathError(UserError):
+    """Raised when a rendered path would land outside the target folder."""
+
+
+class TemplateError(PlscaffoldError):
+    """Raised when a template cannot be read or rendered; names the file and line."""

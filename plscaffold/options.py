@@ -1,0 +1,111 @@
+"""The generation options of ``plscaffold new``: their defaults, choices and checks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from plscaffold.errors import InvalidOptionError
+from plscaffold.templates import Template, read_variables
+
+
+@dataclass(frozen=True)
+class ProjectOptions:
+    """Every answer ``new`` records; field names match the template's variables.
+
+    Build one with :func:`resolve_options`, which takes the defaults from the template.
+    """
+
+    project_name: str
+    description: str
+    gpus: int
+    precision: str
+    model: str
+    max_epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+    logger: str
+
+    def answers(self) -> dict[str, Any]:
+        """Return the options as the template's variables, for the context and answers file."""
+        return asdict(self)
+
+
+OPTION_NAMES = tuple(field.name for field in fields(ProjectOptions))
+
+
+def template_choices(template: Template) -> dict[str, list[str]]:
+    """Return the choice variables of the template (``precision``, ``model``, ...)."""
+    return {
+        key: [str(choice) for choice in value]
+        for key, value in read_variables(template).items()
+        if isinstance(value, list)
+    }
+
+
+def template_defaults(template: Template) -> dict[str, Any]:
+    """Return each option's default as the template declares it (first choice for lists)."""
+    variables = read_variables(template)
+    defaults: dict[str, Any] = {}
+    for name in OPTION_NAMES:
+        value = variables.get(name)
+        defaults[name] = value[0] if isinstance(value, list) else value
+    return defaults
+
+
+def resolve_options(template: Template, project_name: str, given: dict[str, Any]) -> ProjectOptions:
+    """Combine the options a user gave with the template's defaults for the others.
+
+    Raises:
+        InvalidOptionError: an option is unknown or its value has the wrong type.
+    """
+    unknown = sorted(set(given) - set(OPTION_NAMES))
+    if unknown:
+        raise InvalidOptionError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTION_NAMES)}")
+    values: dict[str, Any] = {**template_defaults(template), **given, "project_name": project_name}
+    converted: dict[str, Any] = {}
+    for field in fields(ProjectOptions):
+        kind = {"int": int, "float": float}.get(str(field.type), str)
+        try:
+            converted[field.name] = kind(values[field.name])
+        except (TypeError, ValueError) as err:
+            raise InvalidOptionError(
+                f"{_flag(field.name)} {values[field.name]!r} is not a valid {kind.__name__}"
+            ) from err
+    return ProjectOptions(**converted)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def validate_options(options: ProjectOptions, template: Template) -> None:
+    """Check each option's range and choices, and the combinations Lightning refuses.
+
+    Raises:
+        InvalidOptionError: the message names the option, the value and the fix.
+    """
+    for name, choices in template_choices(template).items():
+        value = getattr(options, name, None)
+        if value is not None and str(value) not in choices:
+            raise InvalidOptionError(
+                f"{_flag(name)} {value!r} is not one of {', '.join(choices)}; pick one of those"
+            )
+    positive = {"max_epochs": options.max_epochs, "batch_size": options.batch_size}
+    for name, value in positive.items():
+        if value < 1:
+            raise InvalidOptionError(f"{_flag(name)} {value} must be at least 1")
+    if options.gpus < 0:
+        raise InvalidOptionError(
+            f"--gpus {options.gpus} is negative; pass 0 to train on the CPU or N >= 1 for N GPUs"
+        )
+    if not options.lr > 0:
+        raise InvalidOptionError(f"--lr {options.lr} must be a positive number, such as 0.001")
+    if options.seed < 0:
+        raise InvalidOptionError(f"--seed {options.seed} must be 0 or more")
+    if options.precision == "16-mixed" and options.gpus == 0:
+        raise InvalidOptionError(
+            "--precision 16-mixed needs a GPU: Lightning runs float16 mixed precision only on "
+            "GPUs; pass --gpus 1 or more, or use --precision bf16-mixed on the CPU"
+        )

@@ -1,0 +1,108 @@
+"""Render a template tree in memory into ``{relpath: RenderedFile}``; nothing touches the disk."""
+
+from __future__ import annotations
+
+import os
+import stat
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from plscaffold.errors import TemplateError, UnsafePathError
+from plscaffold.templates import Template
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """One file of a rendering: its bytes and its permission bits."""
+
+    content: bytes
+    mode: int = 0o644
+
+
+Rendering = dict[str, RenderedFile]
+"""A rendered tree: POSIX paths relative to the project root, mapped to their files."""
+
+
+def check_relpath(relpath: str) -> str:
+    """Return ``relpath`` if it stays inside the project root.
+
+    Raises:
+        UnsafePathError: the path is absolute, empty, or climbs out with ``..``.
+    """
+    path = PurePosixPath(relpath)
+    if not relpath or path.is_absolute() or ".." in path.parts or "\\" in relpath:
+        raise UnsafePathError(
+            f"rendered path {relpath!r} would land outside the project folder; "
+            "fix the template's file names"
+        )
+    return path.as_posix()
+
+
+def _template_line(err: BaseException, source_abspath: Path) -> int | None:
+    """Return the template line an error was raised from, if its traceback shows it."""
+    lineno = getattr(err, "lineno", None)
+    if isinstance(lineno, int):
+        return lineno
+    for frame, frame_lineno in traceback.walk_tb(err.__traceback__):
+        if Path(frame.f_code.co_filename) == source_abspath:
+            return frame_lineno
+    return None
+
+
+def _newline_of(source_abspath: Path) -> str:
+    """Return the newline of a template's first line, as cookiecutter keeps it."""
+    with open(source_abspath, encoding="utf-8", newline=None) as handle:
+        handle.readline()
+        newlines = handle.newlines
+    if isinstance(newlines, tuple):
+        return newlines[0]
+    return newlines or "\n"
+
+
+def render_tree(template: Template, context: Mapping[str, Any]) -> Rendering:
+    """Render every file of the template's project folder in memory.
+
+    Paths are rendered as templates too; a path that renders to an empty name is skipped,
+    binary files are copied verbatim, and permission bits are kept.
+
+    Raises:
+        TemplateError: a file or path fails to render; the message names the file and line.
+        UnsafePathError: a rendered path would leave the project folder.
+    """
+    from binaryornot.check import is_binary
+    from cookiecutter.environment import StrictEnvironment
+    from jinja2 import FileSystemLoader, TemplateError as JinjaError
+
+    root = template.project_dir_abspath
+    env = StrictEnvironment(
+        context=dict(context),
+        keep_trailing_newline=True,
+        loader=FileSystemLoader([str(root), str(template.include_dir_abspath)]),
+    )
+    rendering: Rendering = {}
+    for dir_abspath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            source_abspath = Path(dir_abspath) / filename
+            source_relpath = source_abspath.relative_to(root).as_posix()
+            where = f"{template.ref}: {template.project_dir_abspath.name}/{source_relpath}"
+            try:
+                relpath = env.from_string(source_relpath).render(**context)
+                if not PurePosixPath(relpath).name or relpath.endswith("/"):
+                    continue  # cookiecutter's way to leave a file out: its name renders empty
+                mode = stat.S_IMODE(source_abspath.stat().st_mode)
+                if is_binary(str(source_abspath)):
+                    content = source_abspath.read_bytes()
+                else:
+                    text = env.get_template(source_relpath).render(**context)
+                    newline = _newline_of(source_abspath)
+                    content = text.replace("\n", newline).encode("utf-8")
+            except (JinjaError, UnicodeDecodeError) as err:
+                line = _template_line(err, source_abspath)
+                at = f"{where}, line {line}" if line else where
+                raise TemplateError(f"{at}: {type(err).__name__}: {err}") from err
+            rendering[check_relpath(relpath)] = RenderedFile(content, mode)
+    return rendering

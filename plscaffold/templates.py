@@ -1,0 +1,120 @@
+"""Locate project templates, read their cookiecutter.json and build the rendering context."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plscaffold.errors import TemplateError
+
+CONTEXT_FILE = "cookiecutter.json"
+BUNDLED_PROJECT_TEMPLATE = "project"
+
+
+@dataclass(frozen=True)
+class Template:
+    """A cookiecutter-format template on disk.
+
+    Attributes:
+        root_abspath: The folder holding ``cookiecutter.json``.
+        project_dir_abspath: Its one ``{{cookiecutter.*}}`` folder, the project's root.
+        ref: How the answers file names this template (``bundled:project`` or a path).
+    """
+
+    root_abspath: Path
+    project_dir_abspath: Path
+    ref: str
+
+    @property
+    def context_file_abspath(self) -> Path:
+        return self.root_abspath / CONTEXT_FILE
+
+    @property
+    def include_dir_abspath(self) -> Path:
+        """Where ``{% include %}`` looks besides the project folder, as cookiecutter does."""
+        return self.root_abspath / "templates"
+
+
+def bundled_templates_abspath() -> Path:
+    """Return the folder of templates shipped with plscaffold.
+
+    The wheel carries them inside the package; a source checkout keeps them beside it.
+    """
+    package_abspath = Path(__file__).resolve().parent
+    for candidate in (package_abspath / "templates", package_abspath.parent / "templates"):
+        if (candidate / BUNDLED_PROJECT_TEMPLATE / CONTEXT_FILE).is_file():
+            return candidate
+    raise TemplateError(
+        f"plscaffold's bundled templates are missing from {package_abspath}; reinstall plscaffold"
+    )
+
+
+def load_template(root_abspath: Path, ref: str) -> Template:
+    """Read a template folder and find its project folder.
+
+    Raises:
+        TemplateError: ``cookiecutter.json`` is missing, or there is not exactly one
+            ``{{cookiecutter.*}}`` folder beside it.
+    """
+    root_abspath = root_abspath.resolve()
+    if not (root_abspath / CONTEXT_FILE).is_file():
+        raise TemplateError(f"{root_abspath} has no {CONTEXT_FILE}; it is not a project template")
+    project_dirs = [
+        child
+        for child in sorted(root_abspath.iterdir())
+        if child.is_dir() and "cookiecutter" in child.name and "{{" in child.name
+    ]
+    if len(project_dirs) != 1:
+        raise TemplateError(
+            f"{root_abspath} must hold exactly one '{{{{cookiecutter.<name>}}}}' folder, "
+            f"found {len(project_dirs)}"
+        )
+    return Template(root_abspath, project_dirs[0], ref)
+
+
+def bundled_project_template() -> Template:
+    """Return the project template shipped with plscaffold."""
+    return load_template(
+        bundled_templates_abspath() / BUNDLED_PROJECT_TEMPLATE, f"bundled:{BUNDLED_PROJECT_TEMPLATE}"
+    )
+
+
+def read_variables(template: Template) -> dict[str, Any]:
+    """Return the raw variables of ``cookiecutter.json``, in file order.
+
+    Raises:
+        TemplateError: the file is not valid JSON or not an object.
+    """
+    try:
+        variables = json.loads(template.context_file_abspath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise TemplateError(f"cannot read {template.context_file_abspath}: {err}") from err
+    if not isinstance(variables, dict):
+        raise TemplateError(f"{template.context_file_abspath} must hold a JSON object")
+    return variables
+
+
+def build_context(template: Template, answers: dict[str, Any]) -> dict[str, Any]:
+    """Build the rendering context exactly as ``cookiecutter --no-input`` would.
+
+    ``answers`` override the template's defaults; derived variables are then rendered in
+    file order with cookiecutter's own code, so both tools see the same values.
+
+    Raises:
+        TemplateError: a variable cannot be rendered, or an answer is not one of its choices.
+    """
+    # Imported here: cookiecutter pulls in Jinja and more, which `--help` never needs.
+    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.generate import generate_context
+    from cookiecutter.prompt import prompt_for_config
+
+    try:
+        context = generate_context(
+            context_file=str(template.context_file_abspath), extra_context=dict(answers)
+        )
+        context["cookiecutter"] = prompt_for_config(context, no_input=True)
+    except (CookiecutterException, ValueError) as err:
+        raise TemplateError(f"cannot build the context of {template.ref}: {err}") from err
+    return context

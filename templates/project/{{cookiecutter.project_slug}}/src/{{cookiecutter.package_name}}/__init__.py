@@ -1,0 +1,7 @@
+"""{{ cookiecutter.description }}"""
+
+from {{ cookiecutter.package_name }}.datamodule import MNISTDataModule
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule
+
+__all__ = ["MNISTDataModule", "{{ cookiecutter.class_name }}LitModule"]
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""The training entry point: Lightning's own CLI over the model, the data and configs/.
+
+Examples:
+    {{ cookiecutter.package_name }} fit                          # train with configs/default.yaml
+    {{ cookiecutter.package_name }} fit --trainer.max_epochs 3   # override any key
+    {{ cookiecutter.package_name }} fit --ckpt_path last         # resume from checkpoints/last.ckpt
+    {{ cookiecutter.package_name }} test --ckpt_path best        # evaluate the best checkpoint
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from typing_extensions import override
+
+from {{ cookiecutter.package_name }}.datamodule import MNISTDataModule
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule
+
+# src/<package>/cli.py -> the project root, where configs/ lives.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+
+
+class {{ cookiecutter.class_name }}CLI(LightningCLI):
+    """LightningCLI with checkpointing and early stopping always on, set from the config."""
+
+    @override
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # Forced callbacks get their own config sections and flags, such as
+        # --checkpoint.save_top_k 5 or --early_stopping.patience 10.
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val_acc",
+                "checkpoint.mode": "max",
+                "early_stopping.monitor": "val_acc",
+                "early_stopping.mode": "max",
+            }
+        )
+
+
+def cli_main(args: list[str] | None = None, run: bool = True) -> {{ cookiecutter.class_name }}CLI:
+    """Build the CLI over ``configs/default.yaml`` and, unless ``run=False``, run the subcommand.
+
+    Args:
+        args: Command-line arguments; ``None`` reads ``sys.argv``.
+        run: With subcommands (``fit``, ``test``, ...) when true; a bare parser otherwise,
+            which instantiates the model, data and trainer without running anything.
+    """
+    config_kwargs = {
+        "default_config_files": [str(DEFAULT_CONFIG)] if DEFAULT_CONFIG.is_file() else []
+    }
+    # With subcommands, each subcommand's parser reads the default config.
+    subcommands = ("fit", "validate", "test", "predict")
+    parser_kwargs = {name: config_kwargs for name in subcommands} if run else config_kwargs
+    return {{ cookiecutter.class_name }}CLI(
+        {{ cookiecutter.class_name }}LitModule,
+        MNISTDataModule,
+        seed_everything_default={{ cookiecutter.seed }},
+        parser_kwargs=parser_kwargs,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+        run=run,
+    )
+
+
+def main() -> None:
+    """Console script: ``{{ cookiecutter.package_name }} {fit,validate,test,predict} [options]``."""
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Shared fixtures: MNIST-format data written to disk, and CLI arguments that force the CPU."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from {{ cookiecutter.package_name }}.datamodule import MNIST_RAW_FILES
+
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+
+
+def write_idx(raw_dir: Path, split: str, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Write uint8 ``images`` (N, 28, 28) and ``labels`` (N,) in MNIST's IDX format."""
+    prefix = "train" if split == "train" else "t10k"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    count = len(labels)
+    with open(raw_dir / f"{prefix}-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">IIII", 0x0803, count, IMAGE_SIZE, IMAGE_SIZE))
+        f.write(images.to(torch.uint8).numpy().tobytes())
+    with open(raw_dir / f"{prefix}-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">II", 0x0801, count))
+        f.write(labels.to(torch.uint8).numpy().tobytes())
+
+
+def synthetic_digits(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noisy, shifted copies of one random blob pattern per class: learnable, not trivial."""
+    coarse = torch.rand(NUM_CLASSES, 1, 7, 7, generator=torch.Generator().manual_seed(0))
+    prototypes = (F.interpolate(coarse, size=IMAGE_SIZE, mode="nearest")[:, 0] > 0.6).float()
+    labels = torch.randint(0, NUM_CLASSES, (count,), generator=generator)
+    images = prototypes[labels]
+    shifts = torch.randint(-2, 3, (count, 2), generator=generator)
+    images = torch.stack(
+        [img.roll(tuple(s.tolist()), dims=(0, 1)) for img, s in zip(images, shifts, strict=True)]
+    )
+    images = images * 200 + torch.rand(images.shape, generator=generator) * 120
+    return images.clamp(0, 255), labels
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data_dir holding small MNIST-format train and test sets, read by torchvision."""
+    root = tmp_path_factory.mktemp("data")
+    generator = torch.Generator().manual_seed(1234)
+    for split, count in (("train", 1200), ("test", 300)):
+        write_idx(root / "MNIST" / "raw", split, *synthetic_digits(count, generator))
+    assert all((root / "MNIST" / "raw" / name).is_file() for name in MNIST_RAW_FILES)
+    return root
+
+
+@pytest.fixture
+def cpu_args(mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Arguments that run any config on one CPU process, writing only under ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)  # checkpoints/ and logs/ are relative to the working directory
+    return [
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=1",
+        "--trainer.strategy=auto",
+        "--trainer.num_nodes=1",
+        "--trainer.precision=32-true",
+        "--trainer.enable_progress_bar=false",
+        f"--trainer.default_root_dir={tmp_path}",
+        f"--data.data_dir={mnist_dir}",
+        "--data.num_workers=0",
+        "--data.pin_memory=false",
+    ]

@@ -1,0 +1,69 @@
+"""Training through the entry point: a smoke run, a real fit that learns, resume, and GPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.trainer.states import TrainerStatus
+
+from {{ cookiecutter.package_name }}.cli import cli_main
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule
+
+
+def _checkpoint_callback(cli: object) -> ModelCheckpoint:
+    return next(cb for cb in cli.trainer.callbacks if isinstance(cb, ModelCheckpoint))
+
+
+def test_fast_dev_run(cpu_args: list[str]) -> None:
+    cli = cli_main(["fit", *cpu_args, "--trainer.fast_dev_run=true"])
+
+    assert cli.trainer.state.status == TrainerStatus.FINISHED
+    assert torch.isfinite(cli.trainer.callback_metrics["train_loss"])
+
+
+def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str], tmp_path: Path) -> None:
+    cli = cli_main(["fit", *cpu_args, "--trainer.max_epochs=3", "--data.batch_size=32"])
+
+    assert float(cli.trainer.callback_metrics["val_acc"]) >= 0.9
+    checkpoint = _checkpoint_callback(cli)
+    assert Path(checkpoint.best_model_path).is_file()
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+    model = {{ cookiecutter.class_name }}LitModule.load_from_checkpoint(checkpoint.best_model_path)
+    results = cli.trainer.test(model, datamodule=cli.datamodule, verbose=False)
+    assert results[0]["test_acc"] >= 0.9
+
+
+def test_fit_resumes_from_last_checkpoint(cpu_args: list[str], tmp_path: Path) -> None:
+    cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+    resumed = cli_main(["fit", *cpu_args, "--trainer.max_epochs=2", "--ckpt_path=last"])
+
+    assert resumed.trainer.current_epoch == 2
+    assert resumed.trainer.global_step == 2 * resumed.trainer.num_training_batches
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fast_dev_run_on_gpu(
+    mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli = cli_main(
+        [
+            "fit",
+            "--trainer.accelerator=gpu",
+            "--trainer.devices=1",
+            "--trainer.strategy=auto",
+            "--trainer.fast_dev_run=true",
+            f"--data.data_dir={mnist_dir}",
+            "--data.num_workers=0",
+        ]
+    )
+
+    assert cli.trainer.state.status == TrainerStatus.FINISHED
+    assert cli.trainer.strategy.root_device.type == "cuda"
