@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from plscaffold.render import Rendering, RenderedFile
+from plscaffold.render import RenderedFile, Rendering
 
 STATE_DIR_RELPATH = ".plscaffold"
 ANSWERS_RELPATH = f"{STATE_DIR_RELPATH}/answers.json"

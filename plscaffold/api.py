@@ -17,7 +17,7 @@ from plscaffold.options import (
     validate_options,
 )
 from plscaffold.render import Rendering, render_tree
-from plscaffold.templates import bundled_project_template, build_context
+from plscaffold.templates import build_context, bundled_project_template
 from plscaffold.writer import check_target, write_new_project
 
 

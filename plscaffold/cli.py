@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help text: rich's markdown renderer would triple the start-up time of --help.
+    rich_markup_mode=None,
 )
 
 
@@ -110,27 +112,31 @@ def _ask(label: str, default: Any, choices: list[str] | None = None) -> Any:
 
 @app.command()
 def new(
-    name: Annotated[str, typer.Argument(help="Project name: the folder, and the package with '-' as '_'.")],
+    name: Annotated[
+        str, typer.Argument(help="Project name: the folder, and the package with '-' as '_'.")
+    ],
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Folder to create the project in.")
     ] = Path("."),
     gpus: Annotated[
-        Optional[int], typer.Option(help="GPUs per node: 0 trains on the CPU; N > 1 adds DDP.")
+        int | None, typer.Option(help="GPUs per node: 0 trains on the CPU; N > 1 adds DDP.")
     ] = None,
     precision: Annotated[
-        Optional[str], typer.Option(help="32-true, 16-mixed (GPU only) or bf16-mixed.")
+        str | None, typer.Option(help="32-true, 16-mixed (GPU only) or bf16-mixed.")
     ] = None,
-    model: Annotated[Optional[str], typer.Option(help="Network: cnn or mlp.")] = None,
-    max_epochs: Annotated[Optional[int], typer.Option(help="Maximum training epochs.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size per process.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
-    logger: Annotated[Optional[str], typer.Option(help="Experiment logger: tensorboard or csv.")] = None,
+    model: Annotated[str | None, typer.Option(help="Network: cnn or mlp.")] = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Maximum training epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size per process.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    logger: Annotated[
+        str | None, typer.Option(help="Experiment logger: tensorboard or csv.")
+    ] = None,
     description: Annotated[
-        Optional[str], typer.Option(help="One-line description of the project.")
+        str | None, typer.Option(help="One-line description of the project.")
     ] = None,
     interactive: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option(
             "--input/--no-input",
             help="Prompt for options not given. Default: prompt only when stdin is a terminal.",

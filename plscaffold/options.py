@@ -62,7 +62,9 @@ def resolve_options(template: Template, project_name: str, given: dict[str, Any]
     """
     unknown = sorted(set(given) - set(OPTION_NAMES))
     if unknown:
-        raise InvalidOptionError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTION_NAMES)}")
+        raise InvalidOptionError(
+            f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTION_NAMES)}"
+        )
     values: dict[str, Any] = {**template_defaults(template), **given, "project_name": project_name}
     converted: dict[str, Any] = {}
     for field in fields(ProjectOptions):

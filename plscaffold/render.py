@@ -74,7 +74,8 @@ def render_tree(template: Template, context: Mapping[str, Any]) -> Rendering:
     """
     from binaryornot.check import is_binary
     from cookiecutter.environment import StrictEnvironment
-    from jinja2 import FileSystemLoader, TemplateError as JinjaError
+    from jinja2 import FileSystemLoader
+    from jinja2 import TemplateError as JinjaError
 
     root = template.project_dir_abspath
     env = StrictEnvironment(

@@ -77,7 +77,8 @@ def load_template(root_abspath: Path, ref: str) -> Template:
 def bundled_project_template() -> Template:
     """Return the project template shipped with plscaffold."""
     return load_template(
-        bundled_templates_abspath() / BUNDLED_PROJECT_TEMPLATE, f"bundled:{BUNDLED_PROJECT_TEMPLATE}"
+        bundled_templates_abspath() / BUNDLED_PROJECT_TEMPLATE,
+        f"bundled:{BUNDLED_PROJECT_TEMPLATE}",
     )
 
 
@@ -117,4 +118,4 @@ def build_context(template: Template, answers: dict[str, Any]) -> dict[str, Any]
         context["cookiecutter"] = prompt_for_config(context, no_input=True)
     except (CookiecutterException, ValueError) as err:
         raise TemplateError(f"cannot build the context of {template.ref}: {err}") from err
-    return context
+    return dict(context)

@@ -33,8 +33,17 @@ def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str], tmp_
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
 
     model = {{ cookiecutter.class_name }}LitModule.load_from_checkpoint(checkpoint.best_model_path)
-    results = cli.trainer.test(model, datamodule=cli.datamodule, verbose=False)
-    assert results[0]["test_acc"] >= 0.9
+    assert model.hparams.lr == cli.model.hparams.lr
+
+    # A new CLI, as in a new process: `test --ckpt_path best` finds the best checkpoint.
+    tested = cli_main(["test", *cpu_args, "--ckpt_path=best"])
+    assert tested.trainer.ckpt_path == checkpoint.best_model_path
+    assert float(tested.trainer.callback_metrics["test_acc"]) >= 0.9
+
+
+def test_best_checkpoint_needs_a_fit_first(cpu_args: list[str]) -> None:
+    with pytest.raises(FileNotFoundError, match="train first with `fit`"):
+        cli_main(["test", *cpu_args, "--ckpt_path=best"])
 
 
 def test_fit_resumes_from_last_checkpoint(cpu_args: list[str], tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from typing_extensions import override
@@ -40,6 +41,43 @@ class {{ cookiecutter.class_name }}CLI(LightningCLI):
                 "early_stopping.mode": "max",
             }
         )
+
+    def _resolve_best_checkpoint(self) -> None:
+        """Let ``--ckpt_path best`` work in a new process, not only right after ``fit``.
+
+        Lightning knows the best checkpoint only inside the run that trained; the
+        ModelCheckpoint state saved in ``last.ckpt`` remembers it across processes.
+        """
+        config = self.config_init[self.subcommand]
+        checkpoint = self.trainer.checkpoint_callback
+        if config.get("ckpt_path") != "best" or checkpoint is None or checkpoint.best_model_path:
+            return
+        last = Path(checkpoint.dirpath or "checkpoints") / "last.ckpt"
+        if not last.is_file():
+            raise FileNotFoundError(
+                f"--ckpt_path best: no {last} to find the best checkpoint in; "
+                "train first with `fit`, or pass --ckpt_path PATH/TO/FILE.ckpt"
+            )
+        # Our own file, written by fit: it holds callback states, not only tensors.
+        states = torch.load(last, map_location="cpu", weights_only=False).get("callbacks", {})
+        best = next(
+            (
+                state.get("best_model_path")
+                for key, state in states.items()
+                if key.startswith("ModelCheckpoint") and state.get("best_model_path")
+            ),
+            None,
+        )
+        config["ckpt_path"] = best or str(last)
+
+    def before_validate(self) -> None:
+        self._resolve_best_checkpoint()
+
+    def before_test(self) -> None:
+        self._resolve_best_checkpoint()
+
+    def before_predict(self) -> None:
+        self._resolve_best_checkpoint()
 
 
 def cli_main(args: list[str] | None = None, run: bool = True) -> {{ cookiecutter.class_name }}CLI:

@@ -1,0 +1,54 @@
+"""Fixtures shared by plscaffold's tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+
+def tree_state(root: Path) -> dict[str, tuple[str, int]]:
+    """Return every path under ``root`` with a hash of its content and its mode.
+
+    Two equal states mean nothing under ``root`` was created, removed or changed.
+    """
+    state: dict[str, tuple[str, int]] = {}
+    for path in sorted(root.rglob("*")):
+        relpath = path.relative_to(root).as_posix()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        state[relpath] = (digest, path.stat().st_mode)
+    return state
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A CLI runner with a fixed terminal width and no colour, so output is stable."""
+    return CliRunner(env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write to, root included: a read-only mount where possible."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"root cannot be denied writes here: mount failed: {mounted.stderr!r}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

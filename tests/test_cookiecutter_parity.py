@@ -1,0 +1,46 @@
+"""Plain ``cookiecutter`` renders the bundled template to the same bytes as ``plscaffold new``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plscaffold.answers import STATE_DIR_RELPATH
+from plscaffold.api import new_project, project_options
+from plscaffold.templates import bundled_project_template
+from tests.conftest import tree_state
+
+OPTION_SETS = [
+    pytest.param({}, id="defaults"),
+    pytest.param({"gpus": 2, "precision": "bf16-mixed"}, id="gpus-2-bf16"),
+    pytest.param({"model": "mlp", "logger": "csv", "lr": 0.02, "seed": 7}, id="mlp-csv"),
+]
+
+
+def _cookiecutter(args: list[str], home: Path) -> None:
+    cookiecutter = shutil.which("cookiecutter", path=os.path.dirname(sys.executable))
+    command = [cookiecutter] if cookiecutter else [sys.executable, "-m", "cookiecutter"]
+    # HOME keeps cookiecutter's replay files out of the real home folder.
+    env = {**os.environ, "HOME": str(home)}
+    subprocess.run([*command, *args], check=True, env=env, capture_output=True)
+
+
+@pytest.mark.parametrize("given", OPTION_SETS)
+def test_cookiecutter_writes_the_same_files(tmp_path: Path, given: dict[str, object]) -> None:
+    options = project_options("parity-check", **given)
+    new_project(options, output_dir=tmp_path / "ours")
+    extra = [f"{key}={value}" for key, value in options.answers().items()]
+    template = str(bundled_project_template().root_abspath)
+
+    _cookiecutter([template, "--no-input", "-o", str(tmp_path / "theirs"), *extra], tmp_path)
+
+    ours = tree_state(tmp_path / "ours" / "parity-check")
+    theirs = tree_state(tmp_path / "theirs" / "parity-check")
+    ours = {k: v for k, v in ours.items() if not k.startswith(STATE_DIR_RELPATH)}
+    assert ours == theirs
+    assert len(theirs) > 10
