@@ -17,10 +17,12 @@ from tests.mnist_format import write_digits_dataset
 pytestmark = pytest.mark.e2e
 
 
-def _run(args: list[str | Path], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+def _run(
+    args: list[str | Path], cwd: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
     result = subprocess.run(
-        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, (
         f"{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
@@ -37,6 +39,24 @@ def _install(project: Path, venv: Path) -> Path:
         cwd=project,
     )
     return python
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{"gpus": 2, "precision": "bf16-mixed"}, {"model": "mlp", "logger": "csv"}],
+    ids=["gpus-2-bf16", "mlp-csv"],
+)
+def test_other_option_sets_lint_and_pass_their_tests(
+    tmp_path: Path, given: dict[str, object]
+) -> None:
+    project = new_project(project_options("variant", **given), output_dir=tmp_path).project_abspath
+
+    _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
+    _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
+    # The project's package is importable from src/ without installing it.
+    pytest_args: list[str | Path] = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    result = _run(pytest_args, cwd=project, extra_env={"PYTHONPATH": str(project / "src")})
+    assert " passed" in result.stdout and " failed" not in result.stdout
 
 
 def test_generated_project_lints_passes_its_tests_and_learns_digits(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ from {{ cookiecutter.package_name }}.datamodule import MNIST_RAW_FILES, MissingD
 
 
 def test_batches_have_mnist_shapes(mnist_dir: Path) -> None:
-    datamodule = MNISTDataModule(data_dir=str(mnist_dir), batch_size=16, num_workers=0)
+    datamodule = MNISTDataModule(
+        data_dir=str(mnist_dir), batch_size=16, num_workers=0, pin_memory=False
+    )
     datamodule.prepare_data()
     datamodule.setup("fit")
 
