@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from plscaffold.errors import ProjectNotFoundError, TemplateError
 from plscaffold.render import RenderedFile, Rendering
 
 STATE_DIR_RELPATH = ".plscaffold"
@@ -12,20 +15,119 @@ ANSWERS_RELPATH = f"{STATE_DIR_RELPATH}/answers.json"
 PRISTINE_DIR_RELPATH = f"{STATE_DIR_RELPATH}/pristine"
 
 
-def answers_document(version: str, template_ref: str, answers: dict[str, Any]) -> dict[str, Any]:
-    """Return what the answers file records: plscaffold's version, the template, every answer."""
-    return {"plscaffold_version": version, "template": template_ref, "answers": answers}
+@dataclass(frozen=True)
+class AddedComponent:
+    """A component created with ``plscaffold add KIND NAME``."""
+
+    kind: str
+    name: str
 
 
-def with_project_state(rendering: Rendering, document: dict[str, Any]) -> Rendering:
+@dataclass(frozen=True)
+class AnswersDocument:
+    """What the answers file records: plscaffold's version, the template, every answer."""
+
+    plscaffold_version: str
+    template: str
+    answers: dict[str, Any]
+    added: tuple[AddedComponent, ...] = field(default=())
+
+    def to_file(self) -> RenderedFile:
+        document = {
+            "plscaffold_version": self.plscaffold_version,
+            "template": self.template,
+            "answers": self.answers,
+            "added_components": [{"kind": c.kind, "name": c.name} for c in self.added],
+        }
+        return RenderedFile((json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
+
+    @classmethod
+    def from_bytes(cls, content: bytes, where: Path) -> AnswersDocument:
+        """Parse an answers file.
+
+        Raises:
+            TemplateError: the file is not an answers file plscaffold can read.
+        """
+        try:
+            document = json.loads(content)
+            added = tuple(
+                AddedComponent(str(c["kind"]), str(c["name"]))
+                for c in document.get("added_components", [])
+            )
+            return cls(
+                str(document["plscaffold_version"]),
+                str(document["template"]),
+                dict(document["answers"]),
+                added,
+            )
+        except (ValueError, KeyError, TypeError) as err:
+            raise TemplateError(
+                f"{where} is not a readable answers file ({err}); restore it from version control"
+            ) from err
+
+
+def pristine_relpath(relpath: str) -> str:
+    """Return where the pristine copy of a project file is kept."""
+    return f"{PRISTINE_DIR_RELPATH}/{relpath}"
+
+
+def with_project_state(rendering: Rendering, document: AnswersDocument) -> Rendering:
     """Return ``rendering`` plus the answers file and a pristine copy of every rendered file.
 
     The pristine copies are the common base of the three-way merge when a component is
     regenerated later, so they must be byte-identical to what was rendered.
     """
     state: Rendering = {
-        f"{PRISTINE_DIR_RELPATH}/{relpath}": rendered for relpath, rendered in rendering.items()
+        pristine_relpath(relpath): rendered for relpath, rendered in rendering.items()
     }
-    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    state[ANSWERS_RELPATH] = RenderedFile(text.encode("utf-8"))
+    state[ANSWERS_RELPATH] = document.to_file()
     return {**rendering, **state}
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    """A generated project on disk: its root, its answers and its pristine files."""
+
+    root_abspath: Path
+    document: AnswersDocument
+
+    def read(self, relpath: str) -> RenderedFile | None:
+        """Return a project file as it is on disk now, or None if it is not there."""
+        path = self.root_abspath / relpath
+        if not path.is_file():
+            return None
+        return RenderedFile(path.read_bytes(), path.stat().st_mode & 0o7777)
+
+    def pristine(self, relpath: str) -> RenderedFile | None:
+        """Return the file as plscaffold last rendered it, or None if it never did."""
+        return self.read(pristine_relpath(relpath))
+
+    def pristine_relpaths(self) -> list[str]:
+        """Return every project file that has a pristine copy."""
+        root = self.root_abspath / PRISTINE_DIR_RELPATH
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def find_project_root(start_abspath: Path) -> Path:
+    """Return the nearest folder at or above ``start_abspath`` holding an answers file.
+
+    Raises:
+        ProjectNotFoundError: no folder up to the file system root has one.
+    """
+    start_abspath = start_abspath.resolve()
+    for folder in (start_abspath, *start_abspath.parents):
+        if (folder / ANSWERS_RELPATH).is_file():
+            return folder
+    raise ProjectNotFoundError(
+        f"no plscaffold project at or above {start_abspath} (no {ANSWERS_RELPATH}); "
+        "run this inside a project made by `plscaffold new`, or pass --project PATH"
+    )
+
+
+def load_project(start_abspath: Path) -> ProjectState:
+    """Find the project around ``start_abspath`` and read its answers file."""
+    root = find_project_root(start_abspath)
+    answers_abspath = root / ANSWERS_RELPATH
+    return ProjectState(
+        root, AnswersDocument.from_bytes(answers_abspath.read_bytes(), answers_abspath)
+    )

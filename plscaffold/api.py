@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import subprocess
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from plscaffold import __version__
-from plscaffold.answers import answers_document, with_project_state
-from plscaffold.errors import TemplateError
-from plscaffold.names import ProjectNames, validate_project_name
+from plscaffold.answers import (
+    ANSWERS_RELPATH,
+    AddedComponent,
+    AnswersDocument,
+    ProjectState,
+    load_project,
+    pristine_relpath,
+    with_project_state,
+)
+from plscaffold.errors import (
+    ComponentExistsError,
+    ConflictError,
+    ConflictMarkersError,
+    DirtyWorkTreeError,
+    TemplateError,
+    UnknownComponentError,
+)
+from plscaffold.merge import CONFLICTS, FilePlan, Outcome, has_conflict_markers, plan_file
+from plscaffold.names import ProjectNames, validate_component_name, validate_project_name
 from plscaffold.options import (
     ProjectOptions,
     resolve_options,
     template_defaults,
     validate_options,
 )
-from plscaffold.render import Rendering, render_tree
-from plscaffold.templates import build_context, bundled_project_template
-from plscaffold.writer import check_target, write_new_project
+from plscaffold.render import Rendering, render_relpaths, render_tree
+from plscaffold.templates import (
+    build_context,
+    bundled_component_template,
+    bundled_project_template,
+    component_kinds,
+    template_components,
+)
+from plscaffold.writer import apply_changes, check_target, write_new_project
 
 
 @dataclass(frozen=True)
@@ -36,6 +59,43 @@ class NewProjectResult:
         return sorted(self.rendering)
 
 
+@dataclass(frozen=True)
+class ProjectRendering:
+    """Every file of a project rendered in memory, and which component each belongs to."""
+
+    files: Rendering
+    components: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What ``regenerate``, ``update`` or ``add_component`` did, or would do on a dry run.
+
+    Attributes:
+        stale_components: Other components that render differently with the new answers.
+    """
+
+    project_abspath: Path
+    plans: list[FilePlan]
+    dry_run: bool
+    stale_components: tuple[str, ...] = ()
+
+    @property
+    def conflicts(self) -> list[str]:
+        return [plan.relpath for plan in self.plans if plan.outcome in CONFLICTS]
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """How one generated file differs from what plscaffold last rendered."""
+
+    relpath: str
+    modified: bool
+    deleted: bool
+    update_changes: bool
+    conflict_markers: bool
+
+
 def project_defaults() -> dict[str, Any]:
     """Return the default of each ``new`` option, read from the bundled template."""
     return template_defaults(bundled_project_template())
@@ -50,12 +110,14 @@ def project_options(project_name: str, **given: Any) -> ProjectOptions:
     return resolve_options(bundled_project_template(), project_name, given)
 
 
-def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
-    """Validate ``options`` and render the bundled project template in memory.
+def render_components(
+    options: ProjectOptions, added: tuple[AddedComponent, ...] = ()
+) -> ProjectRendering:
+    """Validate ``options`` and render the project template and added components in memory.
 
     Raises:
         InvalidNameError, InvalidOptionError: an option is not usable; nothing was rendered.
-        TemplateError: the template failed to render.
+        TemplateError: a template failed to render.
     """
     names = validate_project_name(options.project_name)
     template = bundled_project_template()
@@ -66,8 +128,25 @@ def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
             f"project name {options.project_name!r} renders to package "
             f"{context['cookiecutter']['package_name']!r}, not {names.package_name!r}"
         )
-    document = answers_document(__version__, template.ref, options.answers())
-    return names, with_project_state(render_tree(template, context), document)
+    files = render_tree(template, context)
+    components = {
+        name: render_relpaths(template, context, paths)
+        for name, paths in template_components(template).items()
+    }
+    for component in added:
+        component_template = bundled_component_template(component.kind)
+        extra = {**context["cookiecutter"], "component_name": component.name}
+        component_files = render_tree(component_template, build_context(component_template, extra))
+        components[component.name] = sorted(component_files)
+        files.update(component_files)
+    return ProjectRendering(files, components)
+
+
+def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
+    """Render a new project in memory, with its answers file and pristine copies."""
+    names = validate_project_name(options.project_name)
+    document = AnswersDocument(__version__, bundled_project_template().ref, options.answers())
+    return names, with_project_state(render_components(options).files, document)
 
 
 def new_project(
@@ -90,11 +169,222 @@ def new_project(
     return NewProjectResult(project_abspath, names, options, rendering, dry_run)
 
 
+def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
+    answers = dict(state.document.answers)
+    project_name = str(answers.pop("project_name"))
+    return resolve_options(bundled_project_template(), project_name, {**answers, **changes})
+
+
+def _sync(
+    state: ProjectState,
+    document: AnswersDocument,
+    relpaths: set[str],
+    new_files: Rendering,
+    restore: bool,
+    no_conflicts: bool,
+    dry_run: bool,
+) -> SyncResult:
+    """Plan every file in ``relpaths`` against its pristine copy and apply the plan."""
+    plans = [
+        plan_file(
+            relpath, state.pristine(relpath), state.read(relpath), new_files.get(relpath), restore
+        )
+        for relpath in sorted(relpaths)
+    ]
+    marked = [
+        plan.relpath
+        for plan in plans
+        if plan.current is not None and has_conflict_markers(plan.current.content)
+    ]
+    if marked:
+        raise ConflictMarkersError(
+            f"{', '.join(marked)} still hold{'s' if len(marked) == 1 else ''} conflict markers "
+            "from an earlier run; resolve them (keep the lines you want, delete the <<<<<<<, "
+            "======= and >>>>>>> lines), then run this again. Nothing was written."
+        )
+    conflicts = [plan.relpath for plan in plans if plan.outcome in CONFLICTS]
+    if no_conflicts and conflicts:
+        raise ConflictError(
+            f"regenerating would conflict in {', '.join(conflicts)}; nothing was written. "
+            "Run without --no-conflicts to write conflict markers, or --dry-run to see the diff"
+        )
+    if not dry_run:
+        writes = {plan.relpath: plan.result for plan in plans if plan.writes and plan.result}
+        removals = [plan.relpath for plan in plans if plan.removes]
+        for plan in plans:
+            base = state.pristine(plan.relpath)
+            if plan.pristine is None and base is not None:
+                removals.append(pristine_relpath(plan.relpath))
+            elif plan.pristine is not None and plan.pristine != base:
+                writes[pristine_relpath(plan.relpath)] = plan.pristine
+        answers_file = document.to_file()
+        current = state.read(ANSWERS_RELPATH)
+        if current is None or current.content != answers_file.content:
+            writes[ANSWERS_RELPATH] = answers_file
+        apply_changes(state.root_abspath, writes, removals)
+    return SyncResult(state.root_abspath, plans, dry_run)
+
+
+def project_components(project_dir: Path = Path(".")) -> dict[str, list[str]]:
+    """Return the components of the project around ``project_dir`` and their files."""
+    state = load_project(project_dir)
+    return render_components(_options_of(state, {}), state.document.added).components
+
+
+def regenerate(
+    component: str,
+    project_dir: Path = Path("."),
+    changes: dict[str, Any] | None = None,
+    restore: bool = False,
+    no_conflicts: bool = False,
+    dry_run: bool = False,
+) -> SyncResult:
+    """Re-render one component from the recorded answers, changed by ``changes``.
+
+    Each file is replaced, kept, merged or left as the user deleted it (see
+    :func:`plscaffold.merge.plan_file`); the new answers are recorded.
+
+    Raises:
+        UnknownComponentError: the project has no such component.
+        ConflictMarkersError: a file to regenerate holds conflict markers.
+        ConflictError: with ``no_conflicts``, a file would conflict.
+    """
+    state = load_project(project_dir)
+    options = _options_of(state, changes or {})
+    old = render_components(_options_of(state, {}), state.document.added)
+    new = render_components(options, state.document.added)
+    if component not in new.components:
+        raise UnknownComponentError(
+            f"no component {component!r} in {state.root_abspath}; choose one of "
+            f"{', '.join(new.components)} (`plscaffold list` shows their files)"
+        )
+    relpaths = set(new.components[component]) | set(old.components.get(component, []))
+    document = replace(state.document, answers=options.answers())
+    result = _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
+    stale = tuple(
+        name
+        for name, paths in new.components.items()
+        if name != component and any(new.files[p] != state.pristine(p) for p in paths)
+    )
+    return replace(result, stale_components=stale)
+
+
+def _check_clean_work_tree(root_abspath: Path) -> None:
+    try:
+        result = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=root_abspath,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return  # no git: nothing to check against
+    if result.returncode != 0:
+        return  # not a work tree
+    if result.stdout.strip():
+        changed = ", ".join(line[3:] for line in result.stdout.splitlines()[:5])
+        raise DirtyWorkTreeError(
+            f"{root_abspath} has uncommitted changes ({changed}); commit or stash them so "
+            "the update can be reviewed and undone, or pass --allow-dirty"
+        )
+
+
+def update(
+    project_dir: Path = Path("."),
+    allow_dirty: bool = False,
+    restore: bool = False,
+    no_conflicts: bool = False,
+    dry_run: bool = False,
+) -> SyncResult:
+    """Re-render every component with the installed plscaffold's templates.
+
+    Raises:
+        DirtyWorkTreeError: the project is a git work tree with uncommitted changes.
+        ConflictMarkersError, ConflictError: as for :func:`regenerate`.
+    """
+    state = load_project(project_dir)
+    if not allow_dirty and not dry_run:
+        _check_clean_work_tree(state.root_abspath)
+    new = render_components(_options_of(state, {}), state.document.added)
+    relpaths = set(new.files) | set(state.pristine_relpaths())
+    document = replace(state.document, plscaffold_version=__version__)
+    return _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
+
+
+def project_status(project_dir: Path = Path(".")) -> list[FileStatus]:
+    """Return the generated files that the user changed or deleted, or an update would change."""
+    state = load_project(project_dir)
+    new = render_components(_options_of(state, {}), state.document.added)
+    statuses = []
+    for relpath in sorted(set(new.files) | set(state.pristine_relpaths())):
+        base = state.pristine(relpath)
+        current = state.read(relpath)
+        rendered = new.files.get(relpath)
+        base_content = base.content if base else None
+        status = FileStatus(
+            relpath,
+            modified=current is not None and base is not None and current.content != base_content,
+            deleted=current is None and base is not None,
+            update_changes=(rendered.content if rendered else None) != base_content,
+            conflict_markers=current is not None and has_conflict_markers(current.content),
+        )
+        if status.modified or status.deleted or status.update_changes or status.conflict_markers:
+            statuses.append(status)
+    return statuses
+
+
+def add_component(
+    kind: str, name: str, project_dir: Path = Path("."), dry_run: bool = False
+) -> SyncResult:
+    """Add a new component (a second model, a datamodule, a callback) to the project.
+
+    Raises:
+        InvalidOptionError: ``kind`` is not a bundled component kind.
+        InvalidNameError: ``name`` cannot be a Python module.
+        ComponentExistsError: the name is taken, or one of its files already exists.
+    """
+    if kind not in component_kinds():
+        bundled_component_template(kind)  # raises with the list of kinds
+    validate_component_name(name)
+    state = load_project(project_dir)
+    options = _options_of(state, {})
+    existing = render_components(options, state.document.added)
+    if name in existing.components:
+        raise ComponentExistsError(
+            f"the project already has a component named {name!r}; choose another name"
+        )
+    added = (*state.document.added, AddedComponent(kind, name))
+    new = render_components(options, added)
+    relpaths = set(new.components[name])
+    clashes = [
+        relpath
+        for relpath in sorted(relpaths)
+        if (current := state.read(relpath)) is not None
+        and current.content != new.files[relpath].content
+    ]
+    if clashes:
+        raise ComponentExistsError(
+            f"{', '.join(clashes)} already exist{'s' if len(clashes) == 1 else ''}; "
+            f"choose another name for the {kind}"
+        )
+    document = replace(state.document, added=added)
+    return _sync(state, document, relpaths, new.files, False, True, dry_run)
+
+
 __all__ = [
+    "FileStatus",
     "NewProjectResult",
+    "Outcome",
     "ProjectOptions",
+    "SyncResult",
+    "add_component",
     "new_project",
+    "project_components",
     "project_defaults",
     "project_options",
+    "project_status",
+    "regenerate",
     "render_project",
+    "update",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from plscaffold import __version__
 from plscaffold.errors import PlscaffoldError
 
 if TYPE_CHECKING:
-    from plscaffold.api import NewProjectResult
+    from plscaffold.api import NewProjectResult, SyncResult
 
 app = typer.Typer(
     name="plscaffold",
@@ -110,6 +111,40 @@ def _ask(label: str, default: Any, choices: list[str] | None = None) -> Any:
     return typer.prompt(label, default=default, type=kind)
 
 
+GpusOption = Annotated[
+    int | None, typer.Option(help="GPUs per node: 0 trains on the CPU; N > 1 adds DDP.")
+]
+PrecisionOption = Annotated[
+    str | None, typer.Option(help="32-true, 16-mixed (GPU only) or bf16-mixed.")
+]
+ModelOption = Annotated[str | None, typer.Option(help="Network: cnn or mlp.")]
+MaxEpochsOption = Annotated[int | None, typer.Option(help="Maximum training epochs.")]
+BatchSizeOption = Annotated[int | None, typer.Option(help="Batch size per process.")]
+LrOption = Annotated[float | None, typer.Option(help="Learning rate.")]
+SeedOption = Annotated[int | None, typer.Option(help="Random seed.")]
+LoggerOption = Annotated[str | None, typer.Option(help="Experiment logger: tensorboard or csv.")]
+DescriptionOption = Annotated[str | None, typer.Option(help="One-line description of the project.")]
+ProjectOption = Annotated[
+    Path,
+    typer.Option(
+        "--project", "-p", help="The project; default: the one around the current folder."
+    ),
+]
+DryRunDiffOption = Annotated[
+    bool, typer.Option("--dry-run", help="Print a unified diff of each change; write nothing.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")]
+RestoreOption = Annotated[
+    bool, typer.Option("--restore", help="Recreate generated files you deleted.")
+]
+NoConflictsOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-conflicts", help="Refuse, writing nothing, if any file would get conflict markers."
+    ),
+]
+
+
 @app.command()
 def new(
     name: Annotated[
@@ -118,23 +153,15 @@ def new(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Folder to create the project in.")
     ] = Path("."),
-    gpus: Annotated[
-        int | None, typer.Option(help="GPUs per node: 0 trains on the CPU; N > 1 adds DDP.")
-    ] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="32-true, 16-mixed (GPU only) or bf16-mixed.")
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Network: cnn or mlp.")] = None,
-    max_epochs: Annotated[int | None, typer.Option(help="Maximum training epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size per process.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    logger: Annotated[
-        str | None, typer.Option(help="Experiment logger: tensorboard or csv.")
-    ] = None,
-    description: Annotated[
-        str | None, typer.Option(help="One-line description of the project.")
-    ] = None,
+    gpus: GpusOption = None,
+    precision: PrecisionOption = None,
+    model: ModelOption = None,
+    max_epochs: MaxEpochsOption = None,
+    batch_size: BatchSizeOption = None,
+    lr: LrOption = None,
+    seed: SeedOption = None,
+    logger: LoggerOption = None,
+    description: DescriptionOption = None,
     interactive: Annotated[
         bool | None,
         typer.Option(
@@ -175,6 +202,176 @@ def new(
         options = project_options(name, **{k: v for k, v in given.items() if v is not None})
         result = new_project(options, output_dir=output_dir, dry_run=dry_run)
     _report_new(result)
+
+
+def _report_sync(result: SyncResult, verb: str, dry_run: bool, as_json: bool) -> None:
+    """Print what a regenerate, update or add did; exit 1 if it wrote conflicts."""
+    from plscaffold.merge import plan_diff
+
+    if as_json:
+        files = [
+            {
+                "path": plan.relpath,
+                "outcome": plan.outcome.value,
+                "writes": plan.writes or plan.removes,
+                "diff": plan_diff(plan),
+            }
+            for plan in result.plans
+        ]
+        document = {
+            "project": str(result.project_abspath),
+            "dry_run": result.dry_run,
+            "files": files,
+            "conflicts": result.conflicts,
+        }
+        _print(json.dumps(document, indent=2))
+    else:
+        if dry_run:
+            for plan in result.plans:
+                diff = plan_diff(plan)
+                if diff:
+                    _print(diff.rstrip("\n"))
+        _print(f"{'Would ' + verb.lower() if dry_run else verb} in {result.project_abspath}:")
+        width = max((len(plan.outcome.value) for plan in result.plans), default=0)
+        for plan in result.plans:
+            _print(f"  {plan.outcome.value:<{width}}  {plan.relpath}")
+        if dry_run:
+            _print("Dry run: nothing was written.")
+        if result.stale_components:
+            names = " ".join(result.stale_components)
+            _print(
+                f"With the new answers these components render differently too: {names}. "
+                f"Regenerate them with `plscaffold generate NAME`, or all with `plscaffold update`."
+            )
+    if result.conflicts and not dry_run:
+        typer.echo(
+            f"Conflicts in {len(result.conflicts)} file(s): {', '.join(result.conflicts)}. "
+            "Each holds both sides between <<<<<<< yours and >>>>>>> template; keep what you "
+            "want, delete the markers, then run your tests.",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+def _changes(**given: Any) -> dict[str, Any]:
+    return {key: value for key, value in given.items() if value is not None}
+
+
+@app.command()
+def generate(
+    component: Annotated[
+        str, typer.Argument(help="Component to regenerate; `plscaffold list` shows them.")
+    ],
+    project: ProjectOption = Path("."),
+    gpus: GpusOption = None,
+    precision: PrecisionOption = None,
+    model: ModelOption = None,
+    max_epochs: MaxEpochsOption = None,
+    batch_size: BatchSizeOption = None,
+    lr: LrOption = None,
+    seed: SeedOption = None,
+    logger: LoggerOption = None,
+    description: DescriptionOption = None,
+    restore: RestoreOption = False,
+    no_conflicts: NoConflictsOption = False,
+    dry_run: DryRunDiffOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Regenerate one component, merging the template's changes with yours (alias: g).
+
+    Files you did not touch are replaced; files you edited keep your edits, merged with the
+    template's changes; lines both changed get conflict markers and the command exits 1.
+    Options given here change the recorded answers first.
+    """
+    from plscaffold.api import regenerate
+
+    changes = _changes(
+        gpus=gpus, precision=precision, model=model, max_epochs=max_epochs,
+        batch_size=batch_size, lr=lr, seed=seed, logger=logger, description=description,
+    )  # fmt: skip
+    with _user_errors():
+        result = regenerate(
+            component, project, changes, restore=restore, no_conflicts=no_conflicts, dry_run=dry_run
+        )
+    _report_sync(result, f"Regenerated {component}", dry_run, as_json)
+
+
+app.command("g", hidden=True, help="Alias of generate.")(generate)
+
+
+@app.command()
+def update(
+    project: ProjectOption = Path("."),
+    allow_dirty: Annotated[
+        bool,
+        typer.Option("--allow-dirty", help="Update a git work tree with uncommitted changes."),
+    ] = False,
+    restore: RestoreOption = False,
+    no_conflicts: NoConflictsOption = False,
+    dry_run: DryRunDiffOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-render every component with this plscaffold's templates, keeping your edits."""
+    from plscaffold.api import update as update_project
+
+    with _user_errors():
+        result = update_project(
+            project, allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
+            dry_run=dry_run,
+        )  # fmt: skip
+    _report_sync(result, "Updated", dry_run, as_json)
+
+
+@app.command()
+def add(
+    kind: Annotated[str, typer.Argument(help="What to add: model, datamodule or callback.")],
+    name: Annotated[str, typer.Argument(help="Its name: letters, digits, '-' and '_'.")],
+    project: ProjectOption = Path("."),
+    dry_run: DryRunDiffOption = False,
+) -> None:
+    """Add a component with its config and its test, selectable from the entry point."""
+    from plscaffold.api import add_component
+
+    with _user_errors():
+        result = add_component(kind, name, project, dry_run=dry_run)
+    _report_sync(result, f"Added {kind} {name}", dry_run, as_json=False)
+
+
+@app.command("list")
+def list_components(project: ProjectOption = Path(".")) -> None:
+    """List the project's components and their files."""
+    from plscaffold.api import project_components
+
+    with _user_errors():
+        components = project_components(project)
+    for name, relpaths in components.items():
+        _print(f"{name}:")
+        for relpath in relpaths:
+            _print(f"  {relpath}")
+
+
+@app.command()
+def status(project: ProjectOption = Path(".")) -> None:
+    """List generated files you changed or deleted, and those an update would change."""
+    from plscaffold.api import project_status
+
+    with _user_errors():
+        statuses = project_status(project)
+    if not statuses:
+        _print("Every generated file is as plscaffold rendered it, and an update changes nothing.")
+        return
+    for item in statuses:
+        marks = [
+            label
+            for label, flag in (
+                ("modified", item.modified),
+                ("deleted", item.deleted),
+                ("conflict markers", item.conflict_markers),
+                ("update changes it", item.update_changes),
+            )
+            if flag
+        ]
+        _print(f"  {item.relpath}: {', '.join(marks)}")
 
 
 def main() -> None:

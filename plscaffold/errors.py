@@ -37,3 +37,27 @@ class UnsafePathError(UserError):
 
 class TemplateError(PlscaffoldError):
     """Raised when a template cannot be read or rendered; names the file and line."""
+
+
+class ProjectNotFoundError(UserError):
+    """Raised when no generated project is found at or above the given folder."""
+
+
+class UnknownComponentError(UserError):
+    """Raised when a component name is not one of the project's components."""
+
+
+class ConflictMarkersError(UserError):
+    """Raised when a file to regenerate still holds conflict markers from an earlier run."""
+
+
+class ConflictError(UserError):
+    """Raised with ``--no-conflicts`` when a regeneration would conflict; nothing is written."""
+
+
+class DirtyWorkTreeError(UserError):
+    """Raised when ``update`` runs on a git work tree with uncommitted changes."""
+
+
+class ComponentExistsError(UserError):
+    """Raised when ``add`` would create a component or file that already exists."""

@@ -37,35 +37,57 @@ def class_name_for(project_name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in parts if part)
 
 
+def _check_identifier_name(name: str, label: str, where_hint: str) -> str:
+    """Check the rules a project or component name shares; return its module name.
+
+    Raises:
+        InvalidNameError: the name is empty, holds a path separator or other character a
+            module name cannot have, starts with a digit, or its module is a keyword.
+    """
+    if not name.strip():
+        raise InvalidNameError(f"the {label} is empty; {_FIX}")
+    if "/" in name or "\\" in name:
+        raise InvalidNameError(f"{label} {name!r} holds a path separator; {where_hint}")
+    if name[0].isdigit():
+        raise InvalidNameError(
+            f"{label} {name!r} starts with a digit, which a Python module cannot; {_FIX}"
+        )
+    if not _NAME_PATTERN.fullmatch(name):
+        bad = sorted({c for c in name if not (c.isalnum() or c in "-_") or not c.isascii()})
+        shown = ", ".join(repr(c) for c in bad) or "its characters"
+        raise InvalidNameError(f"{label} {name!r} holds {shown}; {_FIX}")
+    module_name = package_name_for(name)
+    if keyword.iskeyword(module_name):
+        raise InvalidNameError(
+            f"{label} {name!r} is a Python keyword and cannot be imported; "
+            f"choose another name (for example: {module_name}-model)"
+        )
+    return module_name
+
+
+def validate_component_name(name: str) -> ProjectNames:
+    """Check that a component name can be a Python module, and derive its names.
+
+    Raises:
+        InvalidNameError: as for a project name.
+    """
+    module_name = _check_identifier_name(name, "component name", "give a bare name")
+    return ProjectNames(name, module_name, class_name_for(name))
+
+
 def validate_project_name(project_name: str) -> ProjectNames:
     """Check that a name can be a folder and a Python package, and derive its names.
 
     Raises:
         InvalidNameError: the name is empty, holds a path separator or other character a
-            package name cannot have, starts with a digit, or its package is a keyword.
+            package name cannot have, starts with a digit, its package is a keyword, or it
+            would shadow a module the project imports.
     """
-    if not project_name.strip():
-        raise InvalidNameError(f"the project name is empty; {_FIX}")
-    if "/" in project_name or "\\" in project_name:
-        raise InvalidNameError(
-            f"project name {project_name!r} holds a path separator; give a bare name and "
-            "choose the parent folder with --output-dir"
-        )
-    if project_name[0].isdigit():
-        raise InvalidNameError(
-            f"project name {project_name!r} starts with a digit, which a Python package "
-            f"cannot; {_FIX}"
-        )
-    if not _NAME_PATTERN.fullmatch(project_name):
-        bad = sorted({c for c in project_name if not (c.isalnum() or c in "-_") or not c.isascii()})
-        shown = ", ".join(repr(c) for c in bad) or "its characters"
-        raise InvalidNameError(f"project name {project_name!r} holds {shown}; {_FIX}")
-    package_name = package_name_for(project_name)
-    if keyword.iskeyword(package_name):
-        raise InvalidNameError(
-            f"project name {project_name!r} is a Python keyword and cannot be imported; "
-            f"choose another name (for example: {package_name}-model)"
-        )
+    package_name = _check_identifier_name(
+        project_name,
+        "project name",
+        "give a bare name and choose the parent folder with --output-dir",
+    )
     if package_name in _SHADOWED or package_name in sys.stdlib_module_names:
         raise InvalidNameError(
             f"project name {project_name!r} would shadow the installed module {package_name!r}; "

@@ -62,6 +62,42 @@ def _newline_of(source_abspath: Path) -> str:
     return newlines or "\n"
 
 
+def _environment(template: Template, context: Mapping[str, Any]) -> Any:
+    """Return cookiecutter's strict Jinja environment, rooted at the template explicitly."""
+    from cookiecutter.environment import StrictEnvironment
+    from jinja2 import FileSystemLoader
+
+    return StrictEnvironment(
+        context=dict(context),
+        keep_trailing_newline=True,
+        loader=FileSystemLoader(
+            [str(template.project_dir_abspath), str(template.include_dir_abspath)]
+        ),
+    )
+
+
+def render_relpaths(
+    template: Template, context: Mapping[str, Any], template_relpaths: list[str]
+) -> list[str]:
+    """Render file paths of the template (``src/{{cookiecutter.package_name}}/x.py``).
+
+    Raises:
+        TemplateError: a path fails to render.
+        UnsafePathError: a rendered path would leave the project folder.
+    """
+    from jinja2 import TemplateError as JinjaError
+
+    env = _environment(template, context)
+    rendered = []
+    for template_relpath in template_relpaths:
+        try:
+            relpath = env.from_string(template_relpath).render(**context)
+        except JinjaError as err:
+            raise TemplateError(f"{template.ref}: path {template_relpath!r}: {err}") from err
+        rendered.append(check_relpath(relpath))
+    return rendered
+
+
 def render_tree(template: Template, context: Mapping[str, Any]) -> Rendering:
     """Render every file of the template's project folder in memory.
 
@@ -73,16 +109,10 @@ def render_tree(template: Template, context: Mapping[str, Any]) -> Rendering:
         UnsafePathError: a rendered path would leave the project folder.
     """
     from binaryornot.check import is_binary
-    from cookiecutter.environment import StrictEnvironment
-    from jinja2 import FileSystemLoader
     from jinja2 import TemplateError as JinjaError
 
     root = template.project_dir_abspath
-    env = StrictEnvironment(
-        context=dict(context),
-        keep_trailing_newline=True,
-        loader=FileSystemLoader([str(root), str(template.include_dir_abspath)]),
-    )
+    env = _environment(template, context)
     rendering: Rendering = {}
     for dir_abspath, dirnames, filenames in os.walk(root):
         dirnames.sort()

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import TemplateError
+from plscaffold.errors import InvalidOptionError, TemplateError
 
 CONTEXT_FILE = "cookiecutter.json"
 BUNDLED_PROJECT_TEMPLATE = "project"
+BUNDLED_COMPONENTS_DIR = "components"
+COMPONENTS_VARIABLE = "_components"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,45 @@ def bundled_project_template() -> Template:
         bundled_templates_abspath() / BUNDLED_PROJECT_TEMPLATE,
         f"bundled:{BUNDLED_PROJECT_TEMPLATE}",
     )
+
+
+def component_kinds() -> list[str]:
+    """Return the kinds ``plscaffold add`` can create (``model``, ``datamodule``, ...)."""
+    root = bundled_templates_abspath() / BUNDLED_COMPONENTS_DIR
+    return sorted(child.name for child in root.iterdir() if (child / CONTEXT_FILE).is_file())
+
+
+def bundled_component_template(kind: str) -> Template:
+    """Return the bundled template of one component kind.
+
+    Raises:
+        InvalidOptionError: no component template of that kind is bundled.
+    """
+    kinds = component_kinds()
+    if kind not in kinds:
+        raise InvalidOptionError(
+            f"unknown component kind {kind!r}; choose one of {', '.join(kinds)}"
+        )
+    root = bundled_templates_abspath() / BUNDLED_COMPONENTS_DIR / kind
+    return load_template(root, f"bundled:{BUNDLED_COMPONENTS_DIR}/{kind}")
+
+
+def template_components(template: Template) -> dict[str, list[str]]:
+    """Return the template's components: names mapped to their (unrendered) file paths.
+
+    Raises:
+        TemplateError: ``_components`` is missing or not a mapping of names to path lists.
+    """
+    components = read_variables(template).get(COMPONENTS_VARIABLE)
+    if not isinstance(components, dict) or not all(
+        isinstance(paths, list) and all(isinstance(p, str) for p in paths)
+        for paths in components.values()
+    ):
+        raise TemplateError(
+            f"{template.context_file_abspath} must map {COMPONENTS_VARIABLE!r} to "
+            "{component name: [file path, ...]}"
+        )
+    return {str(name): list(paths) for name, paths in components.items()}
 
 
 def read_variables(template: Template) -> dict[str, Any]:

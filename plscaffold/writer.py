@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from plscaffold.errors import OutputNotWritableError, TargetExistsError
-from plscaffold.render import Rendering, check_relpath
+from plscaffold.render import RenderedFile, Rendering, check_relpath
 
 
 def _default_dir_mode() -> int:
@@ -50,7 +50,7 @@ def _remove_created(folders: list[Path]) -> None:
             try:
                 folder.rmdir()
             except OSError:
-                return
+                continue  # not empty: something else lives there
 
 
 def write_new_project(rendering: Rendering, target_abspath: Path) -> None:
@@ -95,3 +95,47 @@ def write_new_project(rendering: Rendering, target_abspath: Path) -> None:
             if emptied_target:
                 target_abspath.mkdir(exist_ok=True)
             _remove_created(created)
+
+
+def apply_changes(root_abspath: Path, writes: dict[str, RenderedFile], removals: list[str]) -> None:
+    """Write and remove files inside an existing project, all or nothing as far as possible.
+
+    Every new content is first written to a temporary file beside its target; only when
+    all are written are they renamed over their targets, and then ``removals`` deleted.
+    A failure while staging removes the temporary files and any folder made for them.
+
+    Raises:
+        OutputNotWritableError: a file cannot be written.
+    """
+    staged: list[tuple[Path, Path]] = []
+    created_dirs: list[Path] = []
+    done = False
+    try:
+        for relpath, rendered in sorted(writes.items()):
+            target = root_abspath / check_relpath(relpath)
+            missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            created_dirs = missing + created_dirs
+            handle, temp_name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".plscaffold-tmp", dir=target.parent
+            )
+            temp = Path(temp_name)
+            staged.append((temp, target))
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(rendered.content)
+            os.chmod(temp, rendered.mode)
+        for temp, target in staged:
+            os.replace(temp, target)
+        done = True
+    except OSError as err:
+        raise OutputNotWritableError(
+            f"cannot write {err.filename or root_abspath}: {err.strerror or err}; "
+            "nothing was changed"
+        ) from err
+    finally:
+        if not done:
+            for temp, _ in staged:
+                temp.unlink(missing_ok=True)
+            _remove_created(sorted(set(created_dirs), key=lambda p: len(p.parts), reverse=True))
+    for relpath in removals:
+        (root_abspath / check_relpath(relpath)).unlink(missing_ok=True)

@@ -12,12 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from pytorch_lightning import LightningDataModule, LightningModule
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from typing_extensions import override
 
-from {{ cookiecutter.package_name }}.datamodule import MNISTDataModule
-from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule
+# Imported so that `--model` and `--data` also take these classes by their short names.
+from {{ cookiecutter.package_name }}.datamodule import MNISTDataModule  # noqa: F401
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule  # noqa: F401
 
 # src/<package>/cli.py -> the project root, where configs/ lives.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -95,8 +97,12 @@ def cli_main(args: list[str] | None = None, run: bool = True) -> {{ cookiecutter
     subcommands = ("fit", "validate", "test", "predict")
     parser_kwargs = {name: config_kwargs for name in subcommands} if run else config_kwargs
     return {{ cookiecutter.class_name }}CLI(
-        {{ cookiecutter.class_name }}LitModule,
-        MNISTDataModule,
+        # Any LightningModule and LightningDataModule can be chosen by class_path, from a
+        # config file or the command line; configs/default.yaml picks the defaults.
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
         seed_everything_default={{ cookiecutter.seed }},
         parser_kwargs=parser_kwargs,
         save_config_kwargs={"overwrite": True},

@@ -1,0 +1,179 @@
+"""Decide, file by file, how a new rendering meets the user's copy: keep, replace or merge.
+
+The base of every decision is the pristine copy, the file exactly as plscaffold last
+rendered it. Text merges use merge3, the three-way merge of bzr and breezy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from plscaffold.render import RenderedFile
+
+YOURS_LABEL = "yours"
+TEMPLATE_LABEL = "template"
+_MARKER_LINE = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
+
+
+class Outcome(str, Enum):
+    """What happens to one file; the value is what the CLI prints."""
+
+    CREATED = "created"  # new in the template, not on disk
+    UPDATED = "updated"  # untouched by the user: replaced by the new rendering
+    MERGED = "merged"  # both changed, merged cleanly
+    CONFLICT = "conflict"  # both changed on the same lines: written with markers
+    BINARY_CONFLICT = "conflict (binary)"  # both changed, cannot merge: the user's kept
+    IDENTICAL = "identical"  # the new rendering is what the file already is
+    KEPT = "kept"  # edited by the user, template unchanged
+    DELETED = "deleted"  # deleted by the user: not recreated without --restore
+    RESTORED = "restored"  # deleted by the user, recreated with --restore
+    REMOVED = "removed"  # no longer in the template, untouched by the user: deleted
+    ORPHANED = "orphaned"  # no longer in the template, edited by the user: kept
+
+
+WRITES = {Outcome.CREATED, Outcome.UPDATED, Outcome.MERGED, Outcome.CONFLICT, Outcome.RESTORED}
+CONFLICTS = {Outcome.CONFLICT, Outcome.BINARY_CONFLICT}
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """The decision for one file.
+
+    Attributes:
+        relpath: The file, relative to the project root.
+        outcome: What happens to it.
+        current: The file on disk now, or None.
+        result: What the file will hold afterwards if ``outcome`` writes it.
+        pristine: The new pristine copy, or None to drop it.
+    """
+
+    relpath: str
+    outcome: Outcome
+    current: RenderedFile | None
+    result: RenderedFile | None
+    pristine: RenderedFile | None
+
+    @property
+    def writes(self) -> bool:
+        return self.outcome in WRITES
+
+    @property
+    def removes(self) -> bool:
+        return self.outcome is Outcome.REMOVED
+
+
+def has_conflict_markers(content: bytes) -> bool:
+    """Return whether a file holds git-style conflict markers (``<<<<<<<`` and ``>>>>>>>``)."""
+    found = {match.group(1) for match in _MARKER_LINE.finditer(content)}
+    return found == {b"<<<<<<<", b">>>>>>>"}
+
+
+def _as_text(content: bytes) -> str | None:
+    if b"\0" in content:
+        return None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def three_way_merge(base: bytes, yours: bytes, template: bytes) -> tuple[bytes, bool] | None:
+    """Merge the user's and the template's changes to ``base``.
+
+    Returns:
+        The merged bytes and whether they hold conflict markers, or None when one of the
+        three is not UTF-8 text and cannot be merged line by line.
+    """
+    from merge3 import Merge3
+
+    texts = [_as_text(content) for content in (base, yours, template)]
+    if any(text is None for text in texts):
+        return None
+    base_lines, your_lines, template_lines = (
+        text.splitlines(keepends=True) for text in texts if text is not None
+    )
+    merger = Merge3(base_lines, your_lines, template_lines)
+    merged = "".join(
+        merger.merge_lines(
+            name_a=YOURS_LABEL,
+            name_b=TEMPLATE_LABEL,
+            start_marker="<<<<<<<",
+            mid_marker="=======",
+            end_marker=">>>>>>>",
+        )
+    )
+    conflicted = any(region[0] == "conflict" for region in merger.merge_regions())
+    return merged.encode("utf-8"), conflicted
+
+
+def plan_file(
+    relpath: str,
+    pristine: RenderedFile | None,
+    current: RenderedFile | None,
+    new: RenderedFile | None,
+    restore: bool = False,
+) -> FilePlan:
+    """Decide what happens to one file.
+
+    Args:
+        relpath: The file, relative to the project root.
+        pristine: The file as last rendered (the merge base), or None if there is none.
+        current: The file on disk now, or None if it is not there.
+        new: The new rendering, or None if the template no longer renders the file.
+        restore: Recreate files the user deleted.
+    """
+    base = pristine.content if pristine else None
+    if new is None:
+        if current is None:
+            return FilePlan(relpath, Outcome.IDENTICAL, None, None, None)
+        if base is not None and current.content == base:
+            return FilePlan(relpath, Outcome.REMOVED, current, None, None)
+        return FilePlan(relpath, Outcome.ORPHANED, current, None, None)
+    if current is None:
+        if base is None:
+            return FilePlan(relpath, Outcome.CREATED, None, new, new)
+        if restore:
+            return FilePlan(relpath, Outcome.RESTORED, None, new, new)
+        return FilePlan(relpath, Outcome.DELETED, None, None, new)
+    if current.content == new.content:
+        return FilePlan(relpath, Outcome.IDENTICAL, current, None, new)
+    if base is not None and new.content == base:
+        return FilePlan(relpath, Outcome.KEPT, current, None, new)
+    # Permission bits the user changed (chmod +x) win; otherwise the template's apply.
+    user_mode = pristine is not None and current.mode != pristine.mode
+    mode = current.mode if user_mode else new.mode
+    if base is not None and current.content == base:
+        return FilePlan(relpath, Outcome.UPDATED, current, RenderedFile(new.content, mode), new)
+    merged = three_way_merge(base or b"", current.content, new.content)
+    if merged is None:
+        return FilePlan(relpath, Outcome.BINARY_CONFLICT, current, None, new)
+    content, conflicted = merged
+    outcome = Outcome.CONFLICT if conflicted else Outcome.MERGED
+    return FilePlan(relpath, outcome, current, RenderedFile(content, mode), new)
+
+
+def plan_diff(plan: FilePlan) -> str:
+    """Return a unified diff of what ``plan`` does to the file on disk ('' if nothing)."""
+    import difflib
+
+    before = plan.current.content if plan.current else b""
+    if plan.writes and plan.result is not None:
+        after = plan.result.content
+    elif plan.removes:
+        after = b""
+    else:
+        return ""
+    before_text, after_text = _as_text(before), _as_text(after)
+    old_name = f"a/{plan.relpath}" if plan.current else "/dev/null"
+    new_name = "/dev/null" if plan.removes else f"b/{plan.relpath}"
+    if before_text is None or after_text is None:
+        return f"Binary files {old_name} and {new_name} differ\n"
+    lines = difflib.unified_diff(
+        before_text.splitlines(keepends=True),
+        after_text.splitlines(keepends=True),
+        fromfile=old_name,
+        tofile=new_name,
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

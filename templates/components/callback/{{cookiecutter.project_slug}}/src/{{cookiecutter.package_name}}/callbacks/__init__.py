@@ -1,0 +1,1 @@
+"""Callbacks added with ``plscaffold add callback NAME``, one module each."""

@@ -1,0 +1,1 @@
+"""LightningDataModules added with ``plscaffold add datamodule NAME``, one module each."""
