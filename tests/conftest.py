@@ -52,3 +52,11 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A freshly generated default project, named ``proj``."""
+    from plscaffold.api import new_project, project_options
+
+    return new_project(project_options("proj"), output_dir=tmp_path).project_abspath

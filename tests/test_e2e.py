@@ -92,3 +92,32 @@ def test_generated_project_lints_passes_its_tests_and_learns_digits(tmp_path: Pa
     test_acc = float(next(row["test_acc"] for row in rows if row.get("test_acc")))
     print(f"held-out test accuracy on {sizes['test']} real digits: {test_acc:.4f}")
     assert test_acc >= 0.90
+
+
+def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path) -> None:
+    from plscaffold.api import add_component, regenerate, update
+
+    project = new_project(project_options("grown"), output_dir=tmp_path).project_abspath
+    model = project / "src" / "grown" / "model.py"
+    model.write_text(model.read_text() + "\n\nEXTRA_CLASSES = 0  # mine\n")
+    for kind, name in (("model", "wide-cnn"), ("datamodule", "my-images"), ("callback", "timer")):
+        add_component(kind, name, project)
+    merged = regenerate("model", project, {"model": "mlp"})
+    regenerate("config", project, {"model": "mlp", "gpus": 2, "precision": "bf16-mixed"})
+    updated = update(project, allow_dirty=True)
+
+    assert [p.outcome.value for p in merged.plans] == ["merged"]
+    assert not updated.conflicts
+    assert "EXTRA_CLASSES = 0  # mine" in model.read_text()
+    _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
+    _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
+    pytest_args: list[str | Path] = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider"]
+    result = _run(pytest_args, cwd=project, extra_env={"PYTHONPATH": str(project / "src")})
+    for test_id in (
+        "tests/test_model_wide_cnn.py::test_selected_by_class_path_it_trains PASSED",
+        "tests/test_data_my_images.py::test_selected_by_class_path_it_trains PASSED",
+        "tests/test_callback_timer.py::test_config_adds_it_and_it_logs PASSED",
+        "tests/test_train.py::test_fit_learns_and_writes_checkpoints_that_reload PASSED",
+    ):
+        assert test_id in result.stdout
+    assert " failed" not in result.stdout

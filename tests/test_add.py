@@ -1,0 +1,139 @@
+"""``plscaffold add KIND NAME``: new components with their config and test, wired to the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from plscaffold.cli import app
+from tests.conftest import tree_state
+from tests.test_regenerate import outcome_of
+
+
+def _add(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["add", *args, "--project", str(project)])
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "files"),
+    [
+        ("model", "wide-cnn", ["src/proj/models/wide_cnn.py", "configs/model/wide_cnn.yaml", "tests/test_model_wide_cnn.py"]),
+        ("datamodule", "my-images", ["src/proj/data/my_images.py", "configs/data/my_images.yaml", "tests/test_data_my_images.py"]),
+        ("callback", "timer", ["src/proj/callbacks/timer.py", "configs/callbacks/timer.yaml", "tests/test_callback_timer.py"]),
+    ],
+)  # fmt: skip
+def test_add_writes_the_component_its_config_and_test(
+    runner: CliRunner, project: Path, kind: str, name: str, files: list[str]
+) -> None:
+    result = _add(runner, project, kind, name)
+
+    assert result.exit_code == 0, result.output
+    for relpath in files:
+        assert outcome_of(result.output, relpath) == "created"
+        assert (project / relpath).is_file()
+        assert (project / ".plscaffold" / "pristine" / relpath).is_file()
+    document = json.loads((project / ".plscaffold" / "answers.json").read_text())
+    assert document["added_components"] == [{"kind": kind, "name": name}]
+    listed = runner.invoke(app, ["list", "--project", str(project)])
+    assert f"{name}:\n  " in listed.output
+
+
+def test_the_added_model_trains_selected_from_the_command_line(
+    runner: CliRunner, project: Path
+) -> None:
+    assert _add(runner, project, "model", "wide-cnn").exit_code == 0
+    data = project / "data"
+    subprocess.run(
+        [sys.executable, "-c",
+         "import sys; sys.path.insert(0, 'tests'); from pathlib import Path; "
+         "import torch; from conftest import synthetic_digits, write_idx; g = torch.Generator().manual_seed(0); "
+         "[write_idx(Path('data/MNIST/raw'), s, *synthetic_digits(64, g)) for s in ('train', 'test')]"],
+        cwd=project, check=True, env={**os.environ, "PYTHONPATH": str(project / "src")},
+    )  # fmt: skip
+
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    args = [sys.executable, "-m", "proj", "fit", "--model=proj.models.wide_cnn.WideCnnLitModule",
+            f"--data.data_dir={data}", "--data.num_workers=0", "--trainer.fast_dev_run=true"]  # fmt: skip
+
+    trained = subprocess.run(args, cwd=project, capture_output=True, text=True, env=env)
+    config = subprocess.run(
+        [*args, "--print_config"], cwd=project, capture_output=True, text=True, env=env
+    )
+
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "`Trainer.fit` stopped: `max_steps=1` reached." in trained.stderr
+    assert "class_path: proj.models.wide_cnn.WideCnnLitModule" in config.stdout
+    assert "num_blocks: 2" in config.stdout
+
+
+def test_adding_a_second_model_shares_the_package(runner: CliRunner, project: Path) -> None:
+    assert _add(runner, project, "model", "first").exit_code == 0
+
+    result = _add(runner, project, "model", "second")
+
+    assert result.exit_code == 0, result.output
+    assert outcome_of(result.output, "src/proj/models/__init__.py") == "identical"
+    assert (project / "src" / "proj" / "models" / "first.py").is_file()
+    assert (project / "src" / "proj" / "models" / "second.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["model", "class"], "'class' is a Python keyword"),
+        (["model", "9net"], "starts with a digit"),
+        (["model", "../evil"], "path separator"),
+        (["model", "model"], "already has a component named 'model'"),
+        (
+            ["optimizer", "adam"],
+            "unknown component kind 'optimizer'; choose one of callback, datamodule, model",
+        ),
+    ],
+)
+def test_bad_adds_are_refused_and_write_nothing(
+    runner: CliRunner, project: Path, args: list[str], message: str
+) -> None:
+    before = tree_state(project)
+
+    result = _add(runner, project, *args)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert tree_state(project) == before
+
+
+def test_a_name_already_added_or_a_file_in_the_way_is_refused(
+    runner: CliRunner, project: Path
+) -> None:
+    assert _add(runner, project, "callback", "timer").exit_code == 0
+    again = _add(runner, project, "model", "timer")
+    assert again.exit_code == 2
+    assert "already has a component named 'timer'" in again.stderr
+
+    mine = project / "src" / "proj" / "models" / "resnet.py"
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.write_text("# my own resnet\n")
+    before = tree_state(project)
+
+    clash = _add(runner, project, "model", "resnet")
+
+    assert clash.exit_code == 2
+    assert "src/proj/models/resnet.py already exists" in clash.stderr
+    assert tree_state(project) == before
+
+
+def test_update_re_renders_added_components(runner: CliRunner, project: Path) -> None:
+    assert _add(runner, project, "model", "wide").exit_code == 0
+    model = project / "src" / "proj" / "models" / "wide.py"
+    model.write_text(model.read_text() + "# mine\n")
+
+    result = runner.invoke(app, ["update", "--project", str(project)])
+
+    assert result.exit_code == 0, result.output
+    assert outcome_of(result.output, "src/proj/models/wide.py") == "kept"

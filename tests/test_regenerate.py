@@ -1,0 +1,259 @@
+"""``plscaffold generate``: per-file replace, keep, merge and conflict, on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from plscaffold.cli import app
+from tests.conftest import tree_state
+
+MODEL = "src/proj/model.py"
+
+
+def outcome_of(output: str, relpath: str) -> str:
+    """Return the outcome the CLI printed for ``relpath`` ("updated", "merged", ...)."""
+    for line in output.splitlines():
+        if line.startswith("  ") and line.endswith("  " + relpath):
+            return line[: -len(relpath)].strip()
+    raise AssertionError(f"{relpath} not listed in:\n{output}")
+
+
+def _generate(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["generate", *args, "--project", str(project)])
+
+
+def test_an_edit_is_kept_and_the_new_template_lines_come_in(
+    runner: CliRunner, project: Path
+) -> None:
+    model = project / MODEL
+    text = model.read_text()
+    text = text.replace("weight_decay: float = 1e-4,", "weight_decay: float = 5e-4,  # tuned")
+    model.write_text(text + "\n\nSCALE = 2  # mine\n")
+
+    result = _generate(runner, project, "model", "--model", "mlp")
+
+    assert result.exit_code == 0, result.output
+    assert outcome_of(result.output, "src/proj/model.py") == "merged"
+    merged = model.read_text()
+    assert "weight_decay: float = 5e-4,  # tuned" in merged
+    assert merged.endswith("\n\nSCALE = 2  # mine\n")
+    assert "class MLP(nn.Module):" in merged
+    assert "class ConvNet" not in merged
+    answers = json.loads((project / ".plscaffold" / "answers.json").read_text())["answers"]
+    assert answers["model"] == "mlp"
+    assert (project / ".plscaffold" / "pristine" / MODEL).read_text().count("class MLP") == 1
+    assert "config" in result.output and "render differently" in result.output
+
+
+def test_an_untouched_file_is_replaced(runner: CliRunner, project: Path) -> None:
+    result = _generate(runner, project, "model", "--model", "mlp")
+
+    assert result.exit_code == 0, result.output
+    assert outcome_of(result.output, "src/proj/model.py") == "updated"
+    assert (project / MODEL).read_bytes() == (
+        project / ".plscaffold" / "pristine" / MODEL
+    ).read_bytes()
+
+
+def _conflicting_edit(project: Path) -> str:
+    """Edit the model's first line, which the template also changes for --model mlp."""
+    model = project / MODEL
+    lines = model.read_text().splitlines(keepends=True)
+    lines[0] = '"""My own classifier, edited by hand."""\n'
+    model.write_text("".join(lines))
+    return "".join(lines)
+
+
+def test_a_conflict_writes_both_sides_and_exits_non_zero(runner: CliRunner, project: Path) -> None:
+    _conflicting_edit(project)
+    (project / "notes.md").write_text("my notes\n")
+
+    result = _generate(runner, project, "model", "--model", "mlp")
+
+    assert result.exit_code == 1
+    assert outcome_of(result.output, "src/proj/model.py") == "conflict"
+    assert "Conflicts in 1 file(s): src/proj/model.py" in result.stderr
+    text = (project / MODEL).read_text()
+    assert "<<<<<<< yours\n" in text and "\n=======\n" in text and ">>>>>>> template\n" in text
+    assert '"""My own classifier, edited by hand."""' in text
+    assert "multilayer perceptron" in text.split(">>>>>>> template")[0]
+    assert "class MLP(nn.Module):" in text  # the clean parts merged around the conflict
+    assert (project / "notes.md").read_text() == "my notes\n"
+
+
+def test_a_file_with_conflict_markers_is_refused_by_name(runner: CliRunner, project: Path) -> None:
+    _conflicting_edit(project)
+    assert _generate(runner, project, "model", "--model", "mlp").exit_code == 1
+    before = tree_state(project)
+
+    result = _generate(runner, project, "model", "--model", "cnn")
+
+    assert result.exit_code == 2
+    assert "src/proj/model.py still holds conflict markers" in result.stderr
+    assert "Nothing was written" in result.stderr
+    assert tree_state(project) == before
+    assert (project / MODEL).read_text().count("<<<<<<<") == 1  # never nested
+
+
+def test_no_conflicts_refuses_and_writes_nothing(runner: CliRunner, project: Path) -> None:
+    _conflicting_edit(project)
+    before = tree_state(project)
+
+    result = _generate(runner, project, "model", "--model", "mlp", "--no-conflicts")
+
+    assert result.exit_code == 2
+    assert "would conflict in src/proj/model.py" in result.stderr
+    assert tree_state(project) == before
+
+
+def test_an_identical_rendering_is_not_rewritten(runner: CliRunner, project: Path) -> None:
+    edited = project / "src" / "proj" / "datamodule.py"
+    edited.write_text(edited.read_text() + "# mine\n")
+    old = 1_000_000_000
+    for path in [project / MODEL, edited, *(project / ".plscaffold").rglob("*")]:
+        os.utime(path, ns=(old, old))
+    before = tree_state(project)
+
+    model = _generate(runner, project, "model")
+    datamodule = _generate(runner, project, "datamodule")
+
+    assert model.exit_code == 0 and datamodule.exit_code == 0
+    assert outcome_of(model.output, "src/proj/model.py") == "identical"
+    assert outcome_of(datamodule.output, "src/proj/datamodule.py") == "kept"
+    assert tree_state(project) == before
+    assert (project / MODEL).stat().st_mtime_ns == old
+    assert edited.stat().st_mtime_ns == old
+    assert (project / ".plscaffold" / "answers.json").stat().st_mtime_ns == old
+
+
+def test_a_deleted_file_stays_deleted_unless_restored(runner: CliRunner, project: Path) -> None:
+    (project / "tests" / "test_model.py").unlink()
+
+    kept_deleted = _generate(runner, project, "tests")
+    assert kept_deleted.exit_code == 0
+    assert outcome_of(kept_deleted.output, "tests/test_model.py") == "deleted"
+    assert not (project / "tests" / "test_model.py").exists()
+
+    restored = _generate(runner, project, "tests", "--restore")
+    assert restored.exit_code == 0
+    assert outcome_of(restored.output, "tests/test_model.py") == "restored"
+    pristine = project / ".plscaffold" / "pristine" / "tests" / "test_model.py"
+    assert (project / "tests" / "test_model.py").read_bytes() == pristine.read_bytes()
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(runner: CliRunner, project: Path) -> None:
+    before = tree_state(project)
+
+    result = _generate(
+        runner, project, "config", "--gpus", "2", "--precision", "bf16-mixed", "--dry-run"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "--- a/configs/default.yaml\n+++ b/configs/default.yaml\n" in result.output
+    assert "\n-  accelerator: cpu\n" in result.output
+    assert "\n+  accelerator: gpu\n" in result.output
+    assert "\n+  strategy: ddp\n" in result.output
+    assert "Dry run: nothing was written." in result.output
+    assert tree_state(project) == before
+
+
+def test_json_prints_the_plan(runner: CliRunner, project: Path) -> None:
+    result = _generate(runner, project, "config", "--gpus", "1", "--dry-run", "--json")
+
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["dry_run"] is True
+    assert plan["conflicts"] == []
+    (entry,) = plan["files"]
+    assert (entry["path"], entry["outcome"], entry["writes"]) == (
+        "configs/default.yaml",
+        "updated",
+        True,
+    )
+    assert "+  accelerator: gpu" in entry["diff"]
+
+
+def test_config_options_are_recorded(runner: CliRunner, project: Path) -> None:
+    result = _generate(runner, project, "config", "--gpus", "2", "--precision", "bf16-mixed")
+
+    assert result.exit_code == 0, result.output
+    config = (project / "configs" / "default.yaml").read_text()
+    assert "accelerator: gpu\n  devices: 2\n  strategy: ddp\n" in config
+    answers = json.loads((project / ".plscaffold" / "answers.json").read_text())["answers"]
+    assert (answers["gpus"], answers["precision"]) == (2, "bf16-mixed")
+
+
+def test_g_is_an_alias_and_unknown_components_are_named(runner: CliRunner, project: Path) -> None:
+    ok = runner.invoke(app, ["g", "model", "--project", str(project)])
+    bad = runner.invoke(app, ["g", "modle", "--project", str(project)])
+
+    assert ok.exit_code == 0, ok.output
+    assert bad.exit_code == 2
+    assert "no component 'modle'" in bad.stderr and "model, datamodule, trainer" in bad.stderr
+
+
+def test_bad_options_are_refused_before_anything_is_written(
+    runner: CliRunner, project: Path
+) -> None:
+    before = tree_state(project)
+
+    result = _generate(runner, project, "config", "--precision", "16-mixed")
+
+    assert result.exit_code == 2
+    assert "--precision 16-mixed needs a GPU" in result.stderr
+    assert tree_state(project) == before
+
+
+def test_run_inside_the_project_finds_it_by_walking_up(
+    runner: CliRunner, project: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(project / "src" / "proj")
+
+    result = runner.invoke(app, ["generate", "model"])
+
+    assert result.exit_code == 0, result.output
+    assert f"in {project}" in result.output
+
+
+def test_outside_a_project_the_error_says_how_to_fix_it(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", "model", "--project", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "no plscaffold project at or above" in result.stderr
+    assert "--project PATH" in result.stderr
+
+
+def test_user_modes_and_user_files_survive(runner: CliRunner, project: Path) -> None:
+    main = project / "src" / "proj" / "__main__.py"
+    main.chmod(0o755)
+    blob = project / "assets" / "logo.png"
+    blob.parent.mkdir()
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    latin = project / "notes-latin1.txt"
+    latin.write_bytes("résumé\n".encode("latin-1"))
+
+    result = _generate(runner, project, "trainer", "--seed", "7")
+
+    assert result.exit_code == 0, result.output
+    assert main.stat().st_mode & 0o777 == 0o755
+    assert blob.read_bytes() == b"\x89PNG\r\n\x1a\n\x00\xff\xfe"
+    assert latin.read_bytes() == "résumé\n".encode("latin-1")
+    assert "seed_everything_default=7" in (project / "src" / "proj" / "cli.py").read_text()
+
+
+def test_a_non_utf8_edit_is_kept_as_a_binary_conflict(runner: CliRunner, project: Path) -> None:
+    readme = project / "README.md"
+    edited = readme.read_bytes().replace(b"# proj", "# proj, résumé".encode("latin-1"))
+    readme.write_bytes(edited)
+
+    result = _generate(runner, project, "readme", "--model", "mlp")
+
+    assert result.exit_code == 1
+    assert outcome_of(result.output, "README.md") == "conflict (binary)"
+    assert readme.read_bytes() == edited
+    pristine = (project / ".plscaffold" / "pristine" / "README.md").read_text()
+    assert "multilayer perceptron" in pristine

@@ -1,0 +1,180 @@
+"""``plscaffold update``, ``status`` and ``list`` on real projects."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from plscaffold import __version__
+from plscaffold.cli import app
+from tests.conftest import tree_state
+from tests.test_regenerate import outcome_of
+
+MAIN = "src/proj/__main__.py"
+
+
+def _as_if_generated_by_an_older_template(project: Path, relpath: str, old: str) -> None:
+    """Make ``relpath`` and its pristine copy what an older template rendered."""
+    for path in (project / relpath, project / ".plscaffold" / "pristine" / relpath):
+        mode = path.stat().st_mode
+        path.write_text(old)
+        path.chmod(mode)
+
+
+def _update(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["update", "--project", str(project), *args])
+
+
+def test_update_brings_in_template_changes_and_keeps_edits(
+    runner: CliRunner, project: Path
+) -> None:
+    new_main = (project / MAIN).read_text()
+    _as_if_generated_by_an_older_template(project, MAIN, '"""Old entry."""\n\nOLD = 1\n')
+    readme = project / "README.md"
+    old_readme = readme.read_text().replace("## Install", "## Installation")
+    _as_if_generated_by_an_older_template(project, "README.md", old_readme)
+    readme.write_text(old_readme + "\n## Results\n\nMine.\n")
+    answers_path = project / ".plscaffold" / "answers.json"
+    document = json.loads(answers_path.read_text())
+    answers_path.write_text(json.dumps({**document, "plscaffold_version": "0.0.1"}))
+
+    result = _update(runner, project)
+
+    assert result.exit_code == 0, result.output
+    assert outcome_of(result.output, MAIN) == "updated"
+    assert outcome_of(result.output, "README.md") == "merged"
+    assert outcome_of(result.output, "src/proj/model.py") == "identical"
+    assert (project / MAIN).read_text() == new_main
+    merged = readme.read_text()
+    assert "## Install\n" in merged and merged.endswith("\n## Results\n\nMine.\n")
+    assert json.loads(answers_path.read_text())["plscaffold_version"] == __version__
+
+
+def test_update_keeps_executable_bits_and_user_files(runner: CliRunner, project: Path) -> None:
+    _as_if_generated_by_an_older_template(project, MAIN, "OLD = 1\n")
+    (project / MAIN).chmod(0o755)
+    blob = project / "data" / "weights.bin"
+    blob.parent.mkdir()
+    blob.write_bytes(bytes(range(256)))
+    latin = project / "notes.txt"
+    latin.write_bytes("Grüße\n".encode("latin-1"))
+
+    result = _update(runner, project)
+
+    assert result.exit_code == 0, result.output
+    assert outcome_of(result.output, MAIN) == "updated"
+    assert (project / MAIN).stat().st_mode & 0o777 == 0o755
+    assert blob.read_bytes() == bytes(range(256))
+    assert latin.read_bytes() == "Grüße\n".encode("latin-1")
+
+
+def test_files_the_template_dropped_are_removed_unless_edited(
+    runner: CliRunner, project: Path
+) -> None:
+    for name, text in (("old_a.py", "A = 1\n"), ("old_b.py", "B = 1\n")):
+        (project / name).write_text(text)
+        (project / ".plscaffold" / "pristine" / name).write_text(text)
+    (project / "old_b.py").write_text("B = 2  # mine\n")
+
+    result = _update(runner, project)
+
+    assert result.exit_code == 0, result.output
+    assert outcome_of(result.output, "old_a.py") == "removed"
+    assert outcome_of(result.output, "old_b.py") == "orphaned"
+    assert not (project / "old_a.py").exists()
+    assert (project / "old_b.py").read_text() == "B = 2  # mine\n"
+    assert not (project / ".plscaffold" / "pristine" / "old_a.py").exists()
+
+
+def _git(project: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=project, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def test_a_dirty_git_tree_is_refused_unless_allowed(runner: CliRunner, project: Path) -> None:
+    _git(project, "init", "-q")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "generated")
+    (project / "src" / "proj" / "model.py").write_text("# work in progress\n")
+    before = tree_state(project)
+
+    refused = _update(runner, project)
+
+    assert refused.exit_code == 2
+    assert "has uncommitted changes (src/proj/model.py)" in refused.stderr
+    assert "--allow-dirty" in refused.stderr
+    assert tree_state(project) == before
+
+    allowed = _update(runner, project, "--allow-dirty")
+    assert allowed.exit_code == 0, allowed.output
+    assert outcome_of(allowed.output, "src/proj/model.py") == "kept"
+
+
+def test_a_clean_git_tree_updates(runner: CliRunner, project: Path) -> None:
+    _git(project, "init", "-q")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "generated")
+
+    result = _update(runner, project)
+
+    assert result.exit_code == 0, result.output
+
+
+def test_update_dry_run_writes_nothing(runner: CliRunner, project: Path) -> None:
+    _as_if_generated_by_an_older_template(project, MAIN, "OLD = 1\n")
+    before = tree_state(project)
+
+    result = _update(runner, project, "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert f"--- a/{MAIN}\n+++ b/{MAIN}\n" in result.output
+    assert "\n-OLD = 1\n" in result.output
+    assert tree_state(project) == before
+
+
+def test_status_lists_modified_deleted_and_outdated_files(runner: CliRunner, project: Path) -> None:
+    clean = runner.invoke(app, ["status", "--project", str(project)])
+    assert clean.exit_code == 0
+    assert "Every generated file is as plscaffold rendered it" in clean.output
+
+    (project / "src" / "proj" / "model.py").write_text("# mine\n")
+    (project / "tests" / "test_model.py").unlink()
+    _as_if_generated_by_an_older_template(project, MAIN, "OLD = 1\n")
+
+    result = runner.invoke(app, ["status", "--project", str(project)])
+
+    assert result.exit_code == 0
+    assert "  src/proj/model.py: modified\n" in result.output
+    assert "  tests/test_model.py: deleted\n" in result.output
+    assert f"  {MAIN}: update changes it\n" in result.output
+    assert "datamodule.py" not in result.output
+
+
+def test_list_shows_components_and_their_files(runner: CliRunner, project: Path) -> None:
+    result = runner.invoke(app, ["list", "--project", str(project)])
+
+    assert result.exit_code == 0
+    assert "model:\n  src/proj/model.py\n" in result.output
+    assert "trainer:\n  src/proj/cli.py\n  src/proj/__main__.py\n" in result.output
+    assert "config:\n  configs/default.yaml\n" in result.output
+    for name in ("datamodule:", "tests:", "readme:", "packaging:"):
+        assert name in result.output
+
+
+def test_every_generated_file_belongs_to_exactly_one_component(project: Path) -> None:
+    from plscaffold.api import project_components
+
+    components = project_components(project)
+    owned = [relpath for relpaths in components.values() for relpath in relpaths]
+    generated = sorted(
+        p.relative_to(project).as_posix()
+        for p in project.rglob("*")
+        if p.is_file() and ".plscaffold" not in p.parts
+    )
+
+    assert sorted(owned) == generated
