@@ -372,6 +372,44 @@ def add_component(
     return _sync(state, document, relpaths, new.files, False, True, dry_run)
 
 
+def _project_package(project_dir: Path) -> tuple[Path, str]:
+    from plscaffold.names import package_name_for
+
+    state = load_project(project_dir)
+    return state.root_abspath, package_name_for(str(state.document.answers["project_name"]))
+
+
+def new_experiment(
+    name: str,
+    project_dir: Path = Path("."),
+    parent: str = "default",
+    assignments: list[str] | None = None,
+    description: str | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Write configs/experiments/NAME.yaml; see :func:`plscaffold.experiments.new_experiment`."""
+    from plscaffold import experiments
+
+    root, package = _project_package(project_dir)
+    return experiments.new_experiment(root, package, name, parent, assignments, description)
+
+
+def list_experiments(project_dir: Path = Path(".")) -> list[Any]:
+    """Return the project's experiments with their lineage and best metric."""
+    from plscaffold import experiments
+
+    return experiments.list_experiments(load_project(project_dir).root_abspath)
+
+
+def compare_experiments(
+    names: list[str], project_dir: Path = Path(".")
+) -> tuple[list[tuple[str, list[Any]]], Path]:
+    """Compare experiments' resolved configs and plot their validation curves to a PNG."""
+    from plscaffold import experiments
+
+    root, package = _project_package(project_dir)
+    return experiments.compare_experiments(root, package, names)
+
+
 __all__ = [
     "FileStatus",
     "NewProjectResult",
@@ -379,6 +417,9 @@ __all__ = [
     "ProjectOptions",
     "SyncResult",
     "add_component",
+    "compare_experiments",
+    "list_experiments",
+    "new_experiment",
     "new_project",
     "project_components",
     "project_defaults",

@@ -114,6 +114,11 @@ def _ask(label: str, default: Any, choices: list[str] | None = None) -> Any:
 GpusOption = Annotated[
     int | None, typer.Option(help="GPUs per node: 0 trains on the CPU; N > 1 adds DDP.")
 ]
+StrategyOption = Annotated[
+    str | None,
+    typer.Option(help="auto (ddp for more than one GPU), ddp or fsdp (GPU only)."),
+]
+NumNodesOption = Annotated[int | None, typer.Option(help="Machines to train on.")]
 PrecisionOption = Annotated[
     str | None, typer.Option(help="32-true, 16-mixed (GPU only) or bf16-mixed.")
 ]
@@ -154,6 +159,8 @@ def new(
         Path, typer.Option("--output-dir", "-o", help="Folder to create the project in.")
     ] = Path("."),
     gpus: GpusOption = None,
+    strategy: StrategyOption = None,
+    num_nodes: NumNodesOption = None,
     precision: PrecisionOption = None,
     model: ModelOption = None,
     max_epochs: MaxEpochsOption = None,
@@ -180,6 +187,8 @@ def new(
         given: dict[str, Any] = {
             "description": description,
             "gpus": gpus,
+            "strategy": strategy,
+            "num_nodes": num_nodes,
             "precision": precision,
             "model": model,
             "max_epochs": max_epochs,
@@ -264,6 +273,8 @@ def generate(
     ],
     project: ProjectOption = Path("."),
     gpus: GpusOption = None,
+    strategy: StrategyOption = None,
+    num_nodes: NumNodesOption = None,
     precision: PrecisionOption = None,
     model: ModelOption = None,
     max_epochs: MaxEpochsOption = None,
@@ -286,8 +297,9 @@ def generate(
     from plscaffold.api import regenerate
 
     changes = _changes(
-        gpus=gpus, precision=precision, model=model, max_epochs=max_epochs,
-        batch_size=batch_size, lr=lr, seed=seed, logger=logger, description=description,
+        gpus=gpus, strategy=strategy, num_nodes=num_nodes, precision=precision, model=model,
+        max_epochs=max_epochs, batch_size=batch_size, lr=lr, seed=seed, logger=logger,
+        description=description,
     )  # fmt: skip
     with _user_errors():
         result = regenerate(
@@ -372,6 +384,114 @@ def status(project: ProjectOption = Path(".")) -> None:
             if flag
         ]
         _print(f"  {item.relpath}: {', '.join(marks)}")
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Print rows as left-aligned columns under a header."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        _print("  ".join(cells).rstrip())
+
+
+experiment_app = typer.Typer(
+    help="Experiments: config files under configs/experiments/ that hold only what they change.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command("new")
+def experiment_new(
+    name: Annotated[str, typer.Argument(help="Experiment name; its logs go to logs/NAME/.")],
+    parent: Annotated[
+        str,
+        typer.Option("--from", help="Parent: default, another experiment, or a built-in template."),
+    ] = "default",
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="KEY=VALUE to change, such as trainer.max_epochs=20."),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="What this experiment tries.")] = None,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Write configs/experiments/NAME.yaml, checked by the project's own entry point."""
+    from plscaffold.api import new_experiment
+
+    with _user_errors():
+        path, document = new_experiment(name, project, parent, assignments or [], description)
+    _print(f"Created {path} (parent: {document['lineage']['parent']}).")
+    from plscaffold.experiments import flatten
+
+    for key, value in flatten(document).items():
+        if not key.startswith("lineage"):
+            _print(f"  {key}: {value}")
+    _print(
+        f"Run it with: <package> fit --experiment {name}".replace("<package>", _package(project))
+    )
+
+
+def _package(project: Path) -> str:
+    from plscaffold.answers import load_project
+    from plscaffold.names import package_name_for
+
+    return package_name_for(str(load_project(project).document.answers["project_name"]))
+
+
+@experiment_app.command("templates")
+def experiment_templates() -> None:
+    """List the built-in experiment templates (use them with --from NAME)."""
+    from plscaffold.experiments import builtin_experiments, flatten
+
+    with _user_errors():
+        for name, (description, keys) in builtin_experiments().items():
+            _print(f"{name}: {description}")
+            for key, value in flatten(keys).items():
+                _print(f"    {key}: {value}")
+
+
+@experiment_app.command("list")
+def experiment_list(project: ProjectOption = Path(".")) -> None:
+    """Table of experiments: parent, changed keys, best monitored metric, last checkpoint."""
+    from plscaffold.api import list_experiments
+
+    with _user_errors():
+        experiments = list_experiments(project)
+    if not experiments:
+        _print("No experiments yet; create one with `plscaffold experiment new NAME`.")
+        return
+    header = ("name", "parent", "changed keys", "best", "epoch", "last checkpoint")
+    rows = [
+        (
+            e.name,
+            e.parent,
+            ", ".join(e.changed_keys) or "-",
+            f"{e.monitor}={e.best_value:.4f}" if e.best_value is not None else "-",
+            str(e.best_epoch) if e.best_epoch is not None else "-",
+            e.last_checkpoint_relpath or "-",
+        )
+        for e in experiments
+    ]
+    _print_table(header, rows)
+
+
+@experiment_app.command("compare")
+def experiment_compare(
+    names: Annotated[list[str], typer.Argument(help="Two or more experiment names.")],
+    project: ProjectOption = Path("."),
+) -> None:
+    """Show config differences side by side and plot validation curves to a PNG."""
+    from plscaffold.api import compare_experiments
+
+    with _user_errors():
+        rows, png = compare_experiments(names, project)
+    header = ("key", *names)
+    table = [(key, *(str(v) for v in values)) for key, values in rows]
+    _print_table(header, table)
+    if not table:
+        _print("(the resolved configs are identical)")
+    _print(f"Validation curves: {png}")
 
 
 def main() -> None:

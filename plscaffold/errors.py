@@ -61,3 +61,11 @@ class DirtyWorkTreeError(UserError):
 
 class ComponentExistsError(UserError):
     """Raised when ``add`` would create a component or file that already exists."""
+
+
+class ExperimentError(UserError):
+    """Raised for an experiment name, parent or setting the project cannot take."""
+
+
+class ProjectEnvironmentError(UserError):
+    """Raised when the project's own entry point cannot run in this Python."""

@@ -19,6 +19,8 @@ class ProjectOptions:
     project_name: str
     description: str
     gpus: int
+    strategy: str
+    num_nodes: int
     precision: str
     model: str
     max_epochs: int
@@ -94,7 +96,11 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
             raise InvalidOptionError(
                 f"{_flag(name)} {value!r} is not one of {', '.join(choices)}; pick one of those"
             )
-    positive = {"max_epochs": options.max_epochs, "batch_size": options.batch_size}
+    positive = {
+        "max_epochs": options.max_epochs,
+        "batch_size": options.batch_size,
+        "num_nodes": options.num_nodes,
+    }
     for name, value in positive.items():
         if value < 1:
             raise InvalidOptionError(f"{_flag(name)} {value} must be at least 1")
@@ -108,6 +114,12 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
         raise InvalidOptionError(f"--seed {options.seed} must be 0 or more")
     if options.precision == "16-mixed" and options.gpus == 0:
         raise InvalidOptionError(
-            "--precision 16-mixed needs a GPU: Lightning runs float16 mixed precision only on "
-            "GPUs; pass --gpus 1 or more, or use --precision bf16-mixed on the CPU"
+            "--precision 16-mixed needs a GPU: float16 mixed precision is not supported on the "
+            "CPU, where Lightning silently trains in bf16-mixed instead; pass --gpus 1 or more, "
+            "or use --precision bf16-mixed on the CPU"
+        )
+    if options.strategy == "fsdp" and options.gpus == 0:
+        raise InvalidOptionError(
+            "--strategy fsdp needs GPUs: Lightning's FSDP strategy requires a GPU accelerator; "
+            "pass --gpus 1 or more, or use --strategy ddp to train on several CPU processes"
         )

@@ -43,6 +43,8 @@ def test_new_with_defaults_records_every_answer(runner: CliRunner, tmp_path: Pat
         "project_name": "myproj",
         "description": "A PyTorch Lightning image classifier for MNIST.",
         "gpus": 0,
+        "strategy": "auto",
+        "num_nodes": 1,
         "precision": "32-true",
         "model": "cnn",
         "max_epochs": 10,
@@ -62,7 +64,7 @@ def test_new_with_defaults_records_every_answer(runner: CliRunner, tmp_path: Pat
 
 def test_every_option_reaches_the_answers_and_the_config(runner: CliRunner, tmp_path: Path) -> None:
     args = [
-        "new", "my-net", "--output-dir", str(tmp_path), "--gpus", "2", "--precision",
+        "new", "my-net", "--output-dir", str(tmp_path), "--gpus", "2", "--strategy", "fsdp", "--num-nodes", "3", "--precision",
         "bf16-mixed", "--model", "mlp", "--max-epochs", "7", "--batch-size", "128", "--lr",
         "0.02", "--seed", "3", "--logger", "csv", "--description", "Digits, fast.",
     ]  # fmt: skip
@@ -74,6 +76,8 @@ def test_every_option_reaches_the_answers_and_the_config(runner: CliRunner, tmp_
         "project_name": "my-net",
         "description": "Digits, fast.",
         "gpus": 2,
+        "strategy": "fsdp",
+        "num_nodes": 3,
         "precision": "bf16-mixed",
         "model": "mlp",
         "max_epochs": 7,
@@ -86,7 +90,8 @@ def test_every_option_reaches_the_answers_and_the_config(runner: CliRunner, tmp_
     for line in (
         "accelerator: gpu",
         "devices: 2",
-        "strategy: ddp",
+        "strategy: fsdp",
+        "num_nodes: 3",
         "precision: bf16-mixed",
         "max_epochs: 7",
         "batch_size: 128",
@@ -122,9 +127,9 @@ def test_dry_run_prints_the_tree_and_writes_nothing(runner: CliRunner, tmp_path:
 
 
 def test_prompts_for_options_not_given(runner: CliRunner, tmp_path: Path) -> None:
-    # Answers in prompt order: description, precision, model, max_epochs, batch_size, lr,
-    # seed, logger (gpus is given as a flag, so it is not asked).
-    typed = "\n".join(["", "bf16-mixed", "mlp", "4", "", "", "", "csv"]) + "\n"
+    # Answers in prompt order: description, strategy, num_nodes, precision, model,
+    # max_epochs, batch_size, lr, seed, logger (gpus is given as a flag, so it is not asked).
+    typed = "\n".join(["", "", "", "bf16-mixed", "mlp", "4", "", "", "", "csv"]) + "\n"
 
     result = runner.invoke(
         app, ["new", "asked", "-o", str(tmp_path), "--gpus", "0", "--input"], input=typed
@@ -181,6 +186,9 @@ BAD_INPUT = [
     pytest.param(["new", "p", "--max-epochs", "0"], "--max-epochs 0", "at least 1", id="zero-epochs"),
     pytest.param(["new", "p", "--lr", "-0.1"], "--lr -0.1", "positive number", id="negative-lr"),
     pytest.param(["new", "p", "--precision", "16-mixed"], "--precision 16-mixed needs a GPU", "--gpus 1", id="fp16-on-cpu"),
+    pytest.param(["new", "p", "--strategy", "fsdp"], "--strategy fsdp needs GPUs", "--strategy ddp", id="fsdp-on-cpu"),
+    pytest.param(["new", "p", "--strategy", "deepspeed"], "--strategy 'deepspeed' is not one of", "auto, ddp, fsdp", id="unknown-strategy"),
+    pytest.param(["new", "p", "--num-nodes", "0"], "--num-nodes 0", "at least 1", id="zero-nodes"),
 ]  # fmt: skip
 
 

@@ -5,13 +5,16 @@ Examples:
     {{ cookiecutter.package_name }} fit --trainer.max_epochs 3   # override any key
     {{ cookiecutter.package_name }} fit --ckpt_path last         # resume from checkpoints/last.ckpt
     {{ cookiecutter.package_name }} test --ckpt_path best        # evaluate the best checkpoint
+    {{ cookiecutter.package_name }} fit --experiment NAME        # configs/experiments/NAME.yaml
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
+import yaml
 from pytorch_lightning import LightningDataModule, LightningModule
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
@@ -24,6 +27,43 @@ from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}L
 # src/<package>/cli.py -> the project root, where configs/ lives.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+EXPERIMENTS_DIR = PROJECT_ROOT / "configs" / "experiments"
+
+
+def experiment_configs(name: str) -> list[Path]:
+    """Return an experiment's config files, its farthest parent first.
+
+    Each file holds only what differs from its parent, named in its ``lineage.parent``;
+    the chain ends at the default config or a built-in experiment template.
+    """
+    chain: list[Path] = []
+    while name and (EXPERIMENTS_DIR / f"{name}.yaml").is_file():
+        path = EXPERIMENTS_DIR / f"{name}.yaml"
+        if path in chain:
+            raise ValueError(f"experiment {name!r} is its own ancestor: {chain}")
+        chain.insert(0, path)
+        lineage = (yaml.safe_load(path.read_text()) or {}).get("lineage") or {}
+        name = str(lineage.get("parent") or "")
+    if not chain:
+        known = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
+        raise FileNotFoundError(
+            f"no experiment {name!r} in {EXPERIMENTS_DIR}; known: {', '.join(known) or 'none'}"
+        )
+    return chain
+
+
+def expand_experiment(args: list[str]) -> list[str]:
+    """Replace ``--experiment NAME`` by one ``--config`` per file of the experiment's chain."""
+    expanded: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--experiment" or arg.startswith("--experiment="):
+            name = arg.partition("=")[2] if "=" in arg else next(rest, "")
+            for path in experiment_configs(name):
+                expanded += ["--config", str(path)]
+        else:
+            expanded.append(arg)
+    return expanded
 
 
 class {{ cookiecutter.class_name }}CLI(LightningCLI):
@@ -35,6 +75,9 @@ class {{ cookiecutter.class_name }}CLI(LightningCLI):
         # --checkpoint.save_top_k 5 or --early_stopping.patience 10.
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        # Where an experiment came from (parent, description, creation time, git commit):
+        # recorded in its config file, read by plscaffold, ignored by training.
+        parser.add_argument("--lineage", type=dict | None, default=None)
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val_acc",
@@ -94,6 +137,8 @@ def cli_main(args: list[str] | None = None, run: bool = True) -> {{ cookiecutter
         "default_config_files": [str(DEFAULT_CONFIG)] if DEFAULT_CONFIG.is_file() else []
     }
     # With subcommands, each subcommand's parser reads the default config.
+    if args is not None:
+        args = expand_experiment(args)
     subcommands = ("fit", "validate", "test", "predict")
     parser_kwargs = {name: config_kwargs for name in subcommands} if run else config_kwargs
     return {{ cookiecutter.class_name }}CLI(
@@ -115,6 +160,7 @@ def main() -> None:
     """Console script: ``{{ cookiecutter.package_name }} {fit,validate,test,predict} [options]``."""
     # Let float32 matrix products use tensor cores on GPUs that have them; no effect on CPUs.
     torch.set_float32_matmul_precision("high")
+    sys.argv[1:] = expand_experiment(sys.argv[1:])
     cli_main()
 
 
