@@ -24,6 +24,7 @@ DEFAULT_PARENT = "default"
 TEMPLATE_PREFIX = "template:"
 # Keys every experiment sets for itself, so that runs never overwrite each other.
 OWN_KEYS = ("lineage", "trainer.logger.init_args.name", "checkpoint.dirpath")
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 _CHECKPOINT_NAME = re.compile(r"epoch=(?P<epoch>\d+)-(?P<metric>[\w/]+)=(?P<value>-?[\d.]+)\.ckpt$")
 
 # Runs in the project's Python: resolve configs with the project's own parser, no training.
@@ -108,6 +109,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as err:
         raise ExperimentError(f"--set {text!r}: the value is not valid YAML: {err}") from err
+    if isinstance(value, str) and _FLOAT.fullmatch(value):
+        value = float(value)  # YAML 1.1 reads 1e-3 as a string; users mean a number
     return normalize_key(key.strip()), value
 
 
