@@ -25,6 +25,7 @@ from plscaffold.errors import (
     TemplateError,
     UnknownComponentError,
 )
+from plscaffold.experiments import Experiment
 from plscaffold.merge import CONFLICTS, FilePlan, Outcome, has_conflict_markers, plan_file
 from plscaffold.names import ProjectNames, validate_component_name, validate_project_name
 from plscaffold.options import (
@@ -393,7 +394,7 @@ def new_experiment(
     return experiments.new_experiment(root, package, name, parent, assignments, description)
 
 
-def list_experiments(project_dir: Path = Path(".")) -> list[Any]:
+def list_experiments(project_dir: Path = Path(".")) -> list[Experiment]:
     """Return the project's experiments with their lineage and best metric."""
     from plscaffold import experiments
 
