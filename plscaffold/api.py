@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -271,20 +270,11 @@ def regenerate(
 
 
 def _check_clean_work_tree(root_abspath: Path) -> None:
-    try:
-        result = subprocess.run(
-            ["git", "status", "--porcelain"],
-            cwd=root_abspath,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        return  # no git: nothing to check against
-    if result.returncode != 0:
-        return  # not a work tree
-    if result.stdout.strip():
-        changed = ", ".join(line[3:] for line in result.stdout.splitlines()[:5])
+    from plscaffold.git import git_output
+
+    status = git_output(root_abspath, "status", "--porcelain")
+    if status and status.strip():
+        changed = ", ".join(line[3:] for line in status.splitlines()[:5])
         raise DirtyWorkTreeError(
             f"{root_abspath} has uncommitted changes ({changed}); commit or stash them so "
             "the update can be reviewed and undone, or pass --allow-dirty"

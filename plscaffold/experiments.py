@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from plscaffold.errors import ExperimentError, ProjectEnvironmentError
+from plscaffold.git import git_output
 from plscaffold.templates import bundled_templates_abspath
 
 EXPERIMENTS_RELPATH = "configs/experiments"
@@ -209,20 +210,6 @@ def _config_args(paths: list[Path]) -> list[str]:
     return [arg for path in paths for arg in ("--config", str(path))]
 
 
-def _git_commit(root_abspath: Path) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root_abspath,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 def _parent_sources(root_abspath: Path, parent: str) -> tuple[str, list[Path], dict[str, Any]]:
     """Return the lineage name of ``parent``, its config files and a template's own keys."""
     if parent == DEFAULT_PARENT:
@@ -299,7 +286,7 @@ def new_experiment(
         "parent": lineage_parent,
         "description": description or "",
         "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "git_commit": _git_commit(root_abspath),
+        "git_commit": (git_output(root_abspath, "rev-parse", "HEAD") or "").strip() or None,
     }
     document = {"lineage": lineage, **unflatten({**changed, **own})}
     text = f"# Experiment {name}: only what differs from {lineage_parent}.\n" + yaml.safe_dump(
