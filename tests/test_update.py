@@ -56,6 +56,8 @@ def test_update_brings_in_template_changes_and_keeps_edits(
 def test_update_keeps_executable_bits_and_user_files(runner: CliRunner, project: Path) -> None:
     _as_if_generated_by_an_older_template(project, MAIN, "OLD = 1\n")
     (project / MAIN).chmod(0o755)
+    slurm = "scripts/slurm.sbatch"
+    _as_if_generated_by_an_older_template(project, slurm, "#!/bin/bash\necho old\n")
     blob = project / "data" / "weights.bin"
     blob.parent.mkdir()
     blob.write_bytes(bytes(range(256)))
@@ -67,6 +69,9 @@ def test_update_keeps_executable_bits_and_user_files(runner: CliRunner, project:
     assert result.exit_code == 0, result.output
     assert outcome_of(result.output, MAIN) == "updated"
     assert (project / MAIN).stat().st_mode & 0o777 == 0o755
+    assert outcome_of(result.output, slurm) == "updated"
+    assert (project / slurm).stat().st_mode & 0o777 == 0o755  # the template's executable bit
+    assert "srun proj fit" in (project / slurm).read_text()
     assert blob.read_bytes() == bytes(range(256))
     assert latin.read_bytes() == "Grüße\n".encode("latin-1")
 
