@@ -76,3 +76,33 @@ def test_fast_dev_run_on_gpu(
 
     assert cli.trainer.state.status == TrainerStatus.FINISHED
     assert cli.trainer.strategy.root_device.type == "cuda"
+
+
+def test_a_monitor_that_is_never_logged_fails_at_the_first_step(cpu_args: list[str]) -> None:
+    with pytest.raises(ValueError, match="monitored metric val_acc2 is never logged") as excinfo:
+        cli_main(["fit", *cpu_args, "--checkpoint.monitor=val_acc2", "--trainer.max_epochs=1"])
+
+    assert "val_acc, val_loss" in str(excinfo.value)
+
+
+def test_same_seed_same_config_gives_identical_validation_metrics(cpu_args: list[str]) -> None:
+    args = ["fit", *cpu_args, "--trainer.max_epochs=1", "--checkpoint.save_last=false"]
+    first = cli_main(args).trainer.callback_metrics
+    second = cli_main(args).trainer.callback_metrics
+
+    for key in ("val_loss", "val_acc"):
+        assert float(first[key]) == float(second[key])
+
+
+def test_resume_from_last_without_a_checkpoint_starts_fresh(cpu_args: list[str]) -> None:
+    with pytest.warns(UserWarning, match="no last checkpoint available"):
+        cli = cli_main(["fit", *cpu_args, "--trainer.max_epochs=1", "--ckpt_path=last"])
+
+    assert cli.trainer.current_epoch == 1
+
+
+def test_a_missing_checkpoint_file_is_an_error(cpu_args: list[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.ckpt"
+
+    with pytest.raises(FileNotFoundError, match="nope.ckpt"):
+        cli_main(["fit", *cpu_args, "--trainer.max_epochs=1", f"--ckpt_path={missing}"])

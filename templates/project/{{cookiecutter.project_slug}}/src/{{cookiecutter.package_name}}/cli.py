@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
-from pytorch_lightning import LightningDataModule, LightningModule
+from pytorch_lightning import Callback, LightningDataModule, LightningModule, Trainer
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from typing_extensions import override
@@ -64,6 +65,42 @@ def expand_experiment(args: list[str]) -> list[str]:
         else:
             expanded.append(arg)
     return expanded
+
+
+class MonitoredMetricsCheck(Callback):
+    """Stop at the first training step when a monitored metric is never logged.
+
+    Lightning itself notices only at the end of the first epoch. The metrics logged by the
+    sanity-check validation and by the first training step are known by then; a monitor
+    of ModelCheckpoint or EarlyStopping that is none of them is a typo or a missing
+    ``self.log``. Without a sanity check (``num_sanity_val_steps=0``) nothing is checked.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._validation_metrics: set[str] | None = None
+
+    @override
+    def on_sanity_check_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._validation_metrics = set(trainer.callback_metrics)
+
+    @override
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self._validation_metrics is None:
+            return
+        logged = self._validation_metrics | set(trainer.callback_metrics)
+        self._validation_metrics = None  # check once
+        monitors = {cb.monitor for cb in trainer.checkpoint_callbacks if cb.monitor}
+        monitors |= {cb.monitor for cb in trainer.early_stopping_callbacks}
+        missing = sorted(monitors - logged)
+        if missing:
+            raise ValueError(
+                f"monitored metric {', '.join(missing)} is never logged; logged metrics: "
+                f"{', '.join(sorted(logged))}. Set --checkpoint.monitor and "
+                "--early_stopping.monitor to one of those, or log it with self.log()."
+            )
 
 
 class {{ cookiecutter.class_name }}CLI(LightningCLI):
@@ -149,6 +186,7 @@ def cli_main(args: list[str] | None = None, run: bool = True) -> {{ cookiecutter
         subclass_mode_model=True,
         subclass_mode_data=True,
         seed_everything_default={{ cookiecutter.seed }},
+        trainer_defaults={"callbacks": [MonitoredMetricsCheck()]},
         parser_kwargs=parser_kwargs,
         save_config_kwargs={"overwrite": True},
         args=args,
