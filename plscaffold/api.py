@@ -21,8 +21,10 @@ from plscaffold.errors import (
     ConflictError,
     ConflictMarkersError,
     DirtyWorkTreeError,
+    InvalidOptionError,
     TemplateError,
     UnknownComponentError,
+    UnsafePathError,
 )
 from plscaffold.experiments import Experiment
 from plscaffold.merge import CONFLICTS, FilePlan, Outcome, has_conflict_markers, plan_file
@@ -46,11 +48,14 @@ from plscaffold.writer import apply_changes, check_target, write_new_project
 
 @dataclass(frozen=True)
 class NewProjectResult:
-    """What ``new_project`` did, or would do on a dry run."""
+    """What ``new_project`` did, or would do on a dry run.
+
+    Attributes:
+        names: The project's names; None for a user template, whose layout is its own.
+    """
 
     project_abspath: Path
-    names: ProjectNames
-    options: ProjectOptions
+    names: ProjectNames | None
     rendering: Rendering
     dry_run: bool
 
@@ -166,10 +171,84 @@ def new_project(
     check_target(project_abspath)
     if not dry_run:
         write_new_project(rendering, project_abspath)
-    return NewProjectResult(project_abspath, names, options, rendering, dry_run)
+    return NewProjectResult(project_abspath, names, rendering, dry_run)
+
+
+def new_project_from_template(
+    source: str,
+    project_name: str,
+    output_dir: Path = Path("."),
+    given: dict[str, Any] | None = None,
+    trust: bool = False,
+    dry_run: bool = False,
+) -> NewProjectResult:
+    """Create a project from any cookiecutter-format template: a folder or a repository URL.
+
+    The same in-memory rendering and atomic write as :func:`new_project`. Hooks and Jinja
+    extensions run only with ``trust``; hooks run inside the staging folder.
+
+    Raises:
+        TemplateSourceError: the template cannot be found or fetched.
+        UntrustedTemplateError: it has hooks or extensions and ``trust`` is false.
+        InvalidOptionError: an option names a variable the template does not have.
+        UnsafePathError: a path or link would leave the template or the project folder.
+        TemplateError: a file fails to render (the message names the file and line).
+    """
+    from plscaffold.render import check_relpath
+    from plscaffold.sources import check_trust, open_template, template_hooks
+    from plscaffold.templates import read_variables
+
+    with open_template(source) as template:
+        check_trust(template, trust)
+        variables = read_variables(template)
+        answers = dict(given or {})
+        unknown = sorted(key for key in answers if key not in variables)
+        if unknown:
+            raise InvalidOptionError(
+                f"template {template.ref} has no variable {', '.join(unknown)}; its variables: "
+                f"{', '.join(k for k in variables if not k.startswith('_'))}"
+            )
+        if "project_name" in variables:
+            answers["project_name"] = project_name
+        context = build_context(template, answers)
+        (folder_name,) = render_relpaths(template, context, [template.project_dir_abspath.name])
+        if "/" in check_relpath(folder_name):
+            raise UnsafePathError(f"template folder renders to {folder_name!r}, not a folder name")
+        recorded = {k: v for k, v in context["cookiecutter"].items() if not k.startswith("_")}
+        document = AnswersDocument(__version__, template.ref, recorded)
+        rendering = with_project_state(render_tree(template, context), document)
+        project_abspath = (output_dir / folder_name).absolute()
+        check_target(project_abspath)
+        run_hook = _hook_runner(template, context) if trust and template_hooks(template) else None
+        if not dry_run:
+            write_new_project(rendering, project_abspath, run_hook)
+    return NewProjectResult(project_abspath, None, rendering, dry_run)
+
+
+def _hook_runner(template: Any, context: dict[str, Any]) -> Any:
+    """Return a function running the template's hooks with cookiecutter's own runner."""
+    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.hooks import run_hook_from_repo_dir
+
+    def run_hook(hook_name: str, staging_abspath: Path) -> None:
+        try:
+            run_hook_from_repo_dir(
+                template.root_abspath, hook_name, staging_abspath, context, False
+            )
+        except CookiecutterException as err:
+            raise TemplateError(f"{template.ref}: hook {hook_name} failed: {err}") from err
+
+    return run_hook
 
 
 def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
+    bundled = bundled_project_template().ref
+    if state.document.template != bundled:
+        raise UnknownComponentError(
+            f"{state.root_abspath} was made from the template {state.document.template}; "
+            f"regenerating, adding and updating work on projects made from {bundled} "
+            "(plscaffold's own template)"
+        )
     answers = dict(state.document.answers)
     project_name = str(answers.pop("project_name"))
     return resolve_options(bundled_project_template(), project_name, {**answers, **changes})
@@ -412,6 +491,7 @@ __all__ = [
     "list_experiments",
     "new_experiment",
     "new_project",
+    "new_project_from_template",
     "project_components",
     "project_defaults",
     "project_options",

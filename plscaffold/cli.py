@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from plscaffold import __version__
-from plscaffold.errors import PlscaffoldError
+from plscaffold.errors import InterruptedAfterWrite, PlscaffoldError
 
 if TYPE_CHECKING:
     from plscaffold.api import NewProjectResult, SyncResult
@@ -34,15 +35,27 @@ def _print(text: str = "") -> None:
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn plscaffold's errors into a one-line message on stderr and their exit code."""
+    """Turn plscaffold's errors and interrupts into a message on stderr and an exit code.
+
+    Once the work is done, SIGINT and SIGTERM get their default action back: an interrupt
+    while the result is printed ends the process without a misleading message.
+    """
     try:
         yield
     except PlscaffoldError as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(err.exit_code) from err
-    except KeyboardInterrupt:
-        typer.echo("Interrupted; nothing was written.", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as interrupt:
+        signum = interrupt.args[0] if interrupt.args else signal.SIGINT
+        name = signal.Signals(signum).name
+        if isinstance(interrupt, InterruptedAfterWrite):
+            typer.echo(f"Interrupted by {name} after every change was written.", err=True)
+        else:
+            typer.echo(f"Interrupted by {name}; nothing was written.", err=True)
+        raise typer.Exit(128 + signum) from None
+    if signal.getsignal(signal.SIGTERM) is _interrupt:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _version_callback(value: bool) -> None:
@@ -94,10 +107,12 @@ def _report_new(result: NewProjectResult) -> None:
     if result.dry_run:
         _print("Dry run: nothing was written.")
         return
-    package = result.names.package_name
     _print()
     _print("Next steps:")
     _print(f"  cd {result.project_abspath}")
+    if result.names is None:
+        return  # a user template: its own README says what comes next
+    package = result.names.package_name
     _print('  pip install -e ".[test]"')
     _print("  pytest                      # the project's own tests, offline")
     _print(f"  {package} fit              # train with configs/default.yaml")
@@ -179,9 +194,25 @@ def new(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the tree that would be written; write nothing.")
     ] = False,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="Another cookiecutter-format template: a folder, or a git/hg/zip URL.",
+        ),
+    ] = None,
+    trust: Annotated[
+        bool,
+        typer.Option("--trust", help="Allow the template's hooks and Jinja extensions to run."),
+    ] = False,
 ) -> None:
     """Create a ready-to-run, tested PyTorch Lightning project in NAME/."""
-    from plscaffold.api import new_project, project_defaults, project_options
+    from plscaffold.api import (
+        new_project,
+        new_project_from_template,
+        project_defaults,
+        project_options,
+    )
 
     with _user_errors():
         given: dict[str, Any] = {
@@ -197,6 +228,13 @@ def new(
             "seed": seed,
             "logger": logger,
         }
+        if template is not None:
+            chosen = {k: v for k, v in given.items() if v is not None}
+            result = new_project_from_template(
+                template, name, output_dir, chosen, trust=trust, dry_run=dry_run
+            )
+            _report_new(result)
+            return
         if interactive is None:
             interactive = sys.stdin.isatty()
         if interactive:
@@ -494,6 +532,12 @@ def experiment_compare(
     _print(f"Validation curves: {png}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into the same clean-up as Ctrl-C: every write path undoes itself."""
+    raise KeyboardInterrupt(signum)
+
+
 def main() -> None:
     """Entry point of the ``plscaffold`` console script."""
+    signal.signal(signal.SIGTERM, _interrupt)
     app()

@@ -69,3 +69,19 @@ class ExperimentError(UserError):
 
 class ProjectEnvironmentError(UserError):
     """Raised when the project's own entry point cannot run in this Python."""
+
+
+class UntrustedTemplateError(UserError):
+    """Raised when a template has hooks or Jinja extensions and ``--trust`` was not given."""
+
+
+class TemplateSourceError(UserError):
+    """Raised when a template path or URL cannot be read or cloned."""
+
+
+class InterruptedAfterWrite(KeyboardInterrupt):
+    """Raised when SIGINT or SIGTERM arrived while changes were being committed.
+
+    The commit (renames and removals) is never cut short: the signal is held until it is
+    complete, then raised as this, so the message can say every change was written.
+    """

@@ -62,6 +62,19 @@ def _newline_of(source_abspath: Path) -> str:
     return newlines or "\n"
 
 
+def _check_link(path: Path, template_real: Path, ref: str) -> None:
+    """Refuse a symbolic link in the template that points outside it.
+
+    Raises:
+        UnsafePathError: the link's target is outside the template folder.
+    """
+    if path.is_symlink() and not path.resolve().is_relative_to(template_real):
+        raise UnsafePathError(
+            f"{ref}: {path.name} is a symbolic link to {path.resolve()}, outside the template; "
+            "remove the link or copy what it points to into the template"
+        )
+
+
 def _environment(template: Template, context: Mapping[str, Any]) -> Any:
     """Return cookiecutter's strict Jinja environment, rooted at the template explicitly."""
     from cookiecutter.environment import StrictEnvironment
@@ -114,8 +127,18 @@ def render_tree(template: Template, context: Mapping[str, Any]) -> Rendering:
     root = template.project_dir_abspath
     env = _environment(template, context)
     rendering: Rendering = {}
-    for dir_abspath, dirnames, filenames in os.walk(root):
+    template_real = template.root_abspath.resolve()
+    visited: set[Path] = set()
+    # Symbolic links are followed only while they stay inside the template.
+    for dir_abspath, dirnames, filenames in os.walk(root, followlinks=True):
+        real_dir = Path(dir_abspath).resolve()
+        if real_dir in visited:
+            dirnames.clear()  # a link back to a folder already rendered
+            continue
+        visited.add(real_dir)
         dirnames.sort()
+        for name in [*dirnames, *filenames]:
+            _check_link(Path(dir_abspath) / name, template_real, template.ref)
         for filename in sorted(filenames):
             source_abspath = Path(dir_abspath) / filename
             source_relpath = source_abspath.relative_to(root).as_posix()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from plscaffold.errors import OutputNotWritableError, TargetExistsError
+from plscaffold.errors import InterruptedAfterWrite, OutputNotWritableError, TargetExistsError
 from plscaffold.render import RenderedFile, Rendering, check_relpath
 
 
@@ -53,12 +56,19 @@ def _remove_created(folders: list[Path]) -> None:
                 continue  # not empty: something else lives there
 
 
-def write_new_project(rendering: Rendering, target_abspath: Path) -> None:
+HookRunner = Callable[[str, Path], None]
+"""Runs a template hook (``pre_gen_project``, ``post_gen_project``) in the staging folder."""
+
+
+def write_new_project(
+    rendering: Rendering, target_abspath: Path, run_hook: HookRunner | None = None
+) -> None:
     """Write ``rendering`` as the new folder ``target_abspath``, atomically.
 
     The files are written into a temporary folder beside the target, which is then renamed
-    into place. On any failure, Ctrl-C included, the temporary folder and any parent folder
-    this call created are removed, so the disk is left as it was.
+    into place; trusted template hooks run in that folder before the rename. On any
+    failure, Ctrl-C included, the temporary folder and any parent folder this call created
+    are removed, so the disk is left as it was.
 
     Raises:
         TargetExistsError: the target exists and is not an empty folder.
@@ -77,12 +87,17 @@ def write_new_project(rendering: Rendering, target_abspath: Path) -> None:
             tempfile.mkdtemp(prefix=f".{target_abspath.name}.plscaffold-", dir=parent_abspath)
         )
         os.chmod(staging_abspath, _default_dir_mode())
+        if run_hook:
+            run_hook("pre_gen_project", staging_abspath)
         _write_files(rendering, staging_abspath)
-        if target_abspath.is_dir():
-            target_abspath.rmdir()  # empty, checked above; rename needs it gone
-            emptied_target = True
-        os.rename(staging_abspath, target_abspath)
-        done = True
+        if run_hook:
+            run_hook("post_gen_project", staging_abspath)
+        with _signals_deferred():
+            if target_abspath.is_dir():
+                target_abspath.rmdir()  # empty, checked above; rename needs it gone
+                emptied_target = True
+            os.rename(staging_abspath, target_abspath)
+            done = True
     except OSError as err:
         raise OutputNotWritableError(
             f"cannot write the project into {parent_abspath}: {err.strerror or err}; "
@@ -95,6 +110,32 @@ def write_new_project(rendering: Rendering, target_abspath: Path) -> None:
             if emptied_target:
                 target_abspath.mkdir(exist_ok=True)
             _remove_created(created)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then raise InterruptedAfterWrite.
+
+    Python runs signal handlers between bytecodes, so swapping the handlers (rather than
+    blocking the signals) also catches a signal that arrived just before the block.
+    """
+    received: list[int] = []
+
+    def record(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    try:
+        previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: signals cannot reach this code anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise InterruptedAfterWrite(received[0])
 
 
 def apply_changes(root_abspath: Path, writes: dict[str, RenderedFile], removals: list[str]) -> None:
@@ -124,9 +165,20 @@ def apply_changes(root_abspath: Path, writes: dict[str, RenderedFile], removals:
             with os.fdopen(handle, "wb") as stream:
                 stream.write(rendered.content)
             os.chmod(temp, rendered.mode)
-        for temp, target in staged:
-            os.replace(temp, target)
-        done = True
+        # The renames and removals are the commit: signals wait until it is complete, so
+        # an interrupt leaves the project either as it was or fully written.
+        with _signals_deferred():
+            for temp, target in staged:
+                os.replace(temp, target)
+            emptied: set[Path] = set()
+            for relpath in removals:
+                removed = root_abspath / check_relpath(relpath)
+                removed.unlink(missing_ok=True)
+                emptied.update(p for p in removed.parents if p.is_relative_to(root_abspath))
+            emptied.discard(root_abspath)
+            # Folders left empty by the removals go too, deepest first.
+            _remove_created(sorted(emptied, key=lambda p: len(p.parts), reverse=True))
+            done = True
     except OSError as err:
         raise OutputNotWritableError(
             f"cannot write {err.filename or root_abspath}: {err.strerror or err}; "
@@ -137,5 +189,3 @@ def apply_changes(root_abspath: Path, writes: dict[str, RenderedFile], removals:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
             _remove_created(sorted(set(created_dirs), key=lambda p: len(p.parts), reverse=True))
-    for relpath in removals:
-        (root_abspath / check_relpath(relpath)).unlink(missing_ok=True)

@@ -60,3 +60,34 @@ def project(tmp_path: Path) -> Path:
     from plscaffold.api import new_project, project_options
 
     return new_project(project_options("proj"), output_dir=tmp_path).project_abspath
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB file system, to see what a full disk does; needs root to mount."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr!r}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def make_template(root: Path, files: dict[str, bytes], variables: dict[str, object]) -> Path:
+    """Write a cookiecutter-format template under ``root`` and return its folder."""
+    import json
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "cookiecutter.json").write_text(json.dumps(variables))
+    for relpath, content in files.items():
+        path = root / "{{cookiecutter.project_name}}" / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return root

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,7 @@ import pytest
 from plscaffold.errors import TemplateError, UnsafePathError
 from plscaffold.render import check_relpath, render_tree
 from plscaffold.templates import build_context, load_template
-
-
-def make_template(root: Path, files: dict[str, bytes], variables: dict[str, object]) -> Path:
-    """Write a cookiecutter-format template under ``root`` and return its folder."""
-    (root / "cookiecutter.json").parent.mkdir(parents=True, exist_ok=True)
-    (root / "cookiecutter.json").write_text(json.dumps(variables))
-    for relpath, content in files.items():
-        path = root / "{{cookiecutter.name}}" / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return root
+from tests.conftest import make_template
 
 
 def render(root: Path, **answers: object) -> dict[str, bytes]:
@@ -32,19 +21,19 @@ def render(root: Path, **answers: object) -> dict[str, bytes]:
 def test_paths_and_contents_are_rendered(tmp_path: Path) -> None:
     root = make_template(
         tmp_path / "t",
-        {"{{cookiecutter.pkg}}/__init__.py": b'NAME = "{{ cookiecutter.name }}"\n'},
-        {"name": "demo", "pkg": "{{ cookiecutter.name|upper }}"},
+        {"{{cookiecutter.pkg}}/__init__.py": b'NAME = "{{ cookiecutter.project_name }}"\n'},
+        {"project_name": "demo", "pkg": "{{ cookiecutter.project_name|upper }}"},
     )
 
     assert render(root) == {"DEMO/__init__.py": b'NAME = "demo"\n'}
-    assert render(root, name="other") == {"OTHER/__init__.py": b'NAME = "other"\n'}
+    assert render(root, project_name="other") == {"OTHER/__init__.py": b'NAME = "other"\n'}
 
 
 def test_a_file_whose_name_renders_empty_is_left_out(tmp_path: Path) -> None:
     root = make_template(
         tmp_path / "t",
         {"{% if cookiecutter.ci %}ci.yml{% endif %}": b"on: push\n", "keep.txt": b"k\n"},
-        {"name": "demo", "ci": ""},
+        {"project_name": "demo", "ci": ""},
     )
 
     assert set(render(root)) == {"keep.txt"}
@@ -52,12 +41,12 @@ def test_a_file_whose_name_renders_empty_is_left_out(tmp_path: Path) -> None:
 
 
 def test_binary_files_are_copied_verbatim_and_modes_kept(tmp_path: Path) -> None:
-    png = b"\x89PNG\r\n\x1a\n\x00\x00{{ cookiecutter.name }}\xff\xfe"
+    png = b"\x89PNG\r\n\x1a\n\x00\x00{{ cookiecutter.project_name }}\xff\xfe"
     root = make_template(
-        tmp_path / "t", {"logo.png": png, "run.sh": b"#!/bin/sh\necho {{ cookiecutter.name }}\n"},
-        {"name": "demo"},
+        tmp_path / "t", {"logo.png": png, "run.sh": b"#!/bin/sh\necho {{ cookiecutter.project_name }}\n"},
+        {"project_name": "demo"},
     )  # fmt: skip
-    (root / "{{cookiecutter.name}}" / "run.sh").chmod(0o755)
+    (root / "{{cookiecutter.project_name}}" / "run.sh").chmod(0o755)
     template = load_template(root, "test")
 
     rendering = render_tree(template, build_context(template, {}))
@@ -70,7 +59,9 @@ def test_binary_files_are_copied_verbatim_and_modes_kept(tmp_path: Path) -> None
 
 def test_windows_line_endings_survive(tmp_path: Path) -> None:
     root = make_template(
-        tmp_path / "t", {"a.bat": b"echo {{ cookiecutter.name }}\r\nexit\r\n"}, {"name": "x"}
+        tmp_path / "t",
+        {"a.bat": b"echo {{ cookiecutter.project_name }}\r\nexit\r\n"},
+        {"project_name": "x"},
     )
 
     assert render(root) == {"a.bat": b"echo x\r\nexit\r\n"}
@@ -78,7 +69,9 @@ def test_windows_line_endings_survive(tmp_path: Path) -> None:
 
 def test_an_undefined_variable_names_the_file_and_line(tmp_path: Path) -> None:
     root = make_template(
-        tmp_path / "t", {"src/a.py": b"ok = 1\nbad = {{ cookiecutter.nope }}\n"}, {"name": "x"}
+        tmp_path / "t",
+        {"src/a.py": b"ok = 1\nbad = {{ cookiecutter.nope }}\n"},
+        {"project_name": "x"},
     )
 
     with pytest.raises(TemplateError, match=r"src/a.py, line 2: UndefinedError: .*'nope'"):
@@ -86,7 +79,7 @@ def test_an_undefined_variable_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
-    root = make_template(tmp_path / "t", {"a.txt": b"one\ntwo\n{% if %}\n"}, {"name": "x"})
+    root = make_template(tmp_path / "t", {"a.txt": b"one\ntwo\n{% if %}\n"}, {"project_name": "x"})
 
     with pytest.raises(TemplateError, match=r"a.txt, line 3: TemplateSyntaxError"):
         render(root)
@@ -95,7 +88,7 @@ def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["../escape", "/etc/escape", "a/../../escape"])
 def test_paths_that_leave_the_project_are_refused(tmp_path: Path, name: str) -> None:
     root = make_template(
-        tmp_path / "t", {"{{cookiecutter.target}}": b"x\n"}, {"name": "x", "target": name}
+        tmp_path / "t", {"{{cookiecutter.target}}": b"x\n"}, {"project_name": "x", "target": name}
     )
 
     with pytest.raises(UnsafePathError, match="outside the project folder"):

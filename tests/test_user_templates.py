@@ -1,0 +1,196 @@
+"""``plscaffold new --template``: any cookiecutter template, safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from plscaffold.cli import app
+from tests.conftest import make_template, tree_state
+
+HOOK = b"""from pathlib import Path
+Path("made-by-{{ cookiecutter.stage }}.txt").write_text("{{ cookiecutter.project_name }}")
+"""
+
+
+def _new(runner: CliRunner, out: Path, template: Path | str, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(out), *args])
+
+
+def test_a_folder_template_keeps_binaries_modes_and_line_endings(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n\x00{{ not jinja }}\xff"
+    template = make_template(
+        tmp_path / "t",
+        {"logo.png": png, "run.sh": b"#!/bin/sh\necho {{ cookiecutter.project_name }}\n",
+         "win.bat": b"echo {{ cookiecutter.greeting }}\r\n"},
+        {"project_name": "x", "greeting": "hi"},
+    )  # fmt: skip
+    (template / "{{cookiecutter.project_name}}" / "run.sh").chmod(0o755)
+
+    result = _new(runner, tmp_path / "out", template)
+
+    assert result.exit_code == 0, result.output + result.stderr
+    project = tmp_path / "out" / "proj"
+    assert (project / "logo.png").read_bytes() == png
+    assert (project / "run.sh").read_bytes() == b"#!/bin/sh\necho proj\n"
+    assert (project / "run.sh").stat().st_mode & 0o777 == 0o755
+    assert (project / "win.bat").read_bytes() == b"echo hi\r\n"
+    document = json.loads((project / ".plscaffold" / "answers.json").read_text())
+    assert document["template"] == str(template.resolve())
+    assert document["answers"] == {"project_name": "proj", "greeting": "hi"}
+
+
+def test_options_must_be_variables_of_the_template(runner: CliRunner, tmp_path: Path) -> None:
+    template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, {"project_name": "x"})
+
+    result = _new(runner, tmp_path / "out", template, "--gpus", "2")
+
+    assert result.exit_code == 2
+    assert "has no variable gpus; its variables: project_name" in result.stderr
+
+
+def test_paths_rendering_outside_the_project_are_refused(runner: CliRunner, tmp_path: Path) -> None:
+    for target in ("../evil.txt", str(tmp_path / "evil.txt")):
+        template = make_template(
+            tmp_path / f"t{len(target)}", {"ok.txt": b"ok\n", "{{cookiecutter.where}}": b"x\n"},
+            {"project_name": "x", "where": target},
+        )  # fmt: skip
+        before = tree_state(tmp_path)
+
+        result = _new(runner, tmp_path / "out", template)
+
+        assert result.exit_code == 2
+        assert "would land outside the project folder" in result.stderr
+        assert tree_state(tmp_path) == before
+
+
+def test_symlinks_out_of_the_template_are_refused_and_inner_ones_followed(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private\n")
+    inner = make_template(tmp_path / "inner", {"real.txt": b"real\n"}, {"project_name": "x"})
+    (inner / "{{cookiecutter.project_name}}" / "alias.txt").symlink_to("real.txt")
+    outer = make_template(tmp_path / "outer", {"ok.txt": b"ok\n"}, {"project_name": "x"})
+    (outer / "{{cookiecutter.project_name}}" / "leak.txt").symlink_to(secret)
+    before = tree_state(tmp_path / "out") if (tmp_path / "out").exists() else {}
+
+    refused = _new(runner, tmp_path / "out", outer)
+    followed = _new(runner, tmp_path / "out2", inner)
+
+    assert refused.exit_code == 2
+    assert f"leak.txt is a symbolic link to {secret}, outside the template" in refused.stderr
+    assert not (tmp_path / "out").exists() or tree_state(tmp_path / "out") == before
+    assert followed.exit_code == 0, followed.stderr
+    alias = tmp_path / "out2" / "proj" / "alias.txt"
+    assert alias.read_text() == "real\n" and not alias.is_symlink()
+
+
+def _hooked_template(root: Path) -> Path:
+    template = make_template(root, {"a.txt": b"a\n"}, {"project_name": "x", "stage": "pre"})
+    (template / "hooks").mkdir()
+    (template / "hooks" / "post_gen_project.py").write_bytes(
+        HOOK.replace(b"{{ cookiecutter.stage }}", b"post")
+    )
+    (template / "hooks" / "pre_gen_project.py").write_bytes(HOOK)
+    return template
+
+
+def test_hooks_run_only_with_trust(runner: CliRunner, tmp_path: Path) -> None:
+    template = _hooked_template(tmp_path / "t")
+
+    refused = _new(runner, tmp_path / "out", template)
+    trusted = _new(runner, tmp_path / "out", template, "--trust")
+
+    assert refused.exit_code == 2
+    assert (
+        "runs code on this machine (hooks/post_gen_project.py, hooks/pre_gen_project.py)"
+        in refused.stderr
+    )
+    assert "pass --trust" in refused.stderr
+    assert trusted.exit_code == 0, trusted.stderr
+    project = tmp_path / "out" / "proj"
+    assert (project / "made-by-pre.txt").read_text() == "proj"
+    assert (project / "made-by-post.txt").read_text() == "proj"
+
+
+def test_a_failing_hook_leaves_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, {"project_name": "x"})
+    (template / "hooks").mkdir()
+    (template / "hooks" / "post_gen_project.py").write_text("raise SystemExit(3)\n")
+    (tmp_path / "out").mkdir()
+
+    result = _new(runner, tmp_path / "out", template, "--trust")
+
+    assert result.exit_code == 1
+    assert "hook post_gen_project failed" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_jinja_extensions_need_trust(runner: CliRunner, tmp_path: Path) -> None:
+    template = make_template(
+        tmp_path / "t", {"a.txt": b"a\n"}, {"project_name": "x", "_extensions": ["jinja2.ext.do"]}
+    )
+
+    refused = _new(runner, tmp_path / "out", template)
+    trusted = _new(runner, tmp_path / "out", template, "--trust")
+
+    assert refused.exit_code == 2 and "Jinja extension jinja2.ext.do" in refused.stderr
+    assert trusted.exit_code == 0, trusted.stderr
+
+
+def test_a_git_url_is_cloned_and_option_like_values_never_reach_git(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    repo = make_template(
+        tmp_path / "repo",
+        {"README.md": b"# {{ cookiecutter.project_name }}\n"},
+        {"project_name": "x"},
+    )
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "template"]):
+        subprocess.run([*git, *args], cwd=repo, check=True)
+
+    cloned = _new(runner, tmp_path / "out", f"git+file://{repo}")
+    sneaky = _new(runner, tmp_path / "out2", f"--upload-pack=touch {tmp_path / 'pwned'}")
+
+    assert cloned.exit_code == 0, cloned.stderr
+    assert (tmp_path / "out" / "proj" / "README.md").read_text() == "# proj\n"
+    assert sneaky.exit_code == 2 and "starts with '-'" in sneaky.stderr
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_template_error_names_the_file_and_line_and_leaves_nothing(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = make_template(
+        tmp_path / "t",
+        {"src/a.py": b"x = 1\ny = {{ cookiecutter.missing }}\n"},
+        {"project_name": "x"},
+    )
+    (tmp_path / "out").mkdir()
+
+    result = _new(runner, tmp_path / "out", template)
+
+    assert result.exit_code == 1
+    assert "{{cookiecutter.project_name}}/src/a.py, line 2: UndefinedError" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_full_disk_gives_a_clear_error_and_no_partial_file(
+    runner: CliRunner, tiny_disk: Path
+) -> None:
+    before = tree_state(tiny_disk)
+
+    result = runner.invoke(app, ["new", "proj", "-o", str(tiny_disk)])
+
+    assert result.exit_code == 2
+    assert f"cannot write the project into {tiny_disk}: No space left on device" in result.stderr
+    assert tree_state(tiny_disk) == before
+    assert os.listdir(tiny_disk) == []
