@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.datamodule import MNIST_RAW_FILES, MissingDatasetError, MNISTDataModule
+from {{ cookiecutter.package_name }}.datamodule import (
+    MNIST_RAW_FILES,
+    MissingDatasetError,
+    MNISTDataModule,
+    ResidentBatches,
+)
 
 
 def test_batches_have_mnist_shapes(mnist_dir: Path) -> None:
@@ -50,3 +55,25 @@ def test_missing_data_names_the_folder_and_the_files(tmp_path: Path) -> None:
 def test_a_bad_validation_fraction_is_refused() -> None:
     with pytest.raises(ValueError, match="val_fraction"):
         MNISTDataModule(val_fraction=1.5)
+
+
+def test_the_device_resident_path_yields_the_same_batches(mnist_dir: Path) -> None:
+    loaders = {}
+    for resident in (False, True):
+        datamodule = MNISTDataModule(
+            data_dir=str(mnist_dir), batch_size=50, num_workers=0, device_resident=resident
+        )
+        datamodule.setup(None)
+        loaders[resident] = (datamodule.val_dataloader(), datamodule.train_dataloader())
+
+    (val_loader, _), (resident_val, resident_train) = loaders[False], loaders[True]
+    assert isinstance(resident_val, ResidentBatches)
+    assert len(resident_val) == len(val_loader)
+    for (images, labels), (resident_images, resident_labels) in zip(
+        val_loader, resident_val, strict=True
+    ):
+        torch.testing.assert_close(resident_images, images)
+        assert torch.equal(resident_labels, labels)
+    first, second = (torch.cat([y for _, y in resident_train]) for _ in range(2))
+    assert not torch.equal(first, second)  # reshuffled each epoch
+    assert torch.equal(first.sort().values, second.sort().values)

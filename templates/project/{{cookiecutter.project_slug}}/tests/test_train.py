@@ -24,6 +24,13 @@ def test_fast_dev_run(cpu_args: list[str]) -> None:
     assert torch.isfinite(cli.trainer.callback_metrics["train_loss"])
 
 
+def test_fast_dev_run_on_device_resident_batches(cpu_args: list[str]) -> None:
+    cli = cli_main(["fit", *cpu_args, "--data.device_resident=true", "--trainer.fast_dev_run=true"])
+
+    assert cli.datamodule.resident
+    assert cli.trainer.state.status == TrainerStatus.FINISHED
+
+
 def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str], tmp_path: Path) -> None:
     cli = cli_main(["fit", *cpu_args, "--trainer.max_epochs=3", "--data.batch_size=32"])
 
