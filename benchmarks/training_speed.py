@@ -220,6 +220,8 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--train-images", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--batch-sizes", default="256,512,1024", help="CUDA batch sizes")
+    parser.add_argument("--no-dataloader", action="store_true", help="CUDA: skip that path")
     args = parser.parse_args()
     cpu = args.device == "cpu"
     train_count = args.train_images or (8_000 if cpu else 60_000)
@@ -245,7 +247,7 @@ def main() -> None:
             ratio = ours["seconds"] / plain["seconds"]
             print(f"fit / hand-written loop: {ratio:.3f}x (target <= 1.05x)")
             return
-        for batch in (256, 512, 1024):
+        for batch in (int(b) for b in args.batch_sizes.split(",")):
             summarize(
                 f"hand-written loop, resident, bf16, batch {batch}",
                 plain_loop(package, data_dir, "cuda", batch, epochs, True),
@@ -256,7 +258,7 @@ def main() -> None:
                 lightning_fit(package, data_dir, workdir, "cuda", batch, epochs, True, 0),
                 train_images,
             )
-        for workers in (0, 4):
+        for workers in () if args.no_dataloader else (0, 4):
             summarize(
                 f"generated project, DataLoader x{workers} workers, batch 512",
                 lightning_fit(package, data_dir, workdir, "cuda", 512, epochs, False, workers),

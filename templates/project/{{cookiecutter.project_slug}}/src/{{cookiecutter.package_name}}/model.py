@@ -107,7 +107,7 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
         logits = self(images)
         loss = F.cross_entropy(logits, targets)
         accuracy = getattr(self, f"{stage}_acc")
-        accuracy(logits, targets)
+        accuracy.update(logits, targets)
         on_step = stage == "train"
         # sync_dist averages the loss over processes under DDP; the metric syncs itself.
         self.log(
@@ -118,8 +118,16 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
             prog_bar=True,
             sync_dist=not on_step,
         )
-        self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        if stage != "train":
+            self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
         return loss
+
+    @override
+    def on_train_epoch_end(self) -> None:
+        # Logged once per epoch rather than registered at every step: self.log is the
+        # costliest part of a small model's training step.
+        self.log("train_acc", self.train_acc.compute(), prog_bar=True)
+        self.train_acc.reset()
 
     @override
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:

@@ -75,7 +75,7 @@ class {{ cookiecutter.component_class }}LitModule(LightningModule):
         logits = self(images)
         loss = F.cross_entropy(logits, targets)
         accuracy = getattr(self, f"{stage}_acc")
-        accuracy(logits, targets)
+        accuracy.update(logits, targets)
         on_step = stage == "train"
         self.log(
             f"{stage}_loss",
@@ -85,8 +85,15 @@ class {{ cookiecutter.component_class }}LitModule(LightningModule):
             prog_bar=True,
             sync_dist=not on_step,
         )
-        self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        if stage != "train":
+            self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
         return loss
+
+    @override
+    def on_train_epoch_end(self) -> None:
+        # Once per epoch: self.log is costly at every step of a small model.
+        self.log("train_acc", self.train_acc.compute(), prog_bar=True)
+        self.train_acc.reset()
 
     @override
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
