@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from plscaffold.errors import TemplateSourceError, UntrustedTemplateError
-from plscaffold.templates import COMPONENTS_VARIABLE, Template, load_template, read_variables
+from plscaffold.templates import Template, load_template, read_variables
 
 HOOK_NAMES = ("pre_prompt", "pre_gen_project", "post_gen_project")
 
@@ -78,8 +78,3 @@ def check_trust(template: Template, trust: bool) -> None:
             f"template {template.ref} runs code on this machine ({', '.join(reasons)}); "
             "read that code, then pass --trust to allow it"
         )
-
-
-def has_components(template: Template) -> bool:
-    """Return whether the template declares components that ``generate`` can regenerate."""
-    return COMPONENTS_VARIABLE in read_variables(template)
