@@ -68,6 +68,7 @@ class NewProjectResult:
 class ProjectRendering:
     """Every file of a project rendered in memory, and which component each belongs to."""
 
+    names: ProjectNames
     files: Rendering
     components: dict[str, list[str]]
 
@@ -144,14 +145,14 @@ def render_components(
         component_files = render_tree(component_template, build_context(component_template, extra))
         components[component.name] = sorted(component_files)
         files.update(component_files)
-    return ProjectRendering(files, components)
+    return ProjectRendering(names, files, components)
 
 
 def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
     """Render a new project in memory, with its answers file and pristine copies."""
-    names = validate_project_name(options.project_name)
+    project = render_components(options)
     document = AnswersDocument(__version__, bundled_project_template().ref, options.answers())
-    return names, with_project_state(render_components(options).files, document)
+    return project.names, with_project_state(project.files, document)
 
 
 def new_project(
@@ -291,10 +292,9 @@ def _sync(
         writes = {plan.relpath: plan.result for plan in plans if plan.writes and plan.result}
         removals = [plan.relpath for plan in plans if plan.removes]
         for plan in plans:
-            base = state.pristine(plan.relpath)
-            if plan.pristine is None and base is not None:
+            if plan.pristine is None and plan.base is not None:
                 removals.append(pristine_relpath(plan.relpath))
-            elif plan.pristine is not None and plan.pristine != base:
+            elif plan.pristine is not None and plan.pristine != plan.base:
                 writes[pristine_relpath(plan.relpath)] = plan.pristine
         answers_file = document.to_file()
         current = state.read(ANSWERS_RELPATH)

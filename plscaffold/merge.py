@@ -7,7 +7,7 @@ rendered it. Text merges use merge3, the three-way merge of bzr and breezy.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from plscaffold.render import RenderedFile
@@ -47,6 +47,7 @@ class FilePlan:
         current: The file on disk now, or None.
         result: What the file will hold afterwards if ``outcome`` writes it.
         pristine: The new pristine copy, or None to drop it.
+        base: The pristine copy the decision was made against, or None.
     """
 
     relpath: str
@@ -54,6 +55,7 @@ class FilePlan:
     current: RenderedFile | None
     result: RenderedFile | None
     pristine: RenderedFile | None
+    base: RenderedFile | None = None
 
     @property
     def writes(self) -> bool:
@@ -115,7 +117,7 @@ def plan_file(
     new: RenderedFile | None,
     restore: bool = False,
 ) -> FilePlan:
-    """Decide what happens to one file.
+    """Decide what happens to one file; the plan keeps ``pristine`` as its base.
 
     Args:
         relpath: The file, relative to the project root.
@@ -124,6 +126,17 @@ def plan_file(
         new: The new rendering, or None if the template no longer renders the file.
         restore: Recreate files the user deleted.
     """
+    return replace(_decide(relpath, pristine, current, new, restore), base=pristine)
+
+
+def _decide(
+    relpath: str,
+    pristine: RenderedFile | None,
+    current: RenderedFile | None,
+    new: RenderedFile | None,
+    restore: bool,
+) -> FilePlan:
+    """Apply the decision table of :func:`plan_file`."""
     base = pristine.content if pristine else None
     if new is None:
         if current is None:
