@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import secrets
 import signal
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +56,15 @@ def _remove_created(folders: list[Path]) -> None:
                 continue  # not empty: something else lives there
 
 
+def _temporary_name(folder: Path, prefix: str, suffix: str = "") -> Path:
+    """Return a fresh random name in ``folder`` for a temporary file or folder; create nothing.
+
+    Callers record the name before creating the path, so that an interrupt arriving
+    between the two still finds it to clean up.
+    """
+    return folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+
+
 HookRunner = Callable[[str, Path], None]
 """Runs a template hook (``pre_gen_project``, ``post_gen_project``) in the staging folder."""
 
@@ -83,9 +92,8 @@ def write_new_project(
     done = False
     try:
         parent_abspath.mkdir(parents=True, exist_ok=True)
-        staging_abspath = Path(
-            tempfile.mkdtemp(prefix=f".{target_abspath.name}.plscaffold-", dir=parent_abspath)
-        )
+        staging_abspath = _temporary_name(parent_abspath, f".{target_abspath.name}.plscaffold-")
+        staging_abspath.mkdir(mode=0o700)
         os.chmod(staging_abspath, _default_dir_mode())
         if run_hook:
             run_hook("pre_gen_project", staging_abspath)
@@ -157,12 +165,9 @@ def apply_changes(root_abspath: Path, writes: dict[str, RenderedFile], removals:
             missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
             target.parent.mkdir(parents=True, exist_ok=True)
             created_dirs = missing + created_dirs
-            handle, temp_name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".plscaffold-tmp", dir=target.parent
-            )
-            temp = Path(temp_name)
+            temp = _temporary_name(target.parent, f".{target.name}.", ".plscaffold-tmp")
             staged.append((temp, target))
-            with os.fdopen(handle, "wb") as stream:
+            with open(temp, "xb") as stream:  # x: a name taken meanwhile is an error
                 stream.write(rendered.content)
             os.chmod(temp, rendered.mode)
         # The renames and removals are the commit: signals wait until it is complete, so

@@ -103,3 +103,78 @@ def test_a_signal_during_update_leaves_it_undone_or_complete(tmp_path: Path, del
     assert answers["answers"]["project_name"] == "proj"
     assert not [p for p in project.rglob("*.plscaffold-tmp")]
     assert os.listdir(project)
+
+
+# Runs plscaffold with one step of its writer slowed down, so that a signal sent once the
+# marker file appears lands inside that step: staging (each temporary file's chmod) or
+# the commit (each rename over a target).
+SLOWED = """
+import os, runpy, sys, time
+from pathlib import Path
+
+step, marker = os.environ["SLOW_STEP"], Path(os.environ["SLOW_MARKER"])
+original = getattr(os, step)
+
+def slowed(path, *args, **kwargs):
+    result = original(path, *args, **kwargs)
+    if str(path).endswith(".plscaffold-tmp"):
+        marker.touch()
+        time.sleep(0.5)
+    return result
+
+setattr(os, step, slowed)
+sys.argv[0] = "plscaffold"
+runpy.run_module("plscaffold", run_name="__main__")
+"""
+
+
+def _slowed_generate(project: Path, step: str, marker: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOWED, "generate", "model", "--model", "mlp",
+         "--project", str(project)],
+        cwd=project.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "SLOW_STEP": step, "SLOW_MARKER": str(marker)},
+    )  # fmt: skip
+
+
+def _signal_at_marker(process: subprocess.Popen[bytes], marker: Path, signum: int) -> str:
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signum)
+    return process.communicate(timeout=120)[1].decode()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_generate_stages_its_files_changes_nothing(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    from plscaffold.api import new_project, project_options
+
+    project = new_project(project_options("proj"), output_dir=tmp_path).project_abspath
+    before = tree_state(project)
+
+    process = _slowed_generate(project, "chmod", tmp_path / "marker")
+    stderr = _signal_at_marker(process, tmp_path / "marker", signum)
+
+    assert process.returncode == code, stderr
+    assert f"Interrupted by {signal.Signals(signum).name}; nothing was written." in stderr
+    assert tree_state(project) == before
+
+
+def test_a_signal_while_generate_commits_lets_it_finish(tmp_path: Path) -> None:
+    from plscaffold.api import new_project, project_options, regenerate
+
+    project = new_project(project_options("proj"), output_dir=tmp_path / "a").project_abspath
+    expected = new_project(project_options("proj"), output_dir=tmp_path / "b").project_abspath
+    regenerate("model", expected, {"model": "mlp"})
+    assert tree_state(project) != tree_state(expected)
+
+    process = _slowed_generate(project, "replace", tmp_path / "marker")
+    stderr = _signal_at_marker(process, tmp_path / "marker", signal.SIGTERM)
+
+    assert process.returncode == 143, stderr
+    assert "Interrupted by SIGTERM after every change was written" in stderr
+    assert tree_state(project) == tree_state(expected)
