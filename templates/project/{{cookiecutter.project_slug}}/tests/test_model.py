@@ -31,3 +31,12 @@ def test_hyperparameters_are_saved() -> None:
 
     assert model.hparams.lr == 0.01
     assert model.hparams.hidden_dim == 32
+
+
+def test_compiling_keeps_parameter_names() -> None:
+    # Checkpoints of a compiled model load into an uncompiled one, and back.
+    compiled = {{ cookiecutter.class_name }}LitModule(compile=True)
+    plain = {{ cookiecutter.class_name }}LitModule()
+
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    plain.load_state_dict(compiled.state_dict())

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
+from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.trainer.states import TrainerStatus
 
 from {{ cookiecutter.package_name }}.cli import cli_main
+from {{ cookiecutter.package_name }}.datamodule import MNISTDataModule
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule
 
 
@@ -85,11 +89,115 @@ def test_fast_dev_run_on_gpu(
     assert cli.trainer.strategy.root_device.type == "cuda"
 
 
+def test_epoch_metrics_cover_every_sample_once(cpu_args: list[str]) -> None:
+    # 120 validation samples in batches of 32: the last batch is smaller, and a mean of
+    # batch means would weigh its samples more than the others.
+    cli = cli_main(["validate", *cpu_args, "--data.batch_size=32"])
+    model = cli.model.eval()
+    losses, correct = [], []
+    with torch.no_grad():
+        for images, targets in cli.datamodule.val_dataloader():
+            logits = model(images)
+            losses.append(F.cross_entropy(logits, targets, reduction="none"))
+            correct.append(logits.argmax(dim=1) == targets)
+    assert len(losses[-1]) < 32
+
+    metrics = cli.trainer.callback_metrics
+    assert float(metrics["val_loss"]) == pytest.approx(float(torch.cat(losses).mean()), rel=1e-5)
+    assert float(metrics["val_acc"]) == pytest.approx(float(torch.cat(correct).float().mean()))
+
+
+def test_the_step_loss_is_logged_only_on_logging_steps(
+    cpu_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logged: list[str] = []
+    log = LightningModule.log
+
+    def spy(self: LightningModule, name: str, *args: Any, **kwargs: Any) -> None:
+        logged.append(name)
+        log(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(LightningModule, "log", spy)
+    cli = cli_main(["fit", *cpu_args, "--trainer.max_epochs=1", "--trainer.log_every_n_steps=5"])
+
+    steps = cli.trainer.global_step
+    assert steps >= 10
+    assert logged.count("train_loss_step") == steps // 5
+    assert logged.count("train_loss") == 1
+    assert torch.isfinite(cli.trainer.callback_metrics["train_loss_step"])
+
+
+class _NoHostSync(Callback):
+    """Make any wait for the GPU an error while a training epoch runs its batches.
+
+    From each epoch's start to the end of its validation batches: training and validation
+    steps, Lightning's work between them and the data. Off where Lightning logs the
+    epoch's metrics, which turns them into numbers on purpose.
+    """
+
+    def on_train_epoch_start(self, *args: Any) -> None:
+        torch.cuda.set_sync_debug_mode("error")
+
+    def on_validation_epoch_end(self, *args: Any) -> None:
+        torch.cuda.set_sync_debug_mode("default")
+
+    def on_train_epoch_end(self, *args: Any) -> None:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_steps_never_wait_for_the_gpu(mnist_dir: Path, tmp_path: Path) -> None:
+    # A wait per step leaves the GPU idle while Python prepares the next one.
+    trainer = Trainer(
+        accelerator="gpu",
+        devices=1,
+        precision="bf16-mixed",
+        max_steps=40,
+        log_every_n_steps=5,  # the step loss is logged inside the checked window too
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        callbacks=[_NoHostSync()],
+        default_root_dir=tmp_path,
+    )
+    datamodule = MNISTDataModule(data_dir=str(mnist_dir), batch_size=64, num_workers=0)
+    try:
+        trainer.fit({{ cookiecutter.class_name }}LitModule(), datamodule)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+    assert trainer.global_step == 40
+    assert datamodule.resident
+
+
 def test_a_monitor_that_is_never_logged_fails_at_the_first_step(cpu_args: list[str]) -> None:
     with pytest.raises(ValueError, match="monitored metric val_acc2 is never logged") as excinfo:
         cli_main(["fit", *cpu_args, "--checkpoint.monitor=val_acc2", "--trainer.max_epochs=1"])
 
     assert "val_acc, val_loss" in str(excinfo.value)
+
+
+def test_a_training_metric_can_be_monitored(cpu_args: list[str]) -> None:
+    # train_loss is logged when the training epoch ends, after validation: it must not
+    # be taken for a metric that is never logged.
+    cli = cli_main(
+        [
+            "fit",
+            *cpu_args,
+            "--trainer.max_epochs=1",
+            "--checkpoint.monitor=train_loss",
+            "--checkpoint.mode=min",
+            "--early_stopping.monitor=train_loss",
+            "--early_stopping.mode=min",
+        ]
+    )
+
+    checkpoint = _checkpoint_callback(cli)
+    assert Path(checkpoint.best_model_path).is_file()
+    assert checkpoint.best_model_score == pytest.approx(
+        float(cli.trainer.callback_metrics["train_loss"])
+    )
 
 
 def test_same_seed_same_config_gives_identical_validation_metrics(cpu_args: list[str]) -> None:

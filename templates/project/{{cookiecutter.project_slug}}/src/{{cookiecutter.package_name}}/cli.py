@@ -68,12 +68,14 @@ def expand_experiment(args: list[str]) -> list[str]:
 
 
 class MonitoredMetricsCheck(Callback):
-    """Stop at the first training step when a monitored metric is never logged.
+    """Stop at the first training step when a monitored validation metric is never logged.
 
-    Lightning itself notices only at the end of the first epoch. The metrics logged by the
-    sanity-check validation and by the first training step are known by then; a monitor
-    of ModelCheckpoint or EarlyStopping that is none of them is a typo or a missing
-    ``self.log``. Without a sanity check (``num_sanity_val_steps=0``) nothing is checked.
+    Lightning itself notices only at the end of the first epoch. By the first training
+    step the sanity check has run validation once, so every metric validation logs is
+    known: a monitor named like one (``val...``) that it did not log is a typo or a
+    missing ``self.log``. Training metrics may be logged only at the end of an epoch, so
+    Lightning checks those itself, then. Without a sanity check (``num_sanity_val_steps=0``)
+    nothing is checked.
     """
 
     def __init__(self) -> None:
@@ -94,7 +96,7 @@ class MonitoredMetricsCheck(Callback):
         self._validation_metrics = None  # check once
         monitors = {cb.monitor for cb in trainer.checkpoint_callbacks if cb.monitor}
         monitors |= {cb.monitor for cb in trainer.early_stopping_callbacks}
-        missing = sorted(monitors - logged)
+        missing = sorted(m for m in monitors - logged if m.startswith("val"))
         if missing:
             raise ValueError(
                 f"monitored metric {', '.join(missing)} is never logged; logged metrics: "

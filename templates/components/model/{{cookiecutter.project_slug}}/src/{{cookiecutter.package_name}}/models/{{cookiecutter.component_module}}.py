@@ -8,10 +8,19 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 from typing_extensions import override
 
 Batch = tuple[Tensor, Tensor]
+
+
+def _stage_metrics(num_classes: int) -> tuple[MeanMetric, MulticlassAccuracy]:
+    # No input checks: each one waits for the GPU, and cross_entropy checks the labels.
+    return (
+        MeanMetric(nan_strategy="disable"),
+        MulticlassAccuracy(num_classes, average="micro", validate_args=False),
+    )
 
 
 class ResidualBlock(nn.Module):
@@ -62,9 +71,10 @@ class {{ cookiecutter.component_class }}LitModule(LightningModule):
             nn.Flatten(),
             nn.Linear(channels, num_classes),
         )
-        self.train_acc = MulticlassAccuracy(num_classes=num_classes)
-        self.val_acc = MulticlassAccuracy(num_classes=num_classes)
-        self.test_acc = MulticlassAccuracy(num_classes=num_classes)
+        # Updated at every step without waiting for the GPU, logged once per epoch.
+        self.train_loss, self.train_acc = _stage_metrics(num_classes)
+        self.val_loss, self.val_acc = _stage_metrics(num_classes)
+        self.test_loss, self.test_acc = _stage_metrics(num_classes)
 
     @override
     def forward(self, x: Tensor) -> Tensor:
@@ -73,39 +83,44 @@ class {{ cookiecutter.component_class }}LitModule(LightningModule):
     def _shared_step(self, batch: Batch, stage: str) -> Tensor:
         images, targets = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, targets)
-        accuracy = getattr(self, f"{stage}_acc")
-        accuracy.update(logits, targets)
-        on_step = stage == "train"
-        self.log(
-            f"{stage}_loss",
-            loss,
-            on_step=on_step,
-            on_epoch=True,
-            prog_bar=True,
-            sync_dist=not on_step,
-        )
-        if stage != "train":
-            self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        losses = F.cross_entropy(logits, targets, reduction="none")
+        getattr(self, f"{stage}_loss").update(losses.detach())
+        getattr(self, f"{stage}_acc").update(logits.detach(), targets)
+        return losses.mean()
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        self.log(f"{stage}_loss", getattr(self, f"{stage}_loss"), prog_bar=True)
+        self.log(f"{stage}_acc", getattr(self, f"{stage}_acc"), prog_bar=True)
+
+    @override
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss = self._shared_step(batch, "train")
+        # self.log is costly at every step of a small model: only on the logger's steps,
+        # and not to the progress bar, which would wait for the GPU at every step.
+        every = self.trainer.log_every_n_steps
+        if every and (self.global_step + 1) % every == 0:
+            self.log("train_loss_step", loss)
         return loss
 
     @override
     def on_train_epoch_end(self) -> None:
-        # Once per epoch: self.log is costly at every step of a small model.
-        self.log("train_acc", self.train_acc.compute(), prog_bar=True)
-        self.train_acc.reset()
-
-    @override
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        return self._shared_step(batch, "train")
+        self._log_epoch_metrics("train")
 
     @override
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
     @override
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    @override
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._shared_step(batch, "test")
+
+    @override
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
 
     @override
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
@@ -115,7 +130,10 @@ class {{ cookiecutter.component_class }}LitModule(LightningModule):
     @override
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.AdamW(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+            self.parameters(),
+            lr=self.hparams.lr,
+            weight_decay=self.hparams.weight_decay,
+            fused=True,
         )
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=max(1, self.trainer.max_epochs or 1)
