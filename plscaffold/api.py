@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plscaffold import __version__
 from plscaffold.answers import (
@@ -26,7 +26,6 @@ from plscaffold.errors import (
     UnknownComponentError,
     UnsafePathError,
 )
-from plscaffold.experiments import Experiment
 from plscaffold.merge import CONFLICTS, FilePlan, Outcome, has_conflict_markers, plan_file
 from plscaffold.names import ProjectNames, validate_component_name, validate_project_name
 from plscaffold.options import (
@@ -44,6 +43,9 @@ from plscaffold.templates import (
     template_components,
 )
 from plscaffold.writer import apply_changes, check_target, write_new_project
+
+if TYPE_CHECKING:  # experiments imports subprocess and more: only its commands need it
+    from plscaffold.experiments import Experiment
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import secrets
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
