@@ -1,7 +1,8 @@
 """Wall time of `plscaffold --help`, `plscaffold new` and `cookiecutter --no-input`, in one run.
 
 Each command runs in a fresh process, as a user would run it; the figure is the median of
-``--repeat`` runs. Usage: ``python benchmarks/cli_speed.py [--repeat 7]``.
+``--repeat`` runs, taken in interleaved rounds so that the machine's noise falls on all
+three alike. Usage: ``python benchmarks/cli_speed.py [--repeat 7]``.
 """
 
 from __future__ import annotations
@@ -26,15 +27,23 @@ def _script(name: str) -> list[str]:
     return [str(path)] if path.exists() else [sys.executable, "-m", name]
 
 
-def _median_seconds(command: list[str], repeat: int, workdir: Path, env: dict[str, str]) -> float:
-    times = []
+def _seconds(command: list[str], workdir: Path, env: dict[str, str]) -> float:
+    for child in workdir.iterdir():
+        shutil.rmtree(child)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=workdir, env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def _medians(
+    commands: dict[str, list[str]], repeat: int, workdir: Path, env: dict[str, str]
+) -> dict[str, float]:
+    """Median wall time of each command, run in interleaved rounds to share the noise."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeat):
-        for child in workdir.iterdir():
-            shutil.rmtree(child)
-        started = time.perf_counter()
-        subprocess.run(command, cwd=workdir, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for name, command in commands.items():
+            times[name].append(_seconds(command, workdir, env))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -50,18 +59,17 @@ def main() -> None:
         workdir.mkdir()
         # A private HOME keeps cookiecutter's replay files out of the real one.
         env = {**os.environ, "HOME": tmp}
-        figures = {
-            "help": _median_seconds([*_script("plscaffold"), "--help"], args.repeat, workdir, env),
-            "new": _median_seconds(
-                [*_script("plscaffold"), "new", "bench", "--no-input"], args.repeat, workdir, env
-            ),
-            "cookiecutter": _median_seconds(
-                [*_script("cookiecutter"), template, "--no-input", "project_name=bench"],
-                args.repeat,
-                workdir,
-                env,
-            ),
+        commands = {
+            "help": [*_script("plscaffold"), "--help"],
+            "new": [*_script("plscaffold"), "new", "bench", "--no-input"],
+            "cookiecutter": [
+                *_script("cookiecutter"),
+                template,
+                "--no-input",
+                "project_name=bench",
+            ],
         }
+        figures = _medians(commands, args.repeat, workdir, env)
     print(f"median of {args.repeat} runs each, {os.cpu_count()} CPUs")
     print(f"plscaffold --help          {figures['help']:.3f} s  (target <= {TARGETS['help']} s)")
     print(f"plscaffold new             {figures['new']:.3f} s  (target <= {TARGETS['new']} s)")

@@ -26,12 +26,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def startup_seconds() -> dict[str, float]:
+def startup_seconds(runs: int) -> dict[str, float]:
     """Median wall time of a bare interpreter and of importing the training stack."""
 
     def run(code: str) -> float:
         times = []
-        for _ in range(3):
+        for _ in range(runs):
             started = time.perf_counter()
             subprocess.run([sys.executable, "-c", code], check=True)
             times.append(time.perf_counter() - started)
@@ -83,13 +83,52 @@ def test_accuracy(net: Any, images: Any, labels: Any, autocast: Any) -> float:
     return accuracy
 
 
+class Stopwatch:
+    """Wall time of a run, less the time spent measuring test accuracy along the way."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.started = self.lap_started = time.perf_counter()
+        self.excluded = self.total = 0.0
+        self.results: list[tuple[float, float]] = []
+
+    def _now(self) -> float:
+        if self.device == "cuda":
+            import torch
+
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def epoch_start(self) -> None:
+        self.lap_started = self._now()
+
+    def epoch_end(self, accuracy: Any) -> None:
+        """Close an epoch; ``accuracy()`` runs off the clock."""
+        ended = self._now()
+        value = accuracy()
+        self.excluded += time.perf_counter() - ended
+        self.results.append((ended - self.lap_started, value))
+
+    def stop(self) -> Stopwatch:
+        self.total = self._now() - self.started - self.excluded
+        return self
+
+
 def plain_loop(
-    package: Any, data_dir: Path, device: str, batch: int, epochs: int, resident: bool
-) -> list[tuple[float, float]]:
-    """Train with a hand-written loop; return (epoch seconds, test accuracy) per epoch."""
+    package: Any,
+    data_dir: Path,
+    device: str,
+    batch: int,
+    epochs: int,
+    resident: bool,
+    fused: bool = True,
+    compile: str | None = None,
+) -> Stopwatch:
+    """Train with a hand-written loop: the generated project's network, data and optimizer."""
     import torch
     import torch.nn.functional as F
 
+    clock = Stopwatch(device)
     datamodule = package.MNISTDataModule(
         data_dir=str(data_dir), batch_size=batch, num_workers=0, device_resident=resident
     )
@@ -97,7 +136,12 @@ def plain_loop(
     train, val = datamodule.train_dataloader(), datamodule.val_dataloader()
     model = package.BenchLitModule()
     net = model.net.to(device)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    if compile:
+        net.compile(mode=None if compile == "default" else compile)
+    # The generated configure_optimizers: AdamW (fused unless asked otherwise), cosine.
+    optimizer = torch.optim.AdamW(
+        net.parameters(), lr=1e-3, weight_decay=1e-4, fused=True if fused else None
+    )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     test = datamodule.test_set
     test_images, test_labels = test.data.to(device), test.targets.to(device)
@@ -106,9 +150,8 @@ def plain_loop(
     if resident:
         train.images, train.labels = train.images.to(device), train.labels.to(device)
         val.images, val.labels = val.images.to(device), val.labels.to(device)
-    results = []
     for _ in range(epochs):
-        started = time.perf_counter()
+        clock.epoch_start()
         for images, labels in train:
             images, labels = (
                 images.to(device, non_blocking=True),
@@ -128,11 +171,8 @@ def plain_loop(
                 total += len(labels)
         net.train()
         scheduler.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - started
-        results.append((seconds, test_accuracy(net, test_images, test_labels, autocast)))
-    return results
+        clock.epoch_end(lambda: test_accuracy(net, test_images, test_labels, autocast))
+    return clock.stop()
 
 
 def lightning_fit(
@@ -144,38 +184,29 @@ def lightning_fit(
     epochs: int,
     resident: bool,
     workers: int,
-) -> list[tuple[float, float]]:
-    """Train through the generated entry point's config; return per-epoch figures."""
+    compile: str | None = None,
+) -> Stopwatch:
+    """Train through the generated entry point's config; the clock runs around trainer.fit."""
     import torch
     from bench.cli import cli_main
     from pytorch_lightning import Callback
-
-    class EpochClock(Callback):
-        def __init__(self) -> None:
-            self.results: list[tuple[float, float]] = []
-
-        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-            if device == "cuda":
-                torch.cuda.synchronize()
-            self.started = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-            if device == "cuda":
-                torch.cuda.synchronize()
-            seconds = time.perf_counter() - self.started
-            self.results.append((seconds, self.accuracy(pl_module)))
-
-        def accuracy(self, pl_module: Any) -> float:
-            def autocast() -> Any:
-                return torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda")
-
-            return test_accuracy(
-                pl_module.net, test.data.to(device), test.targets.to(device), autocast
-            )
-
     from torchvision.datasets import MNIST
 
     test = MNIST(str(data_dir), train=False)
+    test_images, test_labels = test.data.to(device), test.targets.to(device)
+
+    def autocast() -> Any:
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda")
+
+    class EpochClock(Callback):
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            clock.epoch_start()
+
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            clock.epoch_end(
+                lambda: test_accuracy(pl_module.net, test_images, test_labels, autocast)
+            )
+
     run_dir = Path(tempfile.mkdtemp(prefix=f"run-{device}-{batch}-", dir=workdir))
     args = [
         f"--trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
@@ -187,32 +218,55 @@ def lightning_fit(
         f"--trainer.logger.init_args.save_dir={run_dir / 'logs'}",
         f"--checkpoint.dirpath={run_dir / 'checkpoints'}",
         "--early_stopping.patience=1000",
+        f"--model.init_args.compile={'true' if compile == 'default' else compile or 'false'}",
         f"--data.data_dir={data_dir}",
         f"--data.batch_size={batch}",
         f"--data.num_workers={workers}",
         f"--data.device_resident={str(resident).lower()}",
     ]
     cli = cli_main(args, run=False)
-    clock = EpochClock()
-    cli.trainer.callbacks.append(clock)
+    cli.trainer.callbacks.append(EpochClock())
+    clock = Stopwatch(device)
     cli.trainer.fit(cli.model, cli.datamodule)
-    return clock.results
+    return clock.stop()
 
 
-def summarize(name: str, results: list[tuple[float, float]], images: int) -> dict[str, float]:
-    steady = [seconds for seconds, _ in results[1:]] or [results[0][0]]
+def summarize(name: str, clock: Stopwatch, images: int) -> float:
+    """Print a run's steady throughput and seconds to 99% test accuracy; return images/s."""
+    results = clock.results
+    steady = statistics.median(seconds for seconds, _ in results[1:] or results)
     elapsed, to_99 = 0.0, float("nan")
     for seconds, accuracy in results:
         elapsed += seconds
         if accuracy >= 0.99:
             to_99 = elapsed
             break
-    rate = images / statistics.median(steady)
+    rate = images / steady
     print(
-        f"{name:<44} {statistics.median(steady):7.2f} s/epoch  {rate:10,.0f} images/s  "
-        f"final test acc {results[-1][1]:.4f}  to 99%: {to_99:6.2f} s"
+        f"{name:<50} {steady:6.2f} s/epoch {rate:9,.0f} images/s  "
+        f"test acc {results[-1][1]:.4f}  to 99%: {to_99:6.2f} s",
+        flush=True,
     )
-    return {"seconds": sum(seconds for seconds, _ in results), "rate": rate}
+    return rate
+
+
+def cpu_ratio(package: Any, data_dir: Path, workdir: Path, epochs: int, pairs: int) -> None:
+    """Whole-fit wall time against the loop's, in interleaved pairs to share the noise."""
+    fits, loops = [], []
+    for _ in range(pairs):
+        loops.append(plain_loop(package, data_dir, "cpu", 64, epochs, resident=False))
+        fits.append(lightning_fit(package, data_dir, workdir, "cpu", 64, epochs, False, 0))
+    for index, (loop, fit) in enumerate(zip(loops, fits, strict=True), 1):
+        print(
+            f"pair {index}: hand-written loop {loop.total:6.2f} s, generated fit "
+            f"{fit.total:6.2f} s, ratio {fit.total / loop.total:.3f}x"
+        )
+    ratios = sorted(fit.total / loop.total for loop, fit in zip(loops, fits, strict=True))
+    best_loop, best_fit = min(c.total for c in loops), min(c.total for c in fits)
+    print(
+        f"fit / hand-written loop: {best_fit / best_loop:.3f}x on the fastest of each "
+        f"(median pair {ratios[len(ratios) // 2]:.3f}x); target <= 1.05x"
+    )
 
 
 def main() -> None:
@@ -220,49 +274,60 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--train-images", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--pairs", type=int, default=3, help="CPU: interleaved loop/fit pairs")
+    parser.add_argument("--startup-runs", type=int, default=3, help="runs of the import timing")
     parser.add_argument("--batch-sizes", default="256,512,1024", help="CUDA batch sizes")
+    parser.add_argument(
+        "--compile", metavar="MODE", help="CUDA: add runs compiled in this torch.compile mode"
+    )
     parser.add_argument("--no-dataloader", action="store_true", help="CUDA: skip that path")
     args = parser.parse_args()
     cpu = args.device == "cpu"
     train_count = args.train_images or (8_000 if cpu else 60_000)
     epochs = args.epochs or (3 if cpu else 6)
-    start = startup_seconds()
+    start = startup_seconds(args.startup_runs)
     print(
         f"process start {start['python']:.2f} s, torch + Lightning imports {start['imports']:.2f} s"
     )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         data_dir, package = make_project(workdir, train_count)
-        train_images = train_count - round(train_count * 0.1)
-        print(f"{args.device}: {train_images} training images per epoch, {epochs} epochs")
+        images = train_count - round(train_count * 0.1)
+        print(f"{args.device}: {images} training images per epoch, {epochs} epochs", flush=True)
         if cpu:
-            fits, loops = [], []
-            for _ in range(2):  # interleaved, to share the machine's noise
-                loops.append(plain_loop(package, data_dir, "cpu", 64, epochs, False))
-                fits.append(lightning_fit(package, data_dir, workdir, "cpu", 64, epochs, False, 0))
-            loop = min(loops, key=lambda r: sum(s for s, _ in r))
-            fit = min(fits, key=lambda r: sum(s for s, _ in r))
-            plain = summarize("hand-written loop, DataLoader, batch 64", loop, train_images)
-            ours = summarize("generated project (Lightning), batch 64", fit, train_images)
-            ratio = ours["seconds"] / plain["seconds"]
-            print(f"fit / hand-written loop: {ratio:.3f}x (target <= 1.05x)")
+            cpu_ratio(package, data_dir, workdir, epochs, args.pairs)
             return
-        for batch in (int(b) for b in args.batch_sizes.split(",")):
-            summarize(
-                f"hand-written loop, resident, bf16, batch {batch}",
-                plain_loop(package, data_dir, "cuda", batch, epochs, True),
-                train_images,
-            )
-            summarize(
-                f"generated project, resident, bf16, batch {batch}",
-                lightning_fit(package, data_dir, workdir, "cuda", batch, epochs, True, 0),
-                train_images,
-            )
+        batches = [int(b) for b in args.batch_sizes.split(",")]
+        for batch in batches:
+            loop = plain_loop(package, data_dir, "cuda", batch, epochs, True)
+            ours = lightning_fit(package, data_dir, workdir, "cuda", batch, epochs, True, 0)
+            default = plain_loop(package, data_dir, "cuda", batch, epochs, True, fused=False)
+            rate = summarize(f"hand-written loop, resident, batch {batch}", loop, images)
+            ratio = summarize(f"generated project, resident, batch {batch}", ours, images) / rate
+            print(f"  generated / hand-written: {ratio:.2f}x (target >= 1)", flush=True)
+            summarize(f"hand-written loop, AdamW defaults, batch {batch}", default, images)
+        # Each epoch of the DataLoader path is slow: three are enough to see its rate.
         for workers in () if args.no_dataloader else (0, 4):
             summarize(
                 f"generated project, DataLoader x{workers} workers, batch 512",
-                lightning_fit(package, data_dir, workdir, "cuda", 512, epochs, False, workers),
-                train_images,
+                lightning_fit(
+                    package, data_dir, workdir, "cuda", 512, min(epochs, 3), False, workers
+                ),
+                images,
+            )
+        for batch in batches if args.compile else ():
+            mode = args.compile
+            summarize(
+                f"hand-written loop, compiled {mode}, batch {batch}",
+                plain_loop(package, data_dir, "cuda", batch, epochs, True, compile=mode),
+                images,
+            )
+            summarize(
+                f"generated project, compile={mode}, batch {batch}",
+                lightning_fit(
+                    package, data_dir, workdir, "cuda", batch, epochs, True, 0, compile=mode
+                ),
+                images,
             )
 
 
