@@ -93,7 +93,11 @@ def write_new_project(
     try:
         parent_abspath.mkdir(parents=True, exist_ok=True)
         staging_abspath = _temporary_name(parent_abspath, f".{target_abspath.name}.plscaffold-")
-        staging_abspath.mkdir(mode=0o700)
+        try:
+            staging_abspath.mkdir(mode=0o700)
+        except FileExistsError:
+            staging_abspath = None  # not ours: never remove it
+            raise
         os.chmod(staging_abspath, _default_dir_mode())
         if run_hook:
             run_hook("pre_gen_project", staging_abspath)
@@ -167,8 +171,12 @@ def apply_changes(root_abspath: Path, writes: dict[str, RenderedFile], removals:
             created_dirs = missing + created_dirs
             temp = _temporary_name(target.parent, f".{target.name}.", ".plscaffold-tmp")
             staged.append((temp, target))
-            with open(temp, "xb") as stream:  # x: a name taken meanwhile is an error
-                stream.write(rendered.content)
+            try:
+                with open(temp, "xb") as stream:  # x: a name taken meanwhile is an error
+                    stream.write(rendered.content)
+            except FileExistsError:
+                staged.pop()  # not ours: never remove it
+                raise
             os.chmod(temp, rendered.mode)
         # The renames and removals are the commit: signals wait until it is complete, so
         # an interrupt leaves the project either as it was or fully written.

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from plscaffold import writer
 from plscaffold.errors import OutputNotWritableError, TargetExistsError
 from plscaffold.render import RenderedFile
-from plscaffold.writer import write_new_project
+from plscaffold.writer import apply_changes, write_new_project
 from tests.conftest import tree_state
 
 
@@ -66,3 +67,30 @@ def test_an_empty_target_survives_a_failed_write(tmp_path: Path) -> None:
 
     assert (tmp_path / "proj").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+
+
+@pytest.mark.parametrize("write", ["new", "changes"])
+def test_a_temporary_name_already_taken_is_never_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: str
+) -> None:
+    # Temporary names are recorded before they are created, so that an interrupt can
+    # clean them up; a name someone else holds must not be cleaned up as ours.
+    monkeypatch.setattr(writer.secrets, "token_hex", lambda n: "taken")
+    project = tmp_path / "proj"
+    if write == "new":
+        theirs = tmp_path / ".proj.plscaffold-taken"
+        theirs.mkdir()
+        (theirs / "keep.txt").write_text("theirs\n")
+    else:
+        project.mkdir()
+        theirs = project / ".a.txt.taken.plscaffold-tmp"
+        theirs.write_text("theirs\n")
+    before = tree_state(tmp_path)
+
+    with pytest.raises(OutputNotWritableError):
+        if write == "new":
+            write_new_project({"a.txt": RenderedFile(b"a\n")}, project)
+        else:
+            apply_changes(project, {"a.txt": RenderedFile(b"a\n")}, [])
+
+    assert tree_state(tmp_path) == before
