@@ -125,6 +125,7 @@ def render_components(
 
     Raises:
         InvalidNameError, InvalidOptionError: an option is not usable; nothing was rendered.
+        ComponentExistsError: an added component takes a name already in use.
         TemplateError: a template failed to render.
     """
     names = validate_project_name(options.project_name)
@@ -142,6 +143,10 @@ def render_components(
         for name, paths in template_components(template).items()
     }
     for component in added:
+        if component.name in components:
+            raise ComponentExistsError(
+                f"the project already has a component named {component.name!r}; choose another name"
+            )
         component_template = bundled_component_template(component.kind)
         extra = {**context["cookiecutter"], "component_name": component.name}
         component_files = render_tree(component_template, build_context(component_template, extra))
@@ -284,7 +289,8 @@ def _sync(
             "from an earlier run; resolve them (keep the lines you want, delete the <<<<<<<, "
             "======= and >>>>>>> lines), then run this again. Nothing was written."
         )
-    conflicts = [plan.relpath for plan in plans if plan.outcome in CONFLICTS]
+    result = SyncResult(state.root_abspath, plans, dry_run)
+    conflicts = result.conflicts
     if no_conflicts and conflicts:
         raise ConflictError(
             f"regenerating would conflict in {', '.join(conflicts)}; nothing was written. "
@@ -303,7 +309,7 @@ def _sync(
         if current is None or current.content != answers_file.content:
             writes[ANSWERS_RELPATH] = answers_file
         apply_changes(state.root_abspath, writes, removals)
-    return SyncResult(state.root_abspath, plans, dry_run)
+    return result
 
 
 def project_components(project_dir: Path = Path(".")) -> dict[str, list[str]]:
@@ -331,9 +337,10 @@ def regenerate(
         ConflictError: with ``no_conflicts``, a file would conflict.
     """
     state = load_project(project_dir)
+    recorded = _options_of(state, {})
     options = _options_of(state, changes or {})
-    old = render_components(_options_of(state, {}), state.document.added)
-    new = render_components(options, state.document.added)
+    old = render_components(recorded, state.document.added)
+    new = old if options == recorded else render_components(options, state.document.added)
     if component not in new.components:
         raise UnknownComponentError(
             f"no component {component!r} in {state.root_abspath}; choose one of "
@@ -420,14 +427,8 @@ def add_component(
         bundled_component_template(kind)  # raises with the list of kinds
     validate_component_name(name)
     state = load_project(project_dir)
-    options = _options_of(state, {})
-    existing = render_components(options, state.document.added)
-    if name in existing.components:
-        raise ComponentExistsError(
-            f"the project already has a component named {name!r}; choose another name"
-        )
     added = (*state.document.added, AddedComponent(kind, name))
-    new = render_components(options, added)
+    new = render_components(_options_of(state, {}), added)  # refuses a name already taken
     relpaths = set(new.components[name])
     clashes = [
         relpath
@@ -444,7 +445,8 @@ def add_component(
     return _sync(state, document, relpaths, new.files, False, True, dry_run)
 
 
-def _project_package(project_dir: Path) -> tuple[Path, str]:
+def project_package(project_dir: Path = Path(".")) -> tuple[Path, str]:
+    """Return the root of the project around ``project_dir`` and its package name."""
     from plscaffold.names import package_name_for
 
     state = load_project(project_dir)
@@ -461,7 +463,7 @@ def new_experiment(
     """Write configs/experiments/NAME.yaml; see :func:`plscaffold.experiments.new_experiment`."""
     from plscaffold import experiments
 
-    root, package = _project_package(project_dir)
+    root, package = project_package(project_dir)
     return experiments.new_experiment(root, package, name, parent, assignments, description)
 
 
@@ -478,7 +480,7 @@ def compare_experiments(
     """Compare experiments' resolved configs and plot their validation curves to a PNG."""
     from plscaffold import experiments
 
-    root, package = _project_package(project_dir)
+    root, package = project_package(project_dir)
     return experiments.compare_experiments(root, package, names)
 
 
@@ -497,6 +499,7 @@ __all__ = [
     "project_components",
     "project_defaults",
     "project_options",
+    "project_package",
     "project_status",
     "regenerate",
     "render_project",

@@ -229,9 +229,8 @@ def new(
             "logger": logger,
         }
         if template is not None:
-            chosen = {k: v for k, v in given.items() if v is not None}
             result = new_project_from_template(
-                template, name, output_dir, chosen, trust=trust, dry_run=dry_run
+                template, name, output_dir, _changes(**given), trust=trust, dry_run=dry_run
             )
             _report_new(result)
             return
@@ -246,7 +245,7 @@ def new(
             for key, value in given.items():
                 if value is None:
                     given[key] = _ask(key.replace("_", " "), defaults[key], choices.get(key))
-        options = project_options(name, **{k: v for k, v in given.items() if v is not None})
+        options = project_options(name, **_changes(**given))
         result = new_project(options, output_dir=output_dir, dry_run=dry_run)
     _report_new(result)
 
@@ -301,6 +300,7 @@ def _report_sync(result: SyncResult, verb: str, dry_run: bool, as_json: bool) ->
 
 
 def _changes(**given: Any) -> dict[str, Any]:
+    """Return the options given on the command line (those not left at None)."""
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -455,7 +455,7 @@ def experiment_new(
     project: ProjectOption = Path("."),
 ) -> None:
     """Write configs/experiments/NAME.yaml, checked by the project's own entry point."""
-    from plscaffold.api import new_experiment
+    from plscaffold.api import new_experiment, project_package
 
     with _user_errors():
         path, document = new_experiment(name, project, parent, assignments or [], description)
@@ -465,16 +465,8 @@ def experiment_new(
     for key, value in flatten(document).items():
         if not key.startswith("lineage"):
             _print(f"  {key}: {value}")
-    _print(
-        f"Run it with: <package> fit --experiment {name}".replace("<package>", _package(project))
-    )
-
-
-def _package(project: Path) -> str:
-    from plscaffold.answers import load_project
-    from plscaffold.names import package_name_for
-
-    return package_name_for(str(load_project(project).document.answers["project_name"]))
+    _, package = project_package(project)
+    _print(f"Run it with: {package} fit --experiment {name}")
 
 
 @experiment_app.command("templates")
