@@ -37,7 +37,7 @@ from plscaffold.options import (
 from plscaffold.render import Rendering, render_relpaths, render_tree
 from plscaffold.templates import (
     build_context,
-    bundled_component_template,
+    bundled_components_template,
     bundled_project_template,
     component_kinds,
     template_components,
@@ -142,17 +142,44 @@ def render_components(
         name: render_relpaths(template, context, paths)
         for name, paths in template_components(template).items()
     }
+    kinds = component_kinds() if added else {}
     for component in added:
         if component.name in components:
             raise ComponentExistsError(
                 f"the project already has a component named {component.name!r}; choose another name"
             )
-        component_template = bundled_component_template(component.kind)
-        extra = {**context["cookiecutter"], "component_name": component.name}
-        component_files = render_tree(component_template, build_context(component_template, extra))
+        check_kind(component.kind, kinds)
+        component_files = render_component(component, context["cookiecutter"], kinds)
         components[component.name] = sorted(component_files)
         files.update(component_files)
     return ProjectRendering(names, files, components)
+
+
+def check_kind(kind: str, kinds: dict[str, list[str]]) -> None:
+    """Refuse a component kind the components template does not define.
+
+    Raises:
+        InvalidOptionError: the message lists the kinds there are.
+    """
+    if kind not in kinds:
+        raise InvalidOptionError(
+            f"unknown component kind {kind!r}; choose one of {', '.join(sorted(kinds))}"
+        )
+
+
+def render_component(
+    component: AddedComponent, project_context: dict[str, Any], kinds: dict[str, list[str]]
+) -> Rendering:
+    """Render the files of one added component with the project's answers and its names."""
+    template = bundled_components_template()
+    names = validate_component_name(component.name)
+    answers = {
+        **project_context,
+        "component_name": names.project_name,
+        "component_module": names.package_name,
+        "component_class": names.class_name,
+    }
+    return render_tree(template, build_context(template, answers), kinds[component.kind])
 
 
 def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
@@ -423,8 +450,7 @@ def add_component(
         InvalidNameError: ``name`` cannot be a Python module.
         ComponentExistsError: the name is taken, or one of its files already exists.
     """
-    if kind not in component_kinds():
-        bundled_component_template(kind)  # raises with the list of kinds
+    check_kind(kind, component_kinds())
     validate_component_name(name)
     state = load_project(project_dir)
     added = (*state.document.added, AddedComponent(kind, name))

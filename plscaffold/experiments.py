@@ -23,8 +23,8 @@ EXPERIMENTS_RELPATH = "configs/experiments"
 DEFAULT_CONFIG_RELPATH = "configs/default.yaml"
 DEFAULT_PARENT = "default"
 TEMPLATE_PREFIX = "template:"
-# Keys every experiment sets for itself, so that runs never overwrite each other.
-OWN_KEYS = ("lineage", "trainer.logger.init_args.name", "checkpoint.dirpath")
+# Keys every experiment sets for itself: its runs go to logs/NAME/version_N/.
+OWN_KEYS = ("lineage", "trainer.logger.init_args.name")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 _CHECKPOINT_NAME = re.compile(r"epoch=(?P<epoch>\d+)-(?P<metric>[\w/]+)=(?P<value>-?[\d.]+)\.ckpt$")
 
@@ -266,6 +266,10 @@ def new_experiment(
     from plscaffold.writer import apply_changes
 
     validate_component_name(name)
+    if name == DEFAULT_PARENT:
+        raise ExperimentError(
+            f"{name!r} stands for configs/default.yaml; give the experiment another name"
+        )
     target = root_abspath / EXPERIMENTS_RELPATH / f"{name}.yaml"
     if target.exists():
         raise ExperimentError(f"experiment {name!r} exists ({target}); choose another name")
@@ -279,9 +283,7 @@ def new_experiment(
     _check_keys(list(wanted), known)
     changed = {key: value for key, value in wanted.items() if known.get(key, object()) != value}
     logger = known.get("trainer.logger.class_path")
-    own: dict[str, Any] = {"checkpoint.dirpath": f"checkpoints/{name}"}
-    if logger:
-        own["trainer.logger.init_args.name"] = name
+    own: dict[str, Any] = {"trainer.logger.init_args.name": name} if logger else {}
     lineage = {
         "parent": lineage_parent,
         "description": description or "",
@@ -347,7 +349,10 @@ def _best_checkpoint(folder: Path, monitor: str, mode: str) -> tuple[float | Non
 
 
 def list_experiments(root_abspath: Path) -> list[Experiment]:
-    """Return every experiment with its parent, changed keys, best metric and last checkpoint."""
+    """Return every experiment with its parent, changed keys, best metric and last checkpoint.
+
+    The metric and checkpoint are those of the experiment's latest run.
+    """
     experiments = []
     for name in experiment_names(root_abspath):
         path = root_abspath / EXPERIMENTS_RELPATH / f"{name}.yaml"
@@ -356,7 +361,8 @@ def list_experiments(root_abspath: Path) -> list[Experiment]:
         changed = [k for k in flatten(own) if not k.startswith("lineage") and k not in OWN_KEYS]
         merged = _merged_files(root_abspath, name)
         monitor = str(merged.get("checkpoint.monitor") or "val_acc")
-        folder = root_abspath / str(merged.get("checkpoint.dirpath") or f"checkpoints/{name}")
+        run = _latest_run_dir(root_abspath, merged)
+        folder = run / "checkpoints" if run else root_abspath / "logs" / name
         value, epoch = _best_checkpoint(folder, monitor, str(merged.get("checkpoint.mode", "max")))
         last = folder / "last.ckpt"
         experiments.append(
@@ -375,12 +381,16 @@ def list_experiments(root_abspath: Path) -> list[Experiment]:
 
 
 def _latest_run_dir(root_abspath: Path, merged: dict[str, Any]) -> Path | None:
+    """Return the run of a logger that saved a checkpoint last, as the project's runs.py does."""
     save_dir = root_abspath / str(merged.get("trainer.logger.init_args.save_dir") or "logs")
-    name = str(merged.get("trainer.logger.init_args.name") or "")
-    runs = sorted(
-        (save_dir / name).glob("version_*"), key=lambda p: int(p.name.split("_")[-1] or 0)
-    )
-    return runs[-1] if runs else None
+    runs_abspath = save_dir / str(merged.get("trainer.logger.init_args.name") or "")
+    runs = [p for p in runs_abspath.iterdir() if p.is_dir()] if runs_abspath.is_dir() else []
+
+    def last_saved(run: Path) -> tuple[int, int]:
+        saved = [p.stat().st_mtime_ns for p in run.glob("checkpoints/*.ckpt")]
+        return max(saved, default=0), run.stat().st_mtime_ns
+
+    return max(runs, key=last_saved, default=None)
 
 
 def read_validation_curve(run_dir: Path, metric: str) -> list[tuple[int, float]]:

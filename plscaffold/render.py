@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import traceback
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -111,11 +111,21 @@ def render_relpaths(
     return rendered
 
 
-def render_tree(template: Template, context: Mapping[str, Any]) -> Rendering:
-    """Render every file of the template's project folder in memory.
+def render_tree(
+    template: Template,
+    context: Mapping[str, Any],
+    template_relpaths: Collection[str] | None = None,
+) -> Rendering:
+    """Render every file of the template's project folder in memory, or those named.
 
     Paths are rendered as templates too; a path that renders to an empty name is skipped,
     binary files are copied verbatim, and permission bits are kept.
+
+    Args:
+        template: The template.
+        context: The context built by :func:`plscaffold.templates.build_context`.
+        template_relpaths: Unrendered paths inside the project folder to render; all
+            files when None.
 
     Raises:
         TemplateError: a file or path fails to render; the message names the file and line.
@@ -142,6 +152,8 @@ def render_tree(template: Template, context: Mapping[str, Any]) -> Rendering:
         for filename in sorted(filenames):
             source_abspath = Path(dir_abspath) / filename
             source_relpath = source_abspath.relative_to(root).as_posix()
+            if template_relpaths is not None and source_relpath not in template_relpaths:
+                continue
             where = f"{template.ref}: {template.project_dir_abspath.name}/{source_relpath}"
             try:
                 relpath = env.from_string(source_relpath).render(**context)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import InvalidOptionError, TemplateError
+from plscaffold.errors import TemplateError
 
 CONTEXT_FILE = "cookiecutter.json"
 BUNDLED_PROJECT_TEMPLATE = "project"
-BUNDLED_COMPONENTS_DIR = "components"
+BUNDLED_COMPONENTS_TEMPLATE = "components"
 COMPONENTS_VARIABLE = "_components"
+KINDS_VARIABLE = "_kinds"
 
 
 @dataclass(frozen=True)
@@ -84,25 +85,34 @@ def bundled_project_template() -> Template:
     )
 
 
-def component_kinds() -> list[str]:
-    """Return the kinds ``plscaffold add`` can create (``model``, ``datamodule``, ...)."""
-    root = bundled_templates_abspath() / BUNDLED_COMPONENTS_DIR
-    return sorted(child.name for child in root.iterdir() if (child / CONTEXT_FILE).is_file())
+def bundled_components_template() -> Template:
+    """Return the template of the components ``plscaffold add`` creates, all kinds in one."""
+    return load_template(
+        bundled_templates_abspath() / BUNDLED_COMPONENTS_TEMPLATE,
+        f"bundled:{BUNDLED_COMPONENTS_TEMPLATE}",
+    )
 
 
-def bundled_component_template(kind: str) -> Template:
-    """Return the bundled template of one component kind.
+def _path_sets(template: Template, variable: str) -> dict[str, list[str]]:
+    """Return a ``{name: [template file path, ...]}`` variable of ``cookiecutter.json``.
 
     Raises:
-        InvalidOptionError: no component template of that kind is bundled.
+        TemplateError: the variable is missing or not a mapping of names to path lists.
     """
-    kinds = component_kinds()
-    if kind not in kinds:
-        raise InvalidOptionError(
-            f"unknown component kind {kind!r}; choose one of {', '.join(kinds)}"
+    sets = read_variables(template).get(variable)
+    if not isinstance(sets, dict) or not all(
+        isinstance(paths, list) and all(isinstance(p, str) for p in paths)
+        for paths in sets.values()
+    ):
+        raise TemplateError(
+            f"{template.context_file_abspath} must map {variable!r} to {{name: [file path, ...]}}"
         )
-    root = bundled_templates_abspath() / BUNDLED_COMPONENTS_DIR / kind
-    return load_template(root, f"bundled:{BUNDLED_COMPONENTS_DIR}/{kind}")
+    return {str(name): list(paths) for name, paths in sets.items()}
+
+
+def component_kinds() -> dict[str, list[str]]:
+    """Return the kinds ``plscaffold add`` can create and the template files of each."""
+    return _path_sets(bundled_components_template(), KINDS_VARIABLE)
 
 
 def template_components(template: Template) -> dict[str, list[str]]:
@@ -111,16 +121,7 @@ def template_components(template: Template) -> dict[str, list[str]]:
     Raises:
         TemplateError: ``_components`` is missing or not a mapping of names to path lists.
     """
-    components = read_variables(template).get(COMPONENTS_VARIABLE)
-    if not isinstance(components, dict) or not all(
-        isinstance(paths, list) and all(isinstance(p, str) for p in paths)
-        for paths in components.values()
-    ):
-        raise TemplateError(
-            f"{template.context_file_abspath} must map {COMPONENTS_VARIABLE!r} to "
-            "{component name: [file path, ...]}"
-        )
-    return {str(name): list(paths) for name, paths in components.items()}
+    return _path_sets(template, COMPONENTS_VARIABLE)
 
 
 def read_variables(template: Template) -> dict[str, Any]:

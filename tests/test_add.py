@@ -23,7 +23,7 @@ def _add(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyp
 @pytest.mark.parametrize(
     ("kind", "name", "files"),
     [
-        ("model", "wide-cnn", ["src/proj/models/wide_cnn.py", "configs/model/wide_cnn.yaml", "tests/test_model_wide_cnn.py"]),
+        ("model", "wide-cnn", ["src/proj/networks/wide_cnn.py", "configs/model/wide_cnn.yaml", "tests/test_model_wide_cnn.py"]),
         ("datamodule", "my-images", ["src/proj/data/my_images.py", "configs/data/my_images.yaml", "tests/test_data_my_images.py"]),
         ("callback", "timer", ["src/proj/callbacks/timer.py", "configs/callbacks/timer.yaml", "tests/test_callback_timer.py"]),
     ],
@@ -58,7 +58,7 @@ def test_the_added_model_trains_selected_from_the_command_line(
     )  # fmt: skip
 
     env = {**os.environ, "PYTHONPATH": str(project / "src")}
-    args = [sys.executable, "-m", "proj", "fit", "--model=proj.models.wide_cnn.WideCnnLitModule",
+    args = [sys.executable, "-m", "proj", "fit", "--model.net=proj.networks.wide_cnn.WideCnn",
             f"--data.data_dir={data}", "--data.num_workers=0", "--trainer.fast_dev_run=true"]  # fmt: skip
 
     trained = subprocess.run(args, cwd=project, capture_output=True, text=True, env=env)
@@ -68,19 +68,19 @@ def test_the_added_model_trains_selected_from_the_command_line(
 
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "`Trainer.fit` stopped: `max_steps=1` reached." in trained.stderr
-    assert "class_path: proj.models.wide_cnn.WideCnnLitModule" in config.stdout
+    assert "class_path: proj.networks.wide_cnn.WideCnn" in config.stdout
     assert "num_blocks: 2" in config.stdout
 
 
-def test_adding_a_second_model_shares_the_package(runner: CliRunner, project: Path) -> None:
-    assert _add(runner, project, "model", "first").exit_code == 0
+def test_adding_a_second_datamodule_shares_the_package(runner: CliRunner, project: Path) -> None:
+    assert _add(runner, project, "datamodule", "first").exit_code == 0
 
-    result = _add(runner, project, "model", "second")
+    result = _add(runner, project, "datamodule", "second")
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, "src/proj/models/__init__.py") == "identical"
-    assert (project / "src" / "proj" / "models" / "first.py").is_file()
-    assert (project / "src" / "proj" / "models" / "second.py").is_file()
+    assert outcome_of(result.output, "src/proj/data/__init__.py") == "identical"
+    assert (project / "src" / "proj" / "data" / "first.py").is_file()
+    assert (project / "src" / "proj" / "data" / "second.py").is_file()
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_a_name_already_added_or_a_file_in_the_way_is_refused(
     assert again.exit_code == 2
     assert "already has a component named 'timer'" in again.stderr
 
-    mine = project / "src" / "proj" / "models" / "resnet.py"
+    mine = project / "src" / "proj" / "networks" / "resnet.py"
     mine.parent.mkdir(parents=True, exist_ok=True)
     mine.write_text("# my own resnet\n")
     before = tree_state(project)
@@ -124,16 +124,16 @@ def test_a_name_already_added_or_a_file_in_the_way_is_refused(
     clash = _add(runner, project, "model", "resnet")
 
     assert clash.exit_code == 2
-    assert "src/proj/models/resnet.py already exists" in clash.stderr
+    assert "src/proj/networks/resnet.py already exists" in clash.stderr
     assert tree_state(project) == before
 
 
 def test_update_re_renders_added_components(runner: CliRunner, project: Path) -> None:
     assert _add(runner, project, "model", "wide").exit_code == 0
-    model = project / "src" / "proj" / "models" / "wide.py"
+    model = project / "src" / "proj" / "networks" / "wide.py"
     model.write_text(model.read_text() + "# mine\n")
 
     result = runner.invoke(app, ["update", "--project", str(project)])
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, "src/proj/models/wide.py") == "kept"
+    assert outcome_of(result.output, "src/proj/networks/wide.py") == "kept"

@@ -97,13 +97,13 @@ def test_every_option_reaches_the_answers_and_the_config(runner: CliRunner, tmp_
         "batch_size: 128",
         "lr: 0.02",
         "seed_everything: 3",
-        "pytorch_lightning.loggers.CSVLogger",
+        "my_net.loggers.CSVLogger",
     ):
         assert line in config
     model = (project / "src" / "my_net" / "model.py").read_text()
     assert "class MyNetLitModule(LightningModule):" in model
-    assert "class MLP(nn.Module):" in model
-    assert "ConvNet" not in model
+    assert "class_path: my_net.networks.MLP" in config
+    assert "networks.ConvNet" not in config
 
 
 def test_one_gpu_uses_the_default_strategy(runner: CliRunner, tmp_path: Path) -> None:

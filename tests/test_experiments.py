@@ -64,10 +64,8 @@ def test_experiments_end_to_end(runner: CliRunner, project: Path) -> None:
     assert small["lineage.parent"] == "default"
     assert small["lineage.description"] == "smaller batches"
     assert small["lineage.created"] and "lineage.git_commit" in small
-    assert (small["trainer.logger.init_args.name"], small["checkpoint.dirpath"]) == (
-        "small",
-        "checkpoints/small",
-    )
+    assert small["trainer.logger.init_args.name"] == "small"
+    assert "checkpoint.dirpath" not in small  # checkpoints live in each run's folder
 
     child = _experiment(runner, project, "new", "child", "--from", "small", "--set", "model.lr=0.01",
                         "--set", "trainer.max_epochs=2")  # fmt: skip
@@ -85,11 +83,13 @@ def test_experiments_end_to_end(runner: CliRunner, project: Path) -> None:
     wrong_type = _experiment(runner, project, "new", "typo", "--set", "trainer.max_epochs=abc")
     existing = _experiment(runner, project, "new", "small")
     no_parent = _experiment(runner, project, "new", "orphan", "--from", "nope")
+    the_defaults = _experiment(runner, project, "new", "default")
     assert unknown.exit_code == 2 and "unknown config key 'trainer.max_epoch'" in unknown.stderr
     assert "did you mean trainer.max_epochs" in unknown.stderr
     assert wrong_type.exit_code == 2 and "trainer.max_epochs='abc'" in wrong_type.stderr
     assert existing.exit_code == 2 and "experiment 'small' exists" in existing.stderr
     assert no_parent.exit_code == 2 and "no parent 'nope'" in no_parent.stderr
+    assert the_defaults.exit_code == 2 and "stands for configs/default.yaml" in the_defaults.stderr
     assert tree_state(project) == before
 
     write_digits_dataset(project / "data")
@@ -100,15 +100,16 @@ def test_experiments_end_to_end(runner: CliRunner, project: Path) -> None:
              "--data.num_workers=0", "--data.download=false", "--trainer.enable_progress_bar=false"],
             cwd=project, env=env, check=True, capture_output=True, timeout=600,
         )  # fmt: skip
-        assert (project / "checkpoints" / name / "last.ckpt").is_file()
-        assert list((project / "logs" / name / "version_0").glob("events.out.tfevents.*"))
-    assert not (project / "checkpoints" / "last.ckpt").exists()
+        run = project / "logs" / name / "version_0"
+        assert (run / "checkpoints" / "last.ckpt").is_file()
+        assert list(run.glob("events.out.tfevents.*"))
+    assert not (project / "logs" / "proj").exists()
 
     listed = _experiment(runner, project, "list")
     assert listed.exit_code == 0
     rows = {line.split()[0]: line for line in listed.output.splitlines()[1:]}
     assert "data.init_args.batch_size" in rows["small"] and "val_acc=0." in rows["small"]
-    assert "checkpoints/small/last.ckpt" in rows["small"]
+    assert "logs/small/version_0/checkpoints/last.ckpt" in rows["small"]
     assert rows["child"].split()[1] == "small" and "model.init_args.lr" in rows["child"]
     assert rows["smoke"].split()[1] == "template:debug"
 

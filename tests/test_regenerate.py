@@ -12,6 +12,7 @@ from plscaffold.cli import app
 from tests.conftest import tree_state
 
 MODEL = "src/proj/model.py"
+CONFIG = "configs/default.yaml"
 
 
 def outcome_of(output: str, relpath: str) -> str:
@@ -29,84 +30,86 @@ def _generate(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-
 def test_an_edit_is_kept_and_the_new_template_lines_come_in(
     runner: CliRunner, project: Path
 ) -> None:
-    model = project / MODEL
-    text = model.read_text()
-    text = text.replace("weight_decay: float = 1e-4,", "weight_decay: float = 5e-4,  # tuned")
-    model.write_text(text + "\n\nSCALE = 2  # mine\n")
+    config = project / CONFIG
+    text = config.read_text().replace("  patience: 5\n", "  patience: 8  # tuned\n")
+    config.write_text(text + "# mine\n")
 
-    result = _generate(runner, project, "model", "--model", "mlp")
+    result = _generate(runner, project, "config", "--model", "mlp")
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, "src/proj/model.py") == "merged"
-    merged = model.read_text()
-    assert "weight_decay: float = 5e-4,  # tuned" in merged
-    assert merged.endswith("\n\nSCALE = 2  # mine\n")
-    assert "class MLP(nn.Module):" in merged
-    assert "class ConvNet" not in merged
+    assert outcome_of(result.output, CONFIG) == "merged"
+    merged = config.read_text()
+    assert "  patience: 8  # tuned\n" in merged
+    assert merged.endswith("\n# mine\n")
+    assert "class_path: proj.networks.MLP" in merged
+    assert "networks.ConvNet" not in merged
     answers = json.loads((project / ".plscaffold" / "answers.json").read_text())["answers"]
     assert answers["model"] == "mlp"
-    assert (project / ".plscaffold" / "pristine" / MODEL).read_text().count("class MLP") == 1
-    assert "config" in result.output and "render differently" in result.output
+    assert (project / ".plscaffold" / "pristine" / CONFIG).read_text().count("networks.MLP") == 1
+    assert "readme" in result.output and "render differently" in result.output
 
 
 def test_an_untouched_file_is_replaced(runner: CliRunner, project: Path) -> None:
-    result = _generate(runner, project, "model", "--model", "mlp")
+    result = _generate(runner, project, "config", "--model", "mlp")
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, "src/proj/model.py") == "updated"
-    assert (project / MODEL).read_bytes() == (
-        project / ".plscaffold" / "pristine" / MODEL
+    assert outcome_of(result.output, CONFIG) == "updated"
+    assert (project / CONFIG).read_bytes() == (
+        project / ".plscaffold" / "pristine" / CONFIG
     ).read_bytes()
 
 
 def _conflicting_edit(project: Path) -> str:
-    """Edit the model's first line, which the template also changes for --model mlp."""
-    model = project / MODEL
-    lines = model.read_text().splitlines(keepends=True)
-    lines[0] = '"""My own classifier, edited by hand."""\n'
-    model.write_text("".join(lines))
-    return "".join(lines)
+    """Edit the network's line of the config, which the template also changes for --model mlp."""
+    config = project / CONFIG
+    text = config.read_text().replace(
+        "      class_path: proj.networks.ConvNet\n",
+        "      class_path: proj.networks.convnet.ConvNet  # my own path\n",
+    )
+    text = text.replace("  patience: 5\n", "  patience: 8\n")
+    config.write_text(text)
+    return text
 
 
 def test_a_conflict_writes_both_sides_and_exits_non_zero(runner: CliRunner, project: Path) -> None:
     _conflicting_edit(project)
     (project / "notes.md").write_text("my notes\n")
 
-    result = _generate(runner, project, "model", "--model", "mlp")
+    result = _generate(runner, project, "config", "--model", "mlp")
 
     assert result.exit_code == 1
-    assert outcome_of(result.output, "src/proj/model.py") == "conflict"
-    assert "Conflicts in 1 file(s): src/proj/model.py" in result.stderr
-    text = (project / MODEL).read_text()
+    assert outcome_of(result.output, CONFIG) == "conflict"
+    assert f"Conflicts in 1 file(s): {CONFIG}" in result.stderr
+    text = (project / CONFIG).read_text()
     assert "<<<<<<< yours\n" in text and "\n=======\n" in text and ">>>>>>> template\n" in text
-    assert '"""My own classifier, edited by hand."""' in text
-    assert "multilayer perceptron" in text.split(">>>>>>> template")[0]
-    assert "class MLP(nn.Module):" in text  # the clean parts merged around the conflict
+    assert "class_path: proj.networks.convnet.ConvNet  # my own path" in text
+    assert "class_path: proj.networks.MLP" in text.split(">>>>>>> template")[0]
+    assert "  patience: 8\n" in text  # the clean parts merged around the conflict
     assert (project / "notes.md").read_text() == "my notes\n"
 
 
 def test_a_file_with_conflict_markers_is_refused_by_name(runner: CliRunner, project: Path) -> None:
     _conflicting_edit(project)
-    assert _generate(runner, project, "model", "--model", "mlp").exit_code == 1
+    assert _generate(runner, project, "config", "--model", "mlp").exit_code == 1
     before = tree_state(project)
 
-    result = _generate(runner, project, "model", "--model", "cnn")
+    result = _generate(runner, project, "config", "--model", "cnn")
 
     assert result.exit_code == 2
-    assert "src/proj/model.py still holds conflict markers" in result.stderr
+    assert f"{CONFIG} still holds conflict markers" in result.stderr
     assert "Nothing was written" in result.stderr
     assert tree_state(project) == before
-    assert (project / MODEL).read_text().count("<<<<<<<") == 1  # never nested
+    assert (project / CONFIG).read_text().count("<<<<<<<") == 1  # never nested
 
 
 def test_no_conflicts_refuses_and_writes_nothing(runner: CliRunner, project: Path) -> None:
     _conflicting_edit(project)
     before = tree_state(project)
 
-    result = _generate(runner, project, "model", "--model", "mlp", "--no-conflicts")
+    result = _generate(runner, project, "config", "--model", "mlp", "--no-conflicts")
 
     assert result.exit_code == 2
-    assert "would conflict in src/proj/model.py" in result.stderr
+    assert f"would conflict in {CONFIG}" in result.stderr
     assert tree_state(project) == before
 
 
@@ -228,21 +231,22 @@ def test_outside_a_project_the_error_says_how_to_fix_it(runner: CliRunner, tmp_p
 
 
 def test_user_modes_and_user_files_survive(runner: CliRunner, project: Path) -> None:
-    main = project / "src" / "proj" / "__main__.py"
-    main.chmod(0o755)
+    datamodule = project / "src" / "proj" / "datamodule.py"
+    datamodule.chmod(0o755)
     blob = project / "assets" / "logo.png"
     blob.parent.mkdir()
     blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     latin = project / "notes-latin1.txt"
     latin.write_bytes("résumé\n".encode("latin-1"))
 
-    result = _generate(runner, project, "trainer", "--seed", "7")
+    result = _generate(runner, project, "datamodule", "--seed", "7")
 
     assert result.exit_code == 0, result.output
-    assert main.stat().st_mode & 0o777 == 0o755
+    assert outcome_of(result.output, "src/proj/datamodule.py") == "updated"
+    assert datamodule.stat().st_mode & 0o777 == 0o755
     assert blob.read_bytes() == b"\x89PNG\r\n\x1a\n\x00\xff\xfe"
     assert latin.read_bytes() == "résumé\n".encode("latin-1")
-    assert "seed_everything_default=7" in (project / "src" / "proj" / "cli.py").read_text()
+    assert "seed: int = 7," in datamodule.read_text()
 
 
 def test_a_non_utf8_edit_is_kept_as_a_binary_conflict(runner: CliRunner, project: Path) -> None:

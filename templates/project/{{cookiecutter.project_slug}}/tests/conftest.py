@@ -55,8 +55,13 @@ def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def cpu_args(mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Arguments that run any config on one CPU process, writing only under ``tmp_path``."""
-    monkeypatch.chdir(tmp_path)  # checkpoints/ and logs/ are relative to the working directory
+    """Arguments that run any config on one CPU process, writing only under ``tmp_path``.
+
+    Data loads in the main process: the tests' epochs are a few dozen steps, and worker
+    processes would cost more than they save. Lightning logs every 5 steps, which such
+    short epochs reach.
+    """
+    monkeypatch.chdir(tmp_path)  # logs/ is relative to the working directory
     return [
         "--trainer.accelerator=cpu",
         "--trainer.devices=1",
@@ -64,8 +69,14 @@ def cpu_args(mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         "--trainer.num_nodes=1",
         "--trainer.precision=32-true",
         "--trainer.enable_progress_bar=false",
+        "--trainer.log_every_n_steps=5",
         f"--trainer.default_root_dir={tmp_path}",
         f"--data.data_dir={mnist_dir}",
         "--data.num_workers=0",
-        "--data.pin_memory=false",
     ]
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    """The folder the default logger keeps this test's runs in."""
+    return tmp_path / "logs" / "{{ cookiecutter.package_name }}"

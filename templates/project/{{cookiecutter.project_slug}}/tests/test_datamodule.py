@@ -6,24 +6,27 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
+from torchvision import transforms
+from torchvision.datasets import MNIST
 
 from {{ cookiecutter.package_name }}.datamodule import (
     MNIST_RAW_FILES,
-    MissingDatasetError,
     MNISTDataModule,
     ResidentBatches,
 )
+from {{ cookiecutter.package_name }}.errors import MissingDatasetError
 
 
 def test_batches_have_mnist_shapes(mnist_dir: Path) -> None:
-    datamodule = MNISTDataModule(
-        data_dir=str(mnist_dir), batch_size=16, num_workers=0, pin_memory=False
-    )
+    datamodule = MNISTDataModule(data_dir=str(mnist_dir), batch_size=16, num_workers=0)
     datamodule.prepare_data()
     datamodule.setup("fit")
 
-    images, labels = next(iter(datamodule.train_dataloader()))
+    loader = datamodule.train_dataloader()
+    images, labels = next(iter(loader))
 
+    assert isinstance(loader, DataLoader) and not loader.pin_memory  # no CUDA device here
     assert images.shape == (16, 1, 28, 28)
     assert images.dtype == torch.float32
     assert labels.shape == (16,)
@@ -41,7 +44,9 @@ def test_splits_cover_the_data_and_are_seeded(mnist_dir: Path) -> None:
     assert not set(first.train_set.indices) & set(first.val_set.indices)
 
 
-def test_missing_data_names_the_folder_and_the_files(tmp_path: Path) -> None:
+def test_missing_data_without_download_names_the_folder_the_files_and_the_flag(
+    tmp_path: Path,
+) -> None:
     datamodule = MNISTDataModule(data_dir=str(tmp_path), download=False)
 
     with pytest.raises(MissingDatasetError) as excinfo:
@@ -50,6 +55,20 @@ def test_missing_data_names_the_folder_and_the_files(tmp_path: Path) -> None:
     message = str(excinfo.value)
     assert str(tmp_path / "MNIST" / "raw") in message
     assert all(name in message for name in MNIST_RAW_FILES)
+    assert "--data.download is false" in message and "--data.download true" in message
+
+
+def test_a_failed_download_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(self: MNIST) -> None:
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(MNIST, "download", no_network)
+    datamodule = MNISTDataModule(data_dir=str(tmp_path), download=True)
+
+    with pytest.raises(MissingDatasetError, match="downloading it failed") as excinfo:
+        datamodule.prepare_data()
+
+    assert all(name in str(excinfo.value) for name in MNIST_RAW_FILES)
 
 
 def test_a_bad_validation_fraction_is_refused() -> None:
@@ -64,16 +83,67 @@ def test_the_device_resident_path_yields_the_same_batches(mnist_dir: Path) -> No
             data_dir=str(mnist_dir), batch_size=50, num_workers=0, device_resident=resident
         )
         datamodule.setup(None)
-        loaders[resident] = (datamodule.val_dataloader(), datamodule.train_dataloader())
+        loaders[resident] = datamodule.val_dataloader()
 
-    (val_loader, _), (resident_val, resident_train) = loaders[False], loaders[True]
-    assert isinstance(resident_val, ResidentBatches)
-    assert len(resident_val) == len(val_loader)
+    dataloader, resident_batches = loaders[False], loaders[True]
+    assert isinstance(resident_batches, ResidentBatches)
+    assert len(resident_batches) == len(dataloader)
     for (images, labels), (resident_images, resident_labels) in zip(
-        val_loader, resident_val, strict=True
+        dataloader, resident_batches, strict=True
     ):
         torch.testing.assert_close(resident_images, images)
         assert torch.equal(resident_labels, labels)
-    first, second = (torch.cat([y for _, y in resident_train]) for _ in range(2))
-    assert not torch.equal(first, second)  # reshuffled each epoch
+
+
+def test_the_resident_shuffle_follows_the_epoch_lightning_sets(mnist_dir: Path) -> None:
+    datamodule = MNISTDataModule(data_dir=str(mnist_dir), device_resident=True)
+    datamodule.setup("fit")
+    batches = datamodule.train_dataloader()
+
+    def labels_of_epoch(epoch: int) -> torch.Tensor:
+        batches.batch_sampler.sampler.set_epoch(epoch)  # what Lightning does at each epoch
+        return torch.cat([labels for _, labels in batches])
+
+    first, again, second = labels_of_epoch(0), labels_of_epoch(0), labels_of_epoch(1)
+    assert torch.equal(first, again)  # a resumed epoch sees the same order
+    assert not torch.equal(first, second)
     assert torch.equal(first.sort().values, second.sort().values)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_every_process_gets_as_many_resident_batches_and_all_samples(shuffle: bool) -> None:
+    # 7,297 samples on 2 processes: an uneven split would leave one process a batch short,
+    # and DDP waits forever for its gradients.
+    count, world = 7297, 2
+    images = torch.zeros(count, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(count)
+    per_rank = [
+        ResidentBatches(
+            images,
+            labels,
+            BatchSampler(
+                DistributedSampler(
+                    range(count), num_replicas=world, rank=rank, shuffle=shuffle, seed=3
+                ),
+                batch_size=64,
+                drop_last=False,
+            ),
+        )
+        for rank in range(world)
+    ]
+
+    batches = [list(rank_batches) for rank_batches in per_rank]
+
+    assert len(batches[0]) == len(batches[1]) == len(per_rank[0]) == len(per_rank[1]) == 58
+    seen = torch.cat([y for rank_batches in batches for _, y in rank_batches])
+    assert set(seen.tolist()) == set(range(count))
+    assert len(seen) == count + 1  # one sample repeated to even out the shares
+
+
+def test_the_resident_path_refuses_a_transform_it_would_skip(mnist_dir: Path) -> None:
+    datamodule = MNISTDataModule(data_dir=str(mnist_dir), device_resident=True)
+    datamodule.transform = transforms.Compose([transforms.RandomRotation(10), datamodule.transform])
+    datamodule.setup("fit")
+
+    with pytest.raises(ValueError, match="--data.device_resident false"):
+        datamodule.train_dataloader()

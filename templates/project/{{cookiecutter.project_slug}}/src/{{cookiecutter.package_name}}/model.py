@@ -1,73 +1,22 @@
-"""The LightningModule: the {{ 'convolutional network' if cookiecutter.model == 'cnn' else 'multilayer perceptron' }} and how it trains, validates and tests."""
+"""The LightningModule: how a network is trained, validated, tested and used to predict."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from pytorch_lightning import LightningModule
+from pytorch_lightning.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 from typing_extensions import override
 
+from {{ cookiecutter.package_name }}.errors import CheckpointMismatchError
+
 Batch = tuple[Tensor, Tensor]
-{% if cookiecutter.model == 'cnn' %}
-
-class ConvNet(nn.Module):
-    """Two convolution blocks and a classifier head; reaches about 99% on MNIST."""
-
-    def __init__(
-        self,
-        num_classes: int = 10,
-        channels: tuple[int, int] = (32, 64),
-        hidden_dim: int = 128,
-        dropout: float = 0.25,
-    ) -> None:
-        super().__init__()
-        c1, c2 = channels
-        self.features = nn.Sequential(
-            nn.Conv2d(1, c1, kernel_size=3, padding=1),
-            nn.BatchNorm2d(c1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),  # 28 -> 14
-            nn.Conv2d(c1, c2, kernel_size=3, padding=1),
-            nn.BatchNorm2d(c2),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),  # 14 -> 7
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            nn.Linear(c2 * 7 * 7, hidden_dim),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(hidden_dim, num_classes),
-        )
-
-    @override
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.features(x))
-{%- else %}
-
-class MLP(nn.Module):
-    """A small multilayer perceptron over flattened 28x28 images."""
-
-    def __init__(self, num_classes: int = 10, hidden_dim: int = 128, dropout: float = 0.1) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(28 * 28, hidden_dim),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(hidden_dim, num_classes),
-        )
-
-    @override
-    def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
-{%- endif %}
 
 
 def stage_metrics(num_classes: int) -> tuple[MeanMetric, MulticlassAccuracy]:
@@ -82,15 +31,24 @@ def stage_metrics(num_classes: int) -> tuple[MeanMetric, MulticlassAccuracy]:
     )
 
 
+def cosine_decay(step: int, total_steps: float) -> float:
+    """Return the share of the peak learning rate at ``step`` of ``total_steps``."""
+    if not math.isfinite(total_steps):
+        return 1.0  # no known end (max_epochs=-1): a constant rate
+    return 0.5 * (1.0 + math.cos(math.pi * min(step / max(total_steps, 1), 1.0)))
+
+
 class {{ cookiecutter.class_name }}LitModule(LightningModule):
-    """Classifies 28x28 grayscale digits into ``num_classes`` classes.
+    """Trains a network that maps (N, 1, 28, 28) images to one logit per class.
 
     Args:
-        lr: Peak learning rate of AdamW.
+        net: The network, picked in the config by class_path (see ``networks/``). Under
+            LightningCLI the hyperparameters hold its class_path and init_args, so
+            ``load_from_checkpoint`` and ``--ckpt_path`` rebuild the network a checkpoint
+            was trained with.
+        lr: Peak learning rate of AdamW, decayed along a cosine over the run's steps.
         weight_decay: AdamW weight decay.
-        hidden_dim: Width of the hidden layer before the classifier.
-        dropout: Dropout probability in the network.
-        num_classes: Number of output classes.
+        num_classes: Number of classes the network's logits stand for.
         compile: Compile the network with ``torch.compile`` in place, so checkpoints keep
             their parameter names: ``true`` for the default mode, or a mode name such as
             ``reduce-overhead`` (CUDA graphs: fewer launches for small models on a GPU).
@@ -98,17 +56,15 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
 
     def __init__(
         self,
+        net: nn.Module,
         lr: float = {{ cookiecutter.lr }},
         weight_decay: float = 1e-4,
-        hidden_dim: int = 128,
-        dropout: float = {{ '0.25' if cookiecutter.model == 'cnn' else '0.1' }},
         num_classes: int = 10,
         compile: bool | str = False,
     ) -> None:
         super().__init__()
-        # Every argument lands in the checkpoint, so load_from_checkpoint rebuilds the model.
         self.save_hyperparameters()
-        self.net = {{ 'ConvNet' if cookiecutter.model == 'cnn' else 'MLP' }}(num_classes=num_classes, hidden_dim=hidden_dim, dropout=dropout)
+        self.net = net
         if compile:
             self.net.compile(mode=None if compile is True else compile)
         # One pair per stage: their states must never mix.
@@ -174,7 +130,7 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
         return self(images).argmax(dim=1)
 
     @override
-    def configure_optimizers(self) -> Any:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         # fused: one kernel for the whole update instead of one or more per parameter.
         optimizer = torch.optim.AdamW(
             self.parameters(),
@@ -182,11 +138,50 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
             weight_decay=self.hparams.weight_decay,
             fused=True,
         )
-        # Cosine decay over the configured epochs, stepped once per epoch.
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max(1, self.trainer.max_epochs or 1)
-        )
+        # The run's length is read from the trainer at each step, never stored in the
+        # scheduler's state: a run resumed with a larger max_epochs follows the longer
+        # run's curve from where it stopped instead of replaying the old one's end.
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+    def _lr_factor(self, step: int) -> float:
+        # Step 0 needs no length: the trainer counts its batches only once data is set up.
+        return cosine_decay(step, self.trainer.estimated_stepping_batches) if step else 1.0
+
+    @override
+    def on_train_start(self) -> None:
+        if not self.global_step:
+            return
+        # Resumed: the optimizer holds the learning rate of the old run's schedule; start
+        # this run from the rate of its own schedule at this step.
+        scheduler = self.lr_schedulers()
+        factor = self._lr_factor(self.global_step)
+        groups = scheduler.optimizer.param_groups
+        for group, base_lr in zip(groups, scheduler.base_lrs, strict=True):
+            group["lr"] = base_lr * factor
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Compared before Lightning loads the weights, which would otherwise fail with a
+        # list of every tensor that does not fit.
+        if not self.strict_loading:
+            return
+        saved = {key: tuple(value.shape) for key, value in checkpoint["state_dict"].items()}
+        ours = {key: tuple(value.shape) for key, value in self.state_dict().items()}
+        if saved == ours:
+            return
+        differing = sorted(k for k in saved.keys() | ours.keys() if saved.get(k) != ours.get(k))
+        net = (checkpoint.get("hyper_parameters") or {}).get("net")
+        trained = net.get("class_path", "?") if isinstance(net, dict) else "an unrecorded network"
+        raise CheckpointMismatchError(
+            f"the checkpoint holds the weights of another architecture: it was trained with "
+            f"{trained}, and this model builds {type(self.net).__module__}."
+            f"{type(self.net).__qualname__}; {len(differing)} tensors differ, such as "
+            f"{differing[0]} (checkpoint {saved.get(differing[0])}, model "
+            f"{ours.get(differing[0])}). Load it with the config its run saved "
+            "(--config <run folder>/config.yaml), or with "
+            f"{type(self).__name__}.load_from_checkpoint(PATH), which rebuilds its network."
+        )

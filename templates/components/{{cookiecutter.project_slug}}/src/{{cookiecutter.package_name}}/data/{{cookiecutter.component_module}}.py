@@ -26,7 +26,8 @@ class {{ cookiecutter.component_class }}DataModule(LightningDataModule):
         data_dir: Folder holding ``train/`` and ``test/``.
         batch_size: Samples per batch, per process.
         num_workers: Worker processes per dataloader.
-        pin_memory: Pin host memory for faster copies to the GPU.
+        pin_memory: Pin host memory for faster copies to the GPU; ``None`` pins when
+            training on a CUDA device.
         persistent_workers: Keep workers alive between epochs (needs ``num_workers > 0``).
         val_fraction: Share of ``train/`` held out for validation.
         seed: Seed of the train/validation split.
@@ -39,7 +40,7 @@ class {{ cookiecutter.component_class }}DataModule(LightningDataModule):
         data_dir: str = "data/{{ cookiecutter.component_module }}",
         batch_size: int = {{ cookiecutter.batch_size }},
         num_workers: int = 2,
-        pin_memory: bool = False,
+        pin_memory: bool | None = None,
         persistent_workers: bool = True,
         val_fraction: float = 0.1,
         seed: int = {{ cookiecutter.seed }},
@@ -87,12 +88,16 @@ class {{ cookiecutter.component_class }}DataModule(LightningDataModule):
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
         workers = self.hparams.num_workers
+        pin_memory = self.hparams.pin_memory
+        if pin_memory is None:
+            device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+            pin_memory = device.type == "cuda"
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
             shuffle=shuffle,
             num_workers=workers,
-            pin_memory=self.hparams.pin_memory,
+            pin_memory=pin_memory,
             persistent_workers=self.hparams.persistent_workers and workers > 0,
         )
 

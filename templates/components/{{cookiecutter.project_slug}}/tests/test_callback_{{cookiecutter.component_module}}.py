@@ -5,10 +5,11 @@ from __future__ import annotations
 from {{ cookiecutter.package_name }}.callbacks.{{ cookiecutter.component_module }} import (
     {{ cookiecutter.component_class }}Callback,
 )
-from {{ cookiecutter.package_name }}.cli import DEFAULT_CONFIG, cli_main
+from {{ cookiecutter.package_name }}.cli import cli_main
+from {{ cookiecutter.package_name }}.configs import config_dir
 
 Callback = {{ cookiecutter.component_class }}Callback
-CONFIG = DEFAULT_CONFIG.parent / "callbacks" / "{{ cookiecutter.component_module }}.yaml"
+CONFIG = config_dir() / "callbacks" / "{{ cookiecutter.component_module }}.yaml"
 
 
 def test_config_adds_it_and_it_logs(cpu_args: list[str]) -> None:

@@ -1,1 +1,0 @@
-"""Callbacks added with ``plscaffold add callback NAME``, one module each."""

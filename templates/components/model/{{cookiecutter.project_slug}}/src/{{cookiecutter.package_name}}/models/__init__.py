@@ -1,1 +1,0 @@
-"""LightningModules added with ``plscaffold add model NAME``, one module each."""

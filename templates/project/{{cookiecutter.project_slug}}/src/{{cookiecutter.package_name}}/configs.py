@@ -1,0 +1,91 @@
+"""Where the configs live, and the files ``--experiment NAME`` stands for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from {{ cookiecutter.package_name }}.errors import ConfigNotFoundError, ExperimentNotFoundError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def config_dir() -> Path:
+    """Return the folder that holds ``default.yaml`` and ``experiments/``.
+
+    A wheel carries a copy of the project's ``configs/`` inside the package, so an
+    installed project trains from any folder; a source checkout (an editable install)
+    reads the project's own ``configs/``.
+
+    Raises:
+        ConfigNotFoundError: neither holds ``default.yaml``.
+    """
+    candidates = (PACKAGE_DIR / "configs", PACKAGE_DIR.parents[1] / "configs")
+    for folder in candidates:
+        if (folder / "default.yaml").is_file():
+            return folder
+    raise ConfigNotFoundError(
+        f"no default.yaml in {' or '.join(str(folder) for folder in candidates)}; restore "
+        "configs/default.yaml in the project (plscaffold generate config), then reinstall it"
+    )
+
+
+def experiment_configs(name: str) -> list[Path]:
+    """Return the files of an experiment, its farthest parent first.
+
+    Each file holds only what differs from its parent, named in its ``lineage.parent``;
+    the chain ends at ``default`` (configs/default.yaml) or a built-in ``template:...``,
+    whose keys the first file already holds.
+
+    Raises:
+        ExperimentNotFoundError: there is no ``configs/experiments/NAME.yaml``, a parent's
+            file is missing, or the chain loops.
+    """
+    folder = config_dir() / "experiments"
+    chain: list[Path] = []
+    while name != "default" and not name.startswith("template:"):
+        path = folder / f"{name}.yaml"
+        if not path.is_file():
+            if chain:
+                raise ExperimentNotFoundError(
+                    f"{chain[0]} names the parent {name!r}, which is not in {folder}; "
+                    "restore it or change lineage.parent"
+                )
+            known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none yet"
+            raise ExperimentNotFoundError(
+                f"no experiment {name!r} in {folder} (known: {known}); create it with "
+                f"`plscaffold experiment new {name}`"
+            )
+        if path in chain:
+            raise ExperimentNotFoundError(
+                f"experiment {name!r} is its own ancestor; fix lineage.parent in {chain[0]}"
+            )
+        chain.insert(0, path)
+        lineage = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("lineage") or {}
+        name = str(lineage.get("parent") or "default")
+    if not chain:
+        raise ExperimentNotFoundError(
+            f"--experiment {name!r} names no experiment: the defaults apply without it"
+        )
+    return chain
+
+
+def with_experiment_configs(args: Sequence[str]) -> list[str]:
+    """Put ``--config FILE`` for each file of an experiment before its ``--experiment NAME``.
+
+    The files take effect where the flag stands, as ``--config`` does; the flag itself
+    stays, so the saved config records which experiment a run belongs to.
+    """
+    expanded: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--experiment" or arg.startswith("--experiment="):
+            name = arg.partition("=")[2] if "=" in arg else next(rest, "")
+            for path in experiment_configs(name):
+                expanded += ["--config", str(path)]
+            expanded += ["--experiment", name]
+        else:
+            expanded.append(arg)
+    return expanded
