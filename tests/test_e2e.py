@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +29,12 @@ def _run(
         f"{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     )
     return result
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _install(project: Path, venv: Path) -> Path:
@@ -55,8 +62,20 @@ def test_other_option_sets_lint_and_pass_their_tests(
     _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
     # The project's package is importable from src/ without installing it.
     pytest_args: list[str | Path] = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    result = _run(pytest_args, cwd=project, extra_env={"PYTHONPATH": str(project / "src")})
+    env = {"PYTHONPATH": str(project / "src")}
+    if given.get("logger") == "csv":
+        # A CSV-logger project does not declare tensorboard: it must run without it.
+        blocker = tmp_path / "plugins" / "without_tensorboard.py"
+        blocker.parent.mkdir()
+        blocker.write_text("import sys\nsys.modules.update(tensorboard=None, tensorboardX=None)\n")
+        pytest_args += ["-p", "without_tensorboard"]
+        env["PYTHONPATH"] += os.pathsep + str(blocker.parent)
+    result = _run(pytest_args, cwd=project, extra_env=env)
     assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def _read_idx_labels(path: Path) -> list[int]:
+    return list(path.read_bytes()[8:])
 
 
 def test_generated_project_lints_passes_its_tests_and_learns_digits(tmp_path: Path) -> None:
@@ -76,22 +95,96 @@ def test_generated_project_lints_passes_its_tests_and_learns_digits(tmp_path: Pa
     sizes = write_digits_dataset(data_dir)
     entry_point = tmp_path / "venv" / "bin" / package
     common = [f"--data.data_dir={data_dir}", "--data.num_workers=0", "--data.download=false",
-              "--trainer.enable_progress_bar=false"]  # fmt: skip
+              "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=10"]  # fmt: skip
     _run(
         [entry_point, "fit", *common, "--trainer.max_epochs=8", "--data.batch_size=32"], cwd=project
     )
-    assert (project / "checkpoints" / "last.ckpt").is_file()
-    assert list((project / "logs" / package).glob("version_0/events.out.tfevents.*"))
+    run = project / "logs" / package / "version_0"
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "config.yaml").is_file()
+    assert list(run.glob("events.out.tfevents.*"))
 
-    csv_logger = ["--trainer.logger=pytorch_lightning.loggers.CSVLogger",
-                  "--trainer.logger.save_dir=eval", "--trainer.logger.name=digits"]  # fmt: skip
+    # The CSV logger reads back easily; `best` is the best checkpoint of the run above, and
+    # the test metrics go into that run's folder.
+    csv_logger = [f"--trainer.logger={package}.loggers.CSVLogger",
+                  "--trainer.logger.save_dir=logs", f"--trainer.logger.name={package}"]  # fmt: skip
     _run([entry_point, "test", *common, *csv_logger, "--ckpt_path=best"], cwd=project)
-
-    (metrics_path,) = (project / "eval" / "digits").glob("version_*/metrics.csv")
-    rows = list(csv.DictReader(metrics_path.open()))
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
     test_acc = float(next(row["test_acc"] for row in rows if row.get("test_acc")))
     print(f"held-out test accuracy on {sizes['test']} real digits: {test_acc:.4f}")
     assert test_acc >= 0.90
+
+    predicted = _run([entry_point, "predict", *common, "--ckpt_path=best"], cwd=project)
+    predictions = list(csv.DictReader((run / "predictions.csv").open()))
+    labels = _read_idx_labels(data_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte")
+    correct = sum(int(row["prediction"]) == labels[int(row["index"])] for row in predictions)
+    assert len(predictions) == sizes["test"] and correct / len(predictions) >= 0.90
+    assert f"Wrote {sizes['test']} predictions to {run / 'predictions.csv'}" in predicted.stderr
+    assert sorted(p.name for p in run.parent.iterdir()) == ["version_0"]
+
+
+def _refused(command: list[str | Path], cwd: Path) -> str:
+    """Run a command that must fail the way a user error does; return its stderr."""
+    result = subprocess.run(
+        [str(a) for a in command], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 15, result.stderr
+    return result.stderr
+
+
+def test_user_errors_of_the_installed_project_are_short(tmp_path: Path) -> None:
+    if _has_cuda():
+        pytest.skip("checks a machine without GPUs")
+    project = new_project(project_options("short-errors", gpus=2), output_dir=tmp_path)
+    root, package = project.project_abspath, project.names.package_name
+    _install(root, tmp_path / "venv")
+    entry_point = tmp_path / "venv" / "bin" / package
+
+    no_gpu = _refused([entry_point, "fit"], root)
+    cpu = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.strategy=auto"]
+    no_data = _refused([entry_point, "fit", *cpu, f"--data.data_dir={tmp_path / 'empty'}",
+                        "--data.download=false"], root)  # fmt: skip
+    no_experiment = _refused([entry_point, "fit", *cpu, "--experiment", "nosuch"], root)
+    no_run = _refused([entry_point, "test", *cpu, "--ckpt_path=best"], root)
+
+    assert "asks for accelerator 'gpu' with devices 2, but this machine has no GPU" in no_gpu
+    assert "--trainer.accelerator cpu --trainer.devices 1" in no_gpu
+    assert "plscaffold generate config --gpus 0" in no_gpu
+    assert str(tmp_path / "empty" / "MNIST" / "raw") in no_data
+    assert "--data.download is false" in no_data
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):  # fmt: skip
+        assert name in no_data
+    assert "no experiment 'nosuch'" in no_experiment
+    assert "train one with `fit`" in no_run
+
+
+def test_a_wheel_install_trains_from_any_folder(tmp_path: Path) -> None:
+    project = new_project(project_options("wheel-e2e"), output_dir=tmp_path).project_abspath
+    wheels = tmp_path / "wheels"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+          "-w", wheels, project], cwd=tmp_path)  # fmt: skip
+    (wheel,) = wheels.glob("wheel_e2e-*.whl")
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
+    _run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", wheel], cwd=tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    write_digits_dataset(elsewhere / "data")
+    shutil.rmtree(project)  # nothing of the source tree is left to lean on
+
+    fit = [venv / "bin" / "wheel_e2e", "fit", "--trainer.fast_dev_run=true",
+           "--data.num_workers=0", "--data.download=false"]  # fmt: skip
+    trained = _run(fit, cwd=elsewhere)
+    printed = _run([*fit, "--print_config"], cwd=elsewhere)
+    missing = subprocess.run(
+        [str(a) for a in [*fit, "--config", "nope.yaml"]],
+        cwd=elsewhere, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+    assert "`Trainer.fit` stopped: `max_steps=1` reached." in trained.stderr
+    assert "class_path: wheel_e2e.networks.ConvNet" in printed.stdout
+    assert missing.returncode != 0 and "nope.yaml" in missing.stderr
 
 
 def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path) -> None:
@@ -102,11 +195,11 @@ def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path
     model.write_text(model.read_text() + "\n\nEXTRA_CLASSES = 0  # mine\n")
     for kind, name in (("model", "wide-cnn"), ("datamodule", "my-images"), ("callback", "timer")):
         add_component(kind, name, project)
-    merged = regenerate("model", project, {"model": "mlp"})
+    merged = regenerate("model", project, {"lr": 0.01})
     regenerate("config", project, {"model": "mlp", "gpus": 2, "precision": "bf16-mixed"})
     updated = update(project, allow_dirty=True)
 
-    assert [p.outcome.value for p in merged.plans] == ["merged"]
+    assert {p.relpath: p.outcome.value for p in merged.plans}["src/grown/model.py"] == "merged"
     assert not updated.conflicts
     assert "EXTRA_CLASSES = 0  # mine" in model.read_text()
     _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
@@ -114,7 +207,8 @@ def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path
     pytest_args: list[str | Path] = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider"]
     result = _run(pytest_args, cwd=project, extra_env={"PYTHONPATH": str(project / "src")})
     for test_id in (
-        "tests/test_model_wide_cnn.py::test_selected_by_class_path_it_trains PASSED",
+        "tests/test_model_wide_cnn.py::test_selected_it_trains[config-file] PASSED",
+        "tests/test_model_wide_cnn.py::test_selected_it_trains[class-path] PASSED",
         "tests/test_data_my_images.py::test_selected_by_class_path_it_trains PASSED",
         "tests/test_callback_timer.py::test_config_adds_it_and_it_logs PASSED",
         "tests/test_train.py::test_fit_learns_and_writes_checkpoints_that_reload PASSED",

@@ -1,4 +1,4 @@
-"""The generated project under faults: killed mid-training, then resumed from last.ckpt."""
+"""The generated project under faults: killed mid-training, then its run resumed from last.ckpt."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_sigkill_during_fit_then_resume_finishes_and_every_checkpoint_loads(tmp_
     fit = [sys.executable, "-m", "kill_check", "fit", f"--trainer.max_epochs={EPOCHS}",
            f"--data.batch_size={BATCH}", "--data.num_workers=0", "--data.download=false",
            "--trainer.enable_progress_bar=false", "--early_stopping.patience=100"]  # fmt: skip
-    checkpoints = project / "checkpoints"
+    run = project / "logs" / "kill_check" / "version_0"
+    checkpoints = run / "checkpoints"
 
     victim = subprocess.Popen(
         fit, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -51,7 +52,9 @@ def test_sigkill_during_fit_then_resume_finishes_and_every_checkpoint_loads(tmp_
                              capture_output=True, text=True, timeout=600)  # fmt: skip
 
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "Restoring states from the checkpoint path at" in resumed.stderr + resumed.stdout
+    restored = f"Restoring states from the checkpoint path at {checkpoints.relative_to(project)}"
+    assert restored in resumed.stderr + resumed.stdout
+    assert [p.name for p in run.parent.iterdir()] == ["version_0"]  # the same run, continued
     final = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=False)
     train_size = sizes["train"] - round(sizes["train"] * 0.1)
     assert final["epoch"] == EPOCHS - 1
