@@ -134,15 +134,18 @@ def plain_loop(
     )
     datamodule.setup(None)  # no trainer: resident batches start on the CPU, moved below
     train, val = datamodule.train_dataloader(), datamodule.val_dataloader()
-    model = package.BenchLitModule()
-    net = model.net.to(device)
+    net = package.ConvNet().to(device)  # the network configs/default.yaml names
     if compile:
         net.compile(mode=None if compile == "default" else compile)
-    # The generated configure_optimizers: AdamW (fused unless asked otherwise), cosine.
+    # The generated configure_optimizers: AdamW (fused unless asked otherwise), and a cosine
+    # over the run's optimizer steps, stepped after each one.
     optimizer = torch.optim.AdamW(
         net.parameters(), lr=1e-3, weight_decay=1e-4, fused=True if fused else None
     )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    total_steps = epochs * len(train)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: package.model.cosine_decay(step, total_steps)
+    )
     test = datamodule.test_set
     test_images, test_labels = test.data.to(device), test.targets.to(device)
     bf16 = device == "cuda"
@@ -162,6 +165,7 @@ def plain_loop(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()
         net.eval()
         correct = total = 0
         with torch.no_grad(), autocast():
@@ -170,7 +174,6 @@ def plain_loop(
                 correct += (net(images).argmax(1) == labels).sum().item()
                 total += len(labels)
         net.train()
-        scheduler.step()
         clock.epoch_end(lambda: test_accuracy(net, test_images, test_labels, autocast))
     return clock.stop()
 
@@ -216,7 +219,6 @@ def lightning_fit(
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={run_dir}",
         f"--trainer.logger.init_args.save_dir={run_dir / 'logs'}",
-        f"--checkpoint.dirpath={run_dir / 'checkpoints'}",
         "--early_stopping.patience=1000",
         f"--model.init_args.compile={'true' if compile == 'default' else compile or 'false'}",
         f"--data.data_dir={data_dir}",
