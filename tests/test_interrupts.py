@@ -130,7 +130,7 @@ runpy.run_module("plscaffold", run_name="__main__")
 
 def _slowed_generate(project: Path, step: str, marker: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", SLOWED, "generate", "model", "--model", "mlp",
+        [sys.executable, "-c", SLOWED, "generate", "config", "--model", "mlp",
          "--project", str(project)],
         cwd=project.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, "SLOW_STEP": step, "SLOW_MARKER": str(marker)},
@@ -169,7 +169,7 @@ def test_a_signal_while_generate_commits_lets_it_finish(tmp_path: Path) -> None:
 
     project = new_project(project_options("proj"), output_dir=tmp_path / "a").project_abspath
     expected = new_project(project_options("proj"), output_dir=tmp_path / "b").project_abspath
-    regenerate("model", expected, {"model": "mlp"})
+    regenerate("config", expected, {"model": "mlp"})
     assert tree_state(project) != tree_state(expected)
 
     process = _slowed_generate(project, "replace", tmp_path / "marker")
