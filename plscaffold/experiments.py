@@ -362,9 +362,9 @@ def list_experiments(root_abspath: Path) -> list[Experiment]:
         merged = _merged_files(root_abspath, name)
         monitor = str(merged.get("checkpoint.monitor") or "val_acc")
         run = _latest_run_dir(root_abspath, merged)
-        folder = run / "checkpoints" if run else root_abspath / "logs" / name
-        value, epoch = _best_checkpoint(folder, monitor, str(merged.get("checkpoint.mode", "max")))
-        last = folder / "last.ckpt"
+        mode = str(merged.get("checkpoint.mode", "max"))
+        value, epoch = _best_checkpoint(run / "checkpoints", monitor, mode) if run else (None, None)
+        last = run / "checkpoints" / "last.ckpt" if run else None
         experiments.append(
             Experiment(
                 name,
@@ -374,7 +374,7 @@ def list_experiments(root_abspath: Path) -> list[Experiment]:
                 monitor,
                 value,
                 epoch,
-                last.relative_to(root_abspath).as_posix() if last.is_file() else None,
+                last.relative_to(root_abspath).as_posix() if last and last.is_file() else None,
             )
         )
     return experiments
