@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import ProjectNotFoundError, TemplateError
+from plscaffold.errors import AnswersFileError, PlscaffoldError, ProjectNotFoundError
 from plscaffold.render import RenderedFile, Rendering
 
 STATE_DIR_RELPATH = ".plscaffold"
@@ -43,27 +43,38 @@ class AnswersDocument:
 
     @classmethod
     def from_bytes(cls, content: bytes, where: Path) -> AnswersDocument:
-        """Parse an answers file.
+        """Parse an answers file; every value in it is data, checked before use.
 
         Raises:
-            TemplateError: the file is not an answers file plscaffold can read.
+            AnswersFileError: the file is not JSON of the shape plscaffold writes, or an
+                added component has a name or kind no component can have.
         """
+        from plscaffold.names import validate_component_name
+
+        fix = f"restore {where} from version control"
         try:
             document = json.loads(content)
+            answers = dict(document["answers"])
             added = tuple(
                 AddedComponent(str(c["kind"]), str(c["name"]))
                 for c in document.get("added_components", [])
             )
-            return cls(
-                str(document["plscaffold_version"]),
-                str(document["template"]),
-                dict(document["answers"]),
-                added,
+            parsed = cls(
+                str(document["plscaffold_version"]), str(document["template"]), answers, added
             )
-        except (ValueError, KeyError, TypeError) as err:
-            raise TemplateError(
-                f"{where} is not a readable answers file ({err}); restore it from version control"
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise AnswersFileError(
+                f"{where} is not a readable answers file ({err}); {fix}"
             ) from err
+        for component in added:
+            try:
+                validate_component_name(component.name)
+                validate_component_name(component.kind)
+            except PlscaffoldError as err:
+                raise AnswersFileError(
+                    f"{where}: an added component is not valid: {err}; {fix}"
+                ) from err
+        return parsed
 
 
 def pristine_relpath(relpath: str) -> str:

@@ -17,6 +17,7 @@ from plscaffold.answers import (
     with_project_state,
 )
 from plscaffold.errors import (
+    AnswersFileError,
     ComponentExistsError,
     ConflictError,
     ConflictMarkersError,
@@ -235,6 +236,7 @@ def new_project_from_template(
 
     with open_template(source) as template:
         check_trust(template, trust)
+        template = replace(template, trusted=trust)
         variables = read_variables(template)
         answers = dict(given or {})
         unknown = sorted(key for key in answers if key not in variables)
@@ -285,7 +287,12 @@ def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
             "(plscaffold's own template)"
         )
     answers = dict(state.document.answers)
-    project_name = str(answers.pop("project_name"))
+    project_name = answers.pop("project_name", None)
+    if not isinstance(project_name, str):
+        raise AnswersFileError(
+            f"{state.root_abspath / ANSWERS_RELPATH} records no project_name; restore it from "
+            "version control"
+        )
     return resolve_options(bundled_project_template(), project_name, {**answers, **changes})
 
 

@@ -39,6 +39,10 @@ class TemplateError(PlscaffoldError):
     """Raised when a template cannot be read or rendered; names the file and line."""
 
 
+class AnswersFileError(UserError):
+    """Raised when an answers file cannot be read, or holds what plscaffold never writes."""
+
+
 class ProjectNotFoundError(UserError):
     """Raised when no generated project is found at or above the given folder."""
 

@@ -104,6 +104,11 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
     for name, value in positive.items():
         if value < 1:
             raise InvalidOptionError(f"{_flag(name)} {value} must be at least 1")
+    if not options.description.isprintable():
+        raise InvalidOptionError(
+            f"--description {options.description!r} holds a line break or another control "
+            "character; give one line of text"
+        )
     if options.gpus < 0:
         raise InvalidOptionError(
             f"--gpus {options.gpus} is negative; pass 0 to train on the CPU or N >= 1 for N GPUs"

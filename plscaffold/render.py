@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from plscaffold.errors import TemplateError, UnsafePathError
+from plscaffold.errors import TemplateError, UnsafePathError, UntrustedTemplateError
 from plscaffold.templates import Template
 
 
@@ -76,16 +76,16 @@ def _check_link(path: Path, template_real: Path, ref: str) -> None:
 
 
 def _environment(template: Template, context: Mapping[str, Any]) -> Any:
-    """Return cookiecutter's strict Jinja environment, rooted at the template explicitly."""
-    from cookiecutter.environment import StrictEnvironment
-    from jinja2 import FileSystemLoader
+    """Return the template's environment: Jinja's sandbox unless the template is trusted."""
+    from plscaffold.environment import template_environment
 
-    return StrictEnvironment(
-        context=dict(context),
-        keep_trailing_newline=True,
-        loader=FileSystemLoader(
-            [str(template.project_dir_abspath), str(template.include_dir_abspath)]
-        ),
+    return template_environment(template, dict(context.get("cookiecutter", {})))
+
+
+def _sandbox_refusal(where: str, err: Exception) -> UntrustedTemplateError:
+    return UntrustedTemplateError(
+        f"{where} does what Jinja's sandbox forbids ({err}); pass --trust to render it "
+        "unsandboxed, only if you trust the template's author"
     )
 
 
@@ -99,12 +99,15 @@ def render_relpaths(
         UnsafePathError: a rendered path would leave the project folder.
     """
     from jinja2 import TemplateError as JinjaError
+    from jinja2.exceptions import SecurityError
 
     env = _environment(template, context)
     rendered = []
     for template_relpath in template_relpaths:
         try:
             relpath = env.from_string(template_relpath).render(**context)
+        except SecurityError as err:
+            raise _sandbox_refusal(f"{template.ref}: path {template_relpath!r}", err) from err
         except JinjaError as err:
             raise TemplateError(f"{template.ref}: path {template_relpath!r}: {err}") from err
         rendered.append(check_relpath(relpath))
@@ -133,6 +136,7 @@ def render_tree(
     """
     from binaryornot.check import is_binary
     from jinja2 import TemplateError as JinjaError
+    from jinja2.exceptions import SecurityError
 
     root = template.project_dir_abspath
     env = _environment(template, context)
@@ -169,6 +173,8 @@ def render_tree(
             except (JinjaError, UnicodeDecodeError) as err:
                 line = _template_line(err, source_abspath)
                 at = f"{where}, line {line}" if line else where
+                if isinstance(err, SecurityError):
+                    raise _sandbox_refusal(at, err) from err
                 raise TemplateError(f"{at}: {type(err).__name__}: {err}") from err
             rendering[check_relpath(relpath)] = RenderedFile(content, mode)
     return rendering

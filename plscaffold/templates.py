@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import TemplateError
+from plscaffold.errors import TemplateError, UntrustedTemplateError
 
 CONTEXT_FILE = "cookiecutter.json"
 BUNDLED_PROJECT_TEMPLATE = "project"
@@ -24,11 +25,14 @@ class Template:
         root_abspath: The folder holding ``cookiecutter.json``.
         project_dir_abspath: Its one ``{{cookiecutter.*}}`` folder, the project's root.
         ref: How the answers file names this template (``bundled:project`` or a path).
+        trusted: Render in cookiecutter's own environment, with the template's extensions,
+            instead of Jinja's sandbox (``--trust``).
     """
 
     root_abspath: Path
     project_dir_abspath: Path
     ref: str
+    trusted: bool = False
 
     @property
     def context_file_abspath(self) -> Path:
@@ -140,24 +144,86 @@ def read_variables(template: Template) -> dict[str, Any]:
 
 
 def build_context(template: Template, answers: dict[str, Any]) -> dict[str, Any]:
-    """Build the rendering context exactly as ``cookiecutter --no-input`` would.
+    """Build the rendering context as ``cookiecutter --no-input`` would, answers as data.
 
-    ``answers`` override the template's defaults; derived variables are then rendered in
-    file order with cookiecutter's own code, so both tools see the same values.
+    Variables are taken in ``cookiecutter.json`` order. An answer is a value: it is
+    checked against a choice variable's options and converted for a boolean one, and
+    never rendered as a template. Without an answer, a variable's default is rendered
+    with the values before it (a choice's first option, a dictionary's keys and values
+    in a second pass), in the template's environment: the sandbox unless trusted.
+    ``_private`` variables are copied and ``__private`` ones rendered, as cookiecutter does.
 
     Raises:
-        TemplateError: a variable cannot be rendered, or an answer is not one of its choices.
+        TemplateError: a default cannot be rendered, or an answer is not one of its choices.
+        UntrustedTemplateError: a default needs more than the sandbox allows.
     """
-    # Imported here: cookiecutter pulls in Jinja and more, which `--help` never needs.
-    from cookiecutter.exceptions import CookiecutterException
-    from cookiecutter.generate import generate_context
-    from cookiecutter.prompt import prompt_for_config
+    from jinja2 import TemplateError as JinjaError
+    from jinja2.exceptions import SecurityError
 
-    try:
-        context = generate_context(
-            context_file=str(template.context_file_abspath), extra_context=dict(answers)
-        )
-        context["cookiecutter"] = prompt_for_config(context, no_input=True)
-    except (CookiecutterException, ValueError) as err:
-        raise TemplateError(f"cannot build the context of {template.ref}: {err}") from err
-    return dict(context)
+    from plscaffold.environment import template_environment
+
+    variables = read_variables(template)
+    env = template_environment(template, variables)
+    values: dict[str, Any] = {}
+
+    def render(raw: Any) -> Any:
+        if raw is None or isinstance(raw, bool):
+            return raw
+        if isinstance(raw, dict):
+            return {render(key): render(value) for key, value in raw.items()}
+        if isinstance(raw, list):
+            return [render(item) for item in raw]
+        return env.from_string(str(raw)).render(cookiecutter=values)
+
+    for dictionaries in (False, True):
+        for key, raw in variables.items():
+            if key == "__prompts__" or isinstance(raw, dict) != dictionaries:
+                continue
+            try:
+                if key.startswith("_") and not key.startswith("__"):
+                    values[key] = raw
+                elif key in answers and not key.startswith("_"):
+                    values[key] = _answer_value(template, key, raw, answers[key], render)
+                else:
+                    values[key] = render(raw[0] if isinstance(raw, list) and raw else raw)
+            except SecurityError as err:
+                raise UntrustedTemplateError(
+                    f"{template.context_file_abspath}: variable {key!r} does what Jinja's "
+                    f"sandbox forbids ({err}); pass --trust to render it unsandboxed, only "
+                    "if you trust the template's author"
+                ) from err
+            except JinjaError as err:
+                raise TemplateError(
+                    f"{template.context_file_abspath}: cannot render variable {key!r}: "
+                    f"{type(err).__name__}: {err}"
+                ) from err
+    return {"cookiecutter": values}
+
+
+def _answer_value(
+    template: Template, key: str, raw: Any, answer: Any, render: Callable[[Any], Any]
+) -> Any:
+    """Return an answer as the context holds it: a choice's option, a boolean, or text."""
+    if isinstance(raw, list):
+        options = render(raw)
+        chosen = next((option for option in options if str(option) == str(answer)), None)
+        if chosen is None:
+            raise TemplateError(
+                f"{answer!r} is not one of the choices of {key!r} in {template.ref}: "
+                f"{', '.join(str(option) for option in options)}"
+            )
+        return chosen
+    if isinstance(raw, bool) and not isinstance(answer, bool):
+        text = str(answer).strip().lower()
+        if text not in _BOOLEANS:
+            raise TemplateError(f"{answer!r} for {key!r} in {template.ref} is not yes or no")
+        return _BOOLEANS[text]
+    if answer is None or isinstance(answer, (bool, dict, list)):
+        return answer
+    return str(answer)  # as cookiecutter holds every scalar: text
+
+
+_BOOLEANS = {
+    **dict.fromkeys(("1", "true", "t", "yes", "y", "on"), True),
+    **dict.fromkeys(("0", "false", "f", "no", "n", "off"), False),
+}

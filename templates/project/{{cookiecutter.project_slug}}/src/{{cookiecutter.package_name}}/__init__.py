@@ -1,4 +1,4 @@
-"""{{ cookiecutter.description }}"""
+"""{{ cookiecutter.__description_quoted }}"""
 
 from {{ cookiecutter.package_name }}.datamodule import MNISTDataModule
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule

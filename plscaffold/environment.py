@@ -1,0 +1,89 @@
+"""The Jinja environments templates render in: a sandbox, unless the template is trusted."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from plscaffold.errors import UnsafePathError
+
+if TYPE_CHECKING:
+    from jinja2 import BaseLoader, Environment
+
+    from plscaffold.templates import Template
+
+# The extensions cookiecutter gives every template: filters and tags, no access to Python.
+DEFAULT_EXTENSIONS = (
+    "cookiecutter.extensions.JsonifyExtension",
+    "cookiecutter.extensions.RandomStringExtension",
+    "cookiecutter.extensions.SlugifyExtension",
+    "cookiecutter.extensions.TimeExtension",
+    "cookiecutter.extensions.UUIDExtension",
+)
+
+
+def template_loader(template: Template) -> BaseLoader:
+    """Return a loader for ``{% include %}`` that never reads a file outside the template.
+
+    It searches the project folder and the template's ``templates/`` folder, as
+    cookiecutter does; a name that reaches outside the template, through ``..`` or a
+    symbolic link, is refused.
+    """
+    from jinja2 import FileSystemLoader
+
+    root_real = os.path.realpath(template.root_abspath)
+
+    class InsideTemplateLoader(FileSystemLoader):
+        def get_source(
+            self, environment: Environment, name: str
+        ) -> tuple[str, str, Callable[[], bool]]:
+            source, filename, uptodate = super().get_source(environment, name)
+            real = os.path.realpath(filename)
+            if os.path.commonpath([root_real, real]) != root_real:
+                raise UnsafePathError(
+                    f"{template.ref}: {{% include {name!r} %}} reads {real}, outside the "
+                    "template; copy what it needs into the template"
+                )
+            return source, filename, uptodate
+
+    return InsideTemplateLoader(
+        [str(template.project_dir_abspath), str(template.include_dir_abspath)]
+    )
+
+
+def template_environment(template: Template, variables: dict[str, Any]) -> Environment:
+    """Return the environment a template's files, paths and variables render in.
+
+    An untrusted template renders in Jinja's sandbox, which refuses access to Python's
+    internals (``cycler.__init__.__globals__`` and the like), with cookiecutter's default
+    extensions only. A trusted one (``--trust``) renders in cookiecutter's own strict
+    environment, with the extensions its ``cookiecutter.json`` names.
+
+    Args:
+        template: The template, whose ``trusted`` flag picks the environment.
+        variables: Its ``cookiecutter.json`` variables (``_extensions`` is read when trusted).
+    """
+    options: dict[str, Any] = {
+        "keep_trailing_newline": True,
+        "loader": template_loader(template),
+    }
+    if template.trusted:
+        from cookiecutter.environment import StrictEnvironment
+
+        # As cookiecutter does, a template's own extension modules import from its folder.
+        sys.path.insert(0, str(template.root_abspath))
+        try:
+            environment: Environment = StrictEnvironment(
+                context={"cookiecutter": variables}, **options
+            )
+        finally:
+            sys.path.remove(str(template.root_abspath))
+        return environment
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(
+        extensions=list(DEFAULT_EXTENSIONS), undefined=StrictUndefined, **options
+    )
