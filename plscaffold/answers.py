@@ -137,8 +137,10 @@ def find_project_root(start_abspath: Path) -> Path:
 
 def load_project(start_abspath: Path) -> ProjectState:
     """Find the project around ``start_abspath`` and read its answers file."""
+    from plscaffold.writer import project_path
+
     root = find_project_root(start_abspath)
-    answers_abspath = root / ANSWERS_RELPATH
+    answers_abspath = project_path(root, ANSWERS_RELPATH)
     return ProjectState(
         root, AnswersDocument.from_bytes(answers_abspath.read_bytes(), answers_abspath)
     )

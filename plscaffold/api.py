@@ -43,7 +43,7 @@ from plscaffold.templates import (
     component_kinds,
     template_components,
 )
-from plscaffold.writer import apply_changes, check_target, write_new_project
+from plscaffold.writer import apply_changes, check_target, project_path, write_new_project
 
 if TYPE_CHECKING:  # experiments imports subprocess and more: only its commands need it
     from plscaffold.experiments import Experiment
@@ -306,6 +306,9 @@ def _sync(
     dry_run: bool,
 ) -> SyncResult:
     """Plan every file in ``relpaths`` against its pristine copy and apply the plan."""
+    for relpath in sorted(relpaths):  # refuse links before reading through them
+        project_path(state.root_abspath, relpath)
+        project_path(state.root_abspath, pristine_relpath(relpath))
     plans = [
         plan_file(
             relpath, state.pristine(relpath), state.read(relpath), new_files.get(relpath), restore

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import TemplateError, UntrustedTemplateError
+from plscaffold.errors import TemplateError, UnsafePathError, UntrustedTemplateError
 
 CONTEXT_FILE = "cookiecutter.json"
 BUNDLED_PROJECT_TEMPLATE = "project"
@@ -77,6 +77,11 @@ def load_template(root_abspath: Path, ref: str) -> Template:
         raise TemplateError(
             f"{root_abspath} must hold exactly one '{{{{cookiecutter.<name>}}}}' folder, "
             f"found {len(project_dirs)}"
+        )
+    if project_dirs[0].is_symlink():
+        raise UnsafePathError(
+            f"{project_dirs[0]} is a symbolic link (to {project_dirs[0].resolve()}); a "
+            "template's project folder must be a real folder inside it"
         )
     return Template(root_abspath, project_dirs[0], ref)
 

@@ -8,9 +8,14 @@ import shutil
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from plscaffold.errors import InterruptedAfterWrite, OutputNotWritableError, TargetExistsError
+from plscaffold.errors import (
+    InterruptedAfterWrite,
+    OutputNotWritableError,
+    TargetExistsError,
+    UnsafePathError,
+)
 from plscaffold.render import RenderedFile, Rendering, check_relpath
 
 
@@ -150,16 +155,43 @@ def _signals_deferred() -> Iterator[None]:
         raise InterruptedAfterWrite(received[0])
 
 
+def project_path(root_abspath: Path, relpath: str) -> Path:
+    """Return where ``relpath`` lies in the project, refusing any symbolic link on the way.
+
+    Every folder from the project root down to the file, and the file itself, must be a
+    real folder or file (or not exist yet), so that a write never lands outside the
+    project through a link.
+
+    Raises:
+        UnsafePathError: ``relpath`` leaves the project, or one of its parts is a link.
+    """
+    target = root_abspath / check_relpath(relpath)
+    part = root_abspath
+    for name in PurePosixPath(relpath).parts:
+        part = part / name
+        if part.is_symlink():
+            raise UnsafePathError(
+                f"{part} is a symbolic link; plscaffold never writes through links, so "
+                f"{relpath} was not written and nothing else was either. Replace the link "
+                "with a real folder or file, then run this again"
+            )
+    return target
+
+
 def apply_changes(root_abspath: Path, writes: dict[str, RenderedFile], removals: list[str]) -> None:
     """Write and remove files inside an existing project, all or nothing as far as possible.
 
-    Every new content is first written to a temporary file beside its target; only when
-    all are written are they renamed over their targets, and then ``removals`` deleted.
-    A failure while staging removes the temporary files and any folder made for them.
+    Every target is checked first (no symbolic link on its way); every new content is
+    then written to a temporary file beside its target; only when all are written are
+    they renamed over their targets, and then ``removals`` deleted. A failure while
+    staging removes the temporary files and any folder made for them.
 
     Raises:
+        UnsafePathError: a target lies behind a symbolic link; nothing was written.
         OutputNotWritableError: a file cannot be written.
     """
+    for relpath in [*writes, *removals]:
+        project_path(root_abspath, relpath)
     staged: list[tuple[Path, Path]] = []
     created_dirs: list[Path] = []
     done = False
