@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import json
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plscaffold.errors import AnswersFileError, PlscaffoldError, ProjectNotFoundError
+from plscaffold.errors import (
+    AnswersFileError,
+    PlscaffoldError,
+    PlscaffoldNotice,
+    ProjectBusyError,
+    ProjectNotFoundError,
+)
 from plscaffold.render import RenderedFile, Rendering
+
+if TYPE_CHECKING:
+    from plscaffold.writer import Change
 
 STATE_DIR_RELPATH = ".plscaffold"
 ANSWERS_RELPATH = f"{STATE_DIR_RELPATH}/answers.json"
 PRISTINE_DIR_RELPATH = f"{STATE_DIR_RELPATH}/pristine"
+# Present only while a command changes the project: what to undo or finish if it dies.
+JOURNAL_RELPATH = f"{STATE_DIR_RELPATH}/journal.json"
 
 
 @dataclass(frozen=True)
@@ -97,10 +112,15 @@ def with_project_state(rendering: Rendering, document: AnswersDocument) -> Rende
 
 @dataclass(frozen=True)
 class ProjectState:
-    """A generated project on disk: its root, its answers and its pristine files."""
+    """A generated project on disk: its root, its answers and its pristine files.
+
+    Attributes:
+        recovered: What opening the project did about a run killed half way, if anything.
+    """
 
     root_abspath: Path
     document: AnswersDocument
+    recovered: str | None = None
 
     def read(self, relpath: str) -> RenderedFile | None:
         """Return a project file as it is on disk now, or None if it is not there."""
@@ -135,12 +155,79 @@ def find_project_root(start_abspath: Path) -> Path:
     )
 
 
-def load_project(start_abspath: Path) -> ProjectState:
-    """Find the project around ``start_abspath`` and read its answers file."""
+def _lock(root_abspath: Path) -> int | None:
+    """Take the project's lock: an exclusive ``flock`` on its ``.plscaffold`` folder.
+
+    A folder, not a file, so that locking adds nothing for git to see. Returns the open
+    descriptor to close when done, or None where the platform has no ``flock``.
+
+    Raises:
+        ProjectBusyError: another plscaffold command holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks on folders
+        return None
     from plscaffold.writer import project_path
 
+    descriptor = os.open(project_path(root_abspath, STATE_DIR_RELPATH), os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as err:
+        os.close(descriptor)
+        raise ProjectBusyError(
+            f"another plscaffold command is changing {root_abspath} right now; run this "
+            "again when it has finished"
+        ) from err
+    return descriptor
+
+
+@contextmanager
+def open_project(start_abspath: Path) -> Iterator[ProjectState]:
+    """Find the project around ``start_abspath``, lock it and read its answers file.
+
+    The lock is held until the block ends, so two commands never change one project at
+    once. A run killed while it changed the project left a journal: its temporary files
+    are removed, or its commit finished, before the answers are read.
+
+    Raises:
+        ProjectNotFoundError: no project at or above ``start_abspath``.
+        ProjectBusyError: another plscaffold command is changing the project.
+        AnswersFileError: the answers file cannot be read.
+    """
+    from plscaffold.writer import project_path, recover_changes
+
     root = find_project_root(start_abspath)
-    answers_abspath = project_path(root, ANSWERS_RELPATH)
-    return ProjectState(
-        root, AnswersDocument.from_bytes(answers_abspath.read_bytes(), answers_abspath)
-    )
+    descriptor = _lock(root)
+    try:
+        recovered = recover_changes(root, JOURNAL_RELPATH)
+        if recovered:
+            warnings.warn(f"{root}: {recovered}", PlscaffoldNotice, stacklevel=3)
+        answers_abspath = project_path(root, ANSWERS_RELPATH)
+        document = AnswersDocument.from_bytes(answers_abspath.read_bytes(), answers_abspath)
+        yield ProjectState(root, document, recovered)
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
+
+
+def commit(
+    state: ProjectState,
+    file_changes: list[Change],
+    pristine_changes: list[Change],
+    document: AnswersDocument,
+) -> None:
+    """Write project files, then their pristine copies, then the answers file, in one commit.
+
+    The record of what was written comes last, and a journal lets the next run finish a
+    commit that was killed half way, so the record never describes files that are not
+    on disk.
+    """
+    from plscaffold.writer import apply_changes
+
+    record = [(pristine_relpath(relpath), new) for relpath, new in pristine_changes]
+    answers_file = document.to_file()
+    current = state.read(ANSWERS_RELPATH)
+    if current is None or current.content != answers_file.content:
+        record.append((ANSWERS_RELPATH, answers_file))
+    apply_changes(state.root_abspath, [*file_changes, *record], JOURNAL_RELPATH)

@@ -12,7 +12,8 @@ from plscaffold.answers import (
     AddedComponent,
     AnswersDocument,
     ProjectState,
-    load_project,
+    commit,
+    open_project,
     pristine_relpath,
     with_project_state,
 )
@@ -35,7 +36,7 @@ from plscaffold.options import (
     template_defaults,
     validate_options,
 )
-from plscaffold.render import Rendering, render_relpaths, render_tree
+from plscaffold.render import RenderedFile, Rendering, render_relpaths, render_tree
 from plscaffold.templates import (
     build_context,
     bundled_components_template,
@@ -43,7 +44,7 @@ from plscaffold.templates import (
     component_kinds,
     template_components,
 )
-from plscaffold.writer import apply_changes, check_target, project_path, write_new_project
+from plscaffold.writer import Change, check_target, project_path, write_new_project
 
 if TYPE_CHECKING:  # experiments imports subprocess and more: only its commands need it
     from plscaffold.experiments import Experiment
@@ -103,6 +104,10 @@ class FileStatus:
     deleted: bool
     update_changes: bool
     conflict_markers: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.modified or self.deleted or self.update_changes or self.conflict_markers
 
 
 def project_defaults() -> dict[str, Any]:
@@ -278,6 +283,21 @@ def _hook_runner(template: Any, context: dict[str, Any]) -> Any:
     return run_hook
 
 
+def _project_name(state: ProjectState) -> str:
+    """Return the project name the answers file records.
+
+    Raises:
+        AnswersFileError: it records none.
+    """
+    project_name = state.document.answers.get("project_name")
+    if not isinstance(project_name, str):
+        raise AnswersFileError(
+            f"{state.root_abspath / ANSWERS_RELPATH} records no project_name; restore it from "
+            "version control"
+        )
+    return project_name
+
+
 def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
     bundled = bundled_project_template().ref
     if state.document.template != bundled:
@@ -287,12 +307,8 @@ def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
             "(plscaffold's own template)"
         )
     answers = dict(state.document.answers)
-    project_name = answers.pop("project_name", None)
-    if not isinstance(project_name, str):
-        raise AnswersFileError(
-            f"{state.root_abspath / ANSWERS_RELPATH} records no project_name; restore it from "
-            "version control"
-        )
+    project_name = _project_name(state)
+    answers.pop("project_name")
     return resolve_options(bundled_project_template(), project_name, {**answers, **changes})
 
 
@@ -334,25 +350,21 @@ def _sync(
             "Run without --no-conflicts to write conflict markers, or --dry-run to see the diff"
         )
     if not dry_run:
-        writes = {plan.relpath: plan.result for plan in plans if plan.writes and plan.result}
-        removals = [plan.relpath for plan in plans if plan.removes]
-        for plan in plans:
-            if plan.pristine is None and plan.base is not None:
-                removals.append(pristine_relpath(plan.relpath))
-            elif plan.pristine is not None and plan.pristine != plan.base:
-                writes[pristine_relpath(plan.relpath)] = plan.pristine
-        answers_file = document.to_file()
-        current = state.read(ANSWERS_RELPATH)
-        if current is None or current.content != answers_file.content:
-            writes[ANSWERS_RELPATH] = answers_file
-        apply_changes(state.root_abspath, writes, removals)
+        files: list[Change] = [(p.relpath, p.result) for p in plans if p.writes and p.result]
+        files += [(plan.relpath, None) for plan in plans if plan.removes]
+        pristine: list[Change] = [
+            (plan.relpath, plan.pristine)
+            for plan in plans
+            if plan.pristine != plan.base and (plan.pristine is not None or plan.base is not None)
+        ]
+        commit(state, files, pristine, document)
     return result
 
 
 def project_components(project_dir: Path = Path(".")) -> dict[str, list[str]]:
     """Return the components of the project around ``project_dir`` and their files."""
-    state = load_project(project_dir)
-    return render_components(_options_of(state, {}), state.document.added).components
+    with open_project(project_dir) as state:
+        return render_components(_options_of(state, {}), state.document.added).components
 
 
 def regenerate(
@@ -373,25 +385,25 @@ def regenerate(
         ConflictMarkersError: a file to regenerate holds conflict markers.
         ConflictError: with ``no_conflicts``, a file would conflict.
     """
-    state = load_project(project_dir)
-    recorded = _options_of(state, {})
-    options = _options_of(state, changes or {})
-    old = render_components(recorded, state.document.added)
-    new = old if options == recorded else render_components(options, state.document.added)
-    if component not in new.components:
-        raise UnknownComponentError(
-            f"no component {component!r} in {state.root_abspath}; choose one of "
-            f"{', '.join(new.components)} (`plscaffold list` shows their files)"
+    with open_project(project_dir) as state:
+        recorded = _options_of(state, {})
+        options = _options_of(state, changes or {})
+        old = render_components(recorded, state.document.added)
+        new = old if options == recorded else render_components(options, state.document.added)
+        if component not in new.components:
+            raise UnknownComponentError(
+                f"no component {component!r} in {state.root_abspath}; choose one of "
+                f"{', '.join(new.components)} (`plscaffold list` shows their files)"
+            )
+        relpaths = set(new.components[component]) | set(old.components.get(component, []))
+        document = replace(state.document, answers=options.answers())
+        result = _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
+        stale = tuple(
+            name
+            for name, paths in new.components.items()
+            if name != component and any(new.files[p] != state.pristine(p) for p in paths)
         )
-    relpaths = set(new.components[component]) | set(old.components.get(component, []))
-    document = replace(state.document, answers=options.answers())
-    result = _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
-    stale = tuple(
-        name
-        for name, paths in new.components.items()
-        if name != component and any(new.files[p] != state.pristine(p) for p in paths)
-    )
-    return replace(result, stale_components=stale)
+        return replace(result, stale_components=stale)
 
 
 def _check_clean_work_tree(root_abspath: Path) -> None:
@@ -419,35 +431,34 @@ def update(
         DirtyWorkTreeError: the project is a git work tree with uncommitted changes.
         ConflictMarkersError, ConflictError: as for :func:`regenerate`.
     """
-    state = load_project(project_dir)
-    if not allow_dirty and not dry_run:
-        _check_clean_work_tree(state.root_abspath)
-    new = render_components(_options_of(state, {}), state.document.added)
-    relpaths = set(new.files) | set(state.pristine_relpaths())
-    document = replace(state.document, plscaffold_version=__version__)
-    return _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
+    with open_project(project_dir) as state:
+        if not allow_dirty and not dry_run:
+            _check_clean_work_tree(state.root_abspath)
+        new = render_components(_options_of(state, {}), state.document.added)
+        relpaths = set(new.files) | set(state.pristine_relpaths())
+        document = replace(state.document, plscaffold_version=__version__)
+        return _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
 
 
 def project_status(project_dir: Path = Path(".")) -> list[FileStatus]:
     """Return the generated files that the user changed or deleted, or an update would change."""
-    state = load_project(project_dir)
-    new = render_components(_options_of(state, {}), state.document.added)
-    statuses = []
-    for relpath in sorted(set(new.files) | set(state.pristine_relpaths())):
-        base = state.pristine(relpath)
-        current = state.read(relpath)
-        rendered = new.files.get(relpath)
-        base_content = base.content if base else None
-        status = FileStatus(
-            relpath,
-            modified=current is not None and base is not None and current.content != base_content,
-            deleted=current is None and base is not None,
-            update_changes=(rendered.content if rendered else None) != base_content,
-            conflict_markers=current is not None and has_conflict_markers(current.content),
-        )
-        if status.modified or status.deleted or status.update_changes or status.conflict_markers:
-            statuses.append(status)
-    return statuses
+    with open_project(project_dir) as state:
+        new = render_components(_options_of(state, {}), state.document.added)
+        relpaths = sorted(set(new.files) | set(state.pristine_relpaths()))
+        statuses = [_file_status(state, relpath, new.files.get(relpath)) for relpath in relpaths]
+    return [status for status in statuses if status.changed]
+
+
+def _file_status(state: ProjectState, relpath: str, rendered: RenderedFile | None) -> FileStatus:
+    base, current = state.pristine(relpath), state.read(relpath)
+    base_content = base.content if base else None
+    return FileStatus(
+        relpath,
+        modified=current is not None and base is not None and current.content != base_content,
+        deleted=current is None and base is not None,
+        update_changes=(rendered.content if rendered else None) != base_content,
+        conflict_markers=current is not None and has_conflict_markers(current.content),
+    )
 
 
 def add_component(
@@ -462,31 +473,31 @@ def add_component(
     """
     check_kind(kind, component_kinds())
     validate_component_name(name)
-    state = load_project(project_dir)
-    added = (*state.document.added, AddedComponent(kind, name))
-    new = render_components(_options_of(state, {}), added)  # refuses a name already taken
-    relpaths = set(new.components[name])
-    clashes = [
-        relpath
-        for relpath in sorted(relpaths)
-        if (current := state.read(relpath)) is not None
-        and current.content != new.files[relpath].content
-    ]
-    if clashes:
-        raise ComponentExistsError(
-            f"{', '.join(clashes)} already exist{'s' if len(clashes) == 1 else ''}; "
-            f"choose another name for the {kind}"
-        )
-    document = replace(state.document, added=added)
-    return _sync(state, document, relpaths, new.files, False, True, dry_run)
+    with open_project(project_dir) as state:
+        added = (*state.document.added, AddedComponent(kind, name))
+        new = render_components(_options_of(state, {}), added)  # refuses a name already taken
+        relpaths = set(new.components[name])
+        clashes = [
+            relpath
+            for relpath in sorted(relpaths)
+            if (current := state.read(relpath)) is not None
+            and current.content != new.files[relpath].content
+        ]
+        if clashes:
+            raise ComponentExistsError(
+                f"{', '.join(clashes)} already exist{'s' if len(clashes) == 1 else ''}; "
+                f"choose another name for the {kind}"
+            )
+        document = replace(state.document, added=added)
+        return _sync(state, document, relpaths, new.files, False, True, dry_run)
 
 
 def project_package(project_dir: Path = Path(".")) -> tuple[Path, str]:
     """Return the root of the project around ``project_dir`` and its package name."""
     from plscaffold.names import package_name_for
 
-    state = load_project(project_dir)
-    return state.root_abspath, package_name_for(str(state.document.answers["project_name"]))
+    with open_project(project_dir) as state:
+        return state.root_abspath, package_name_for(_project_name(state))
 
 
 def new_experiment(
@@ -498,16 +509,21 @@ def new_experiment(
 ) -> tuple[Path, dict[str, Any]]:
     """Write configs/experiments/NAME.yaml; see :func:`plscaffold.experiments.new_experiment`."""
     from plscaffold import experiments
+    from plscaffold.names import package_name_for
 
-    root, package = project_package(project_dir)
-    return experiments.new_experiment(root, package, name, parent, assignments, description)
+    with open_project(project_dir) as state:  # held while the experiment is checked and written
+        package = package_name_for(_project_name(state))
+        return experiments.new_experiment(
+            state.root_abspath, package, name, parent, assignments, description
+        )
 
 
 def list_experiments(project_dir: Path = Path(".")) -> list[Experiment]:
     """Return the project's experiments with their lineage and best metric."""
     from plscaffold import experiments
 
-    return experiments.list_experiments(load_project(project_dir).root_abspath)
+    with open_project(project_dir) as state:
+        return experiments.list_experiments(state.root_abspath)
 
 
 def compare_experiments(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from plscaffold import __version__
-from plscaffold.errors import InterruptedAfterWrite, PlscaffoldError
+from plscaffold.errors import InterruptedAfterWrite, PlscaffoldError, PlscaffoldNotice
 
 if TYPE_CHECKING:
     from plscaffold.api import NewProjectResult, SyncResult
@@ -41,7 +42,14 @@ def _user_errors() -> Iterator[None]:
     while the result is printed ends the process without a misleading message.
     """
     try:
-        yield
+        with warnings.catch_warnings(record=True) as notices:
+            warnings.simplefilter("always", PlscaffoldNotice)
+            try:
+                yield
+            finally:
+                for notice in notices:
+                    if issubclass(notice.category, PlscaffoldNotice):
+                        typer.echo(f"Note: {notice.message}", err=True)
     except PlscaffoldError as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(err.exit_code) from err

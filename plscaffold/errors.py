@@ -43,6 +43,10 @@ class AnswersFileError(UserError):
     """Raised when an answers file cannot be read, or holds what plscaffold never writes."""
 
 
+class ProjectBusyError(UserError):
+    """Raised when another plscaffold command is changing the same project."""
+
+
 class ProjectNotFoundError(UserError):
     """Raised when no generated project is found at or above the given folder."""
 
@@ -81,6 +85,14 @@ class UntrustedTemplateError(UserError):
 
 class TemplateSourceError(UserError):
     """Raised when a template path or URL cannot be read or cloned."""
+
+
+class PlscaffoldNotice(UserWarning):
+    """Issued for something the user should know that is not an error.
+
+    Such as: the commit of a run killed half way was finished when the project was next
+    opened. The CLI prints each as a note on stderr.
+    """
 
 
 class InterruptedAfterWrite(KeyboardInterrupt):

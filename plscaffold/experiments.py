@@ -261,6 +261,7 @@ def new_experiment(
     """
     import yaml
 
+    from plscaffold.answers import JOURNAL_RELPATH
     from plscaffold.names import validate_component_name
     from plscaffold.render import RenderedFile
     from plscaffold.writer import apply_changes
@@ -306,9 +307,8 @@ def new_experiment(
                 f"the project's entry point rejects {', '.join(culprits) or 'the experiment'}: "
                 f"{_error_text(result)} Nothing was written."
             )
-    apply_changes(
-        root_abspath, {target.relative_to(root_abspath).as_posix(): RenderedFile(text.encode())}, []
-    )
+    relpath = target.relative_to(root_abspath).as_posix()
+    apply_changes(root_abspath, [(relpath, RenderedFile(text.encode()))], JOURNAL_RELPATH)
     return target, document
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import secrets
 import shutil
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -70,6 +72,34 @@ def _temporary_name(folder: Path, prefix: str, suffix: str = "") -> Path:
     return folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
 
 
+def _staging_prefix(target_abspath: Path) -> str:
+    return f".{target_abspath.name}.plscaffold-"
+
+
+def _remove_abandoned_staging(target_abspath: Path) -> None:
+    """Remove staging folders that killed runs left beside the target.
+
+    A staging folder's name holds the id of the process that made it; one whose process
+    is gone was abandoned (SIGKILL), and nothing else will ever remove it.
+    """
+    prefix = _staging_prefix(target_abspath)
+    parent = target_abspath.parent
+    for folder in parent.glob(f"{glob.escape(prefix)}*") if parent.is_dir() else []:
+        pid = folder.name.removeprefix(prefix).split("-")[0]
+        if pid.isdigit() and not folder.is_symlink() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 HookRunner = Callable[[str, Path], None]
 """Runs a template hook (``pre_gen_project``, ``post_gen_project``) in the staging folder."""
 
@@ -90,6 +120,7 @@ def write_new_project(
     """
     check_target(target_abspath)
     parent_abspath = target_abspath.parent
+    _remove_abandoned_staging(target_abspath)
     # Deepest first, so that a failure can remove them in this order.
     created = [p for p in (parent_abspath, *parent_abspath.parents) if not p.exists()]
     staging_abspath: Path | None = None
@@ -97,7 +128,9 @@ def write_new_project(
     done = False
     try:
         parent_abspath.mkdir(parents=True, exist_ok=True)
-        staging_abspath = _temporary_name(parent_abspath, f".{target_abspath.name}.plscaffold-")
+        staging_abspath = _temporary_name(
+            parent_abspath, f"{_staging_prefix(target_abspath)}{os.getpid()}-"
+        )
         try:
             staging_abspath.mkdir(mode=0o700)
         except FileExistsError:
@@ -178,59 +211,157 @@ def project_path(root_abspath: Path, relpath: str) -> Path:
     return target
 
 
-def apply_changes(root_abspath: Path, writes: dict[str, RenderedFile], removals: list[str]) -> None:
-    """Write and remove files inside an existing project, all or nothing as far as possible.
+Change = tuple[str, RenderedFile | None]
+"""One step of a commit: a project-relative path and its new content, or None to remove it."""
 
-    Every target is checked first (no symbolic link on its way); every new content is
-    then written to a temporary file beside its target; only when all are written are
-    they renamed over their targets, and then ``removals`` deleted. A failure while
-    staging removes the temporary files and any folder made for them.
+TEMP_SUFFIX = ".plscaffold-tmp"
+JOURNAL_PARTIAL_SUFFIX = ".partial"
+
+
+def apply_changes(
+    root_abspath: Path, changes: Sequence[Change], journal_relpath: str | None = None
+) -> None:
+    """Write and remove files inside an existing project, in order, all or nothing.
+
+    Every target is checked first (no symbolic link on its way). Every new content is
+    written to a temporary file beside its target; only when all are written are the
+    changes made, renames over the targets and removals, in the order given: callers put
+    the record of what was written last. Signals wait until the commit is complete.
+
+    With ``journal_relpath``, the temporary names and then the commit are recorded there
+    first, so that a run killed at any instant (SIGKILL) leaves what
+    :func:`recover_changes` needs to undo the staging or finish the commit.
 
     Raises:
         UnsafePathError: a target lies behind a symbolic link; nothing was written.
-        OutputNotWritableError: a file cannot be written.
+        OutputNotWritableError: a file cannot be written; nothing was changed, or, if the
+            commit itself failed, the journal is left for the next run to finish.
     """
-    for relpath in [*writes, *removals]:
+    for relpath, _ in changes:
         project_path(root_abspath, relpath)
-    staged: list[tuple[Path, Path]] = []
+    journal = project_path(root_abspath, journal_relpath) if journal_relpath else None
+    steps = [
+        (
+            _temporary_name(target.parent, f".{target.name}.", TEMP_SUFFIX) if new else None,
+            target,
+            new,
+        )
+        for target, new in ((root_abspath / relpath, new) for relpath, new in changes)
+    ]
+    staged: list[Path] = []
     created_dirs: list[Path] = []
-    done = False
+    committing = done = False
     try:
-        for relpath, rendered in sorted(writes.items()):
-            target = root_abspath / check_relpath(relpath)
+        if journal:
+            _write_journal(journal, "staging", steps, root_abspath)
+        for temp, target, new in steps:
+            if temp is None or new is None:
+                continue
             missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
             target.parent.mkdir(parents=True, exist_ok=True)
             created_dirs = missing + created_dirs
-            temp = _temporary_name(target.parent, f".{target.name}.", ".plscaffold-tmp")
-            staged.append((temp, target))
+            staged.append(temp)
             try:
                 with open(temp, "xb") as stream:  # x: a name taken meanwhile is an error
-                    stream.write(rendered.content)
+                    stream.write(new.content)
             except FileExistsError:
                 staged.pop()  # not ours: never remove it
                 raise
-            os.chmod(temp, rendered.mode)
+            os.chmod(temp, new.mode)
         # The renames and removals are the commit: signals wait until it is complete, so
         # an interrupt leaves the project either as it was or fully written.
         with _signals_deferred():
-            for temp, target in staged:
-                os.replace(temp, target)
-            emptied: set[Path] = set()
-            for relpath in removals:
-                removed = root_abspath / check_relpath(relpath)
-                removed.unlink(missing_ok=True)
-                emptied.update(p for p in removed.parents if p.is_relative_to(root_abspath))
-            emptied.discard(root_abspath)
-            # Folders left empty by the removals go too, deepest first.
-            _remove_created(sorted(emptied, key=lambda p: len(p.parts), reverse=True))
+            if journal:
+                _write_journal(journal, "commit", steps, root_abspath)
+            committing = True
+            _commit(steps, root_abspath)
+            if journal:
+                journal.unlink()
             done = True
     except OSError as err:
+        if committing:
+            raise OutputNotWritableError(
+                f"cannot write {err.filename or root_abspath}: {err.strerror or err}; the "
+                "change is half made: run the command again, which finishes it"
+            ) from err
         raise OutputNotWritableError(
             f"cannot write {err.filename or root_abspath}: {err.strerror or err}; "
             "nothing was changed"
         ) from err
     finally:
-        if not done:
-            for temp, _ in staged:
+        if not done and not committing:
+            for temp in staged:
                 temp.unlink(missing_ok=True)
+            if journal:
+                journal.unlink(missing_ok=True)
             _remove_created(sorted(set(created_dirs), key=lambda p: len(p.parts), reverse=True))
+
+
+Step = tuple[Path | None, Path, RenderedFile | None]
+
+
+def _commit(steps: Sequence[Step], root_abspath: Path) -> None:
+    """Make the staged changes: rename each temporary file over its target, or remove it."""
+    emptied: set[Path] = set()
+    for temp, target, _ in steps:
+        if temp is None:
+            target.unlink(missing_ok=True)
+            emptied.update(p for p in target.parents if p.is_relative_to(root_abspath))
+        elif temp.exists():  # a finished commit's files are in place already
+            os.replace(temp, target)
+    emptied.discard(root_abspath)
+    # Folders left empty by the removals go too, deepest first.
+    _remove_created(sorted(emptied, key=lambda p: len(p.parts), reverse=True))
+
+
+def _write_journal(journal: Path, phase: str, steps: Sequence[Step], root_abspath: Path) -> None:
+    """Replace the journal in one rename: it is always whole, never half written."""
+    document = {
+        "phase": phase,
+        "steps": [
+            [temp.relative_to(root_abspath).as_posix() if temp else None,
+             target.relative_to(root_abspath).as_posix()]
+            for temp, target, _ in steps
+        ],
+    }  # fmt: skip
+    partial = journal.with_name(journal.name + JOURNAL_PARTIAL_SUFFIX)
+    partial.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    os.replace(partial, journal)
+
+
+def recover_changes(root_abspath: Path, journal_relpath: str) -> str | None:
+    """Undo the staging, or finish the commit, of a run that was killed; say which.
+
+    Returns:
+        None when no run was interrupted; otherwise what was done, for the user.
+
+    Raises:
+        UnsafePathError: the journal names a path outside the project or behind a link.
+    """
+    journal = project_path(root_abspath, journal_relpath)
+    journal.with_name(journal.name + JOURNAL_PARTIAL_SUFFIX).unlink(missing_ok=True)
+    if not journal.is_file():
+        return None
+    try:
+        document = json.loads(journal.read_text(encoding="utf-8"))
+        phase = document["phase"]
+        steps: list[Step] = [
+            (project_path(root_abspath, temp) if temp else None,
+             project_path(root_abspath, target), None)
+            for temp, target in document["steps"]
+        ]  # fmt: skip
+    except (ValueError, KeyError, TypeError) as err:
+        raise UnsafePathError(
+            f"{journal} is not a journal plscaffold wrote ({err}); look at the project's "
+            "changes (git status), then delete that file"
+        ) from err
+    if phase == "commit":
+        _commit(steps, root_abspath)
+        done = "finished the changes an interrupted run had begun to make"
+    else:
+        for temp, _, _ in steps:
+            if temp is not None:
+                temp.unlink(missing_ok=True)
+        done = "removed the temporary files of an interrupted run"
+    journal.unlink()
+    return done

@@ -78,7 +78,7 @@ def test_a_temporary_name_already_taken_is_never_removed(
     monkeypatch.setattr(writer.secrets, "token_hex", lambda n: "taken")
     project = tmp_path / "proj"
     if write == "new":
-        theirs = tmp_path / ".proj.plscaffold-taken"
+        theirs = tmp_path / f".proj.plscaffold-{os.getpid()}-taken"
         theirs.mkdir()
         (theirs / "keep.txt").write_text("theirs\n")
     else:
@@ -91,6 +91,6 @@ def test_a_temporary_name_already_taken_is_never_removed(
         if write == "new":
             write_new_project({"a.txt": RenderedFile(b"a\n")}, project)
         else:
-            apply_changes(project, {"a.txt": RenderedFile(b"a\n")}, [])
+            apply_changes(project, [("a.txt", RenderedFile(b"a\n"))])
 
     assert tree_state(tmp_path) == before
