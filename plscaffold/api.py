@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from plscaffold.errors import (
     ConflictError,
     ConflictMarkersError,
     DirtyWorkTreeError,
+    DowngradeError,
     InvalidOptionError,
     TemplateError,
     UnknownComponentError,
@@ -374,14 +376,19 @@ def regenerate(
     restore: bool = False,
     no_conflicts: bool = False,
     dry_run: bool = False,
+    only: bool = False,
+    allow_dirty: bool = False,
 ) -> SyncResult:
     """Re-render one component from the recorded answers, changed by ``changes``.
 
     Each file is replaced, kept, merged or left as the user deleted it (see
-    :func:`plscaffold.merge.plan_file`); the new answers are recorded.
+    :func:`plscaffold.merge.plan_file`); the new answers are recorded. Other components
+    that the changed answers render differently are regenerated with it, so the project
+    never contradicts itself, unless ``only``: then they are named in the result.
 
     Raises:
         UnknownComponentError: the project has no such component.
+        DirtyWorkTreeError: the project has uncommitted changes and not ``allow_dirty``.
         ConflictMarkersError: a file to regenerate holds conflict markers.
         ConflictError: with ``no_conflicts``, a file would conflict.
     """
@@ -395,26 +402,44 @@ def regenerate(
                 f"no component {component!r} in {state.root_abspath}; choose one of "
                 f"{', '.join(new.components)} (`plscaffold list` shows their files)"
             )
-        relpaths = set(new.components[component]) | set(old.components.get(component, []))
+        if not allow_dirty and not dry_run:
+            _check_clean_work_tree(state.root_abspath)
+
+        def files_of(name: str) -> set[str]:
+            return set(new.components.get(name, [])) | set(old.components.get(name, []))
+
+        affected = tuple(
+            name
+            for name in new.components
+            if name != component
+            and any(new.files.get(p) != old.files.get(p) for p in files_of(name))
+        )
+        names = (component,) if only else (component, *affected)
+        relpaths = set().union(*(files_of(name) for name in names))
         document = replace(state.document, answers=options.answers())
         result = _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
-        stale = tuple(
-            name
-            for name, paths in new.components.items()
-            if name != component and any(new.files[p] != state.pristine(p) for p in paths)
-        )
-        return replace(result, stale_components=stale)
+        return replace(result, stale_components=affected if only else ())
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    """Return a version's numbers, to compare releases (``0.10.0`` after ``0.9.1``)."""
+    return tuple(int(number) for number in re.findall(r"\d+", version))
 
 
 def _check_clean_work_tree(root_abspath: Path) -> None:
+    """Refuse uncommitted changes inside the project folder (not elsewhere in its repository).
+
+    Raises:
+        DirtyWorkTreeError: ``git status`` lists changes under the project root.
+    """
     from plscaffold.git import git_output
 
-    status = git_output(root_abspath, "status", "--porcelain")
+    status = git_output(root_abspath, "status", "--porcelain", "--", ".")
     if status and status.strip():
         changed = ", ".join(line[3:] for line in status.splitlines()[:5])
         raise DirtyWorkTreeError(
             f"{root_abspath} has uncommitted changes ({changed}); commit or stash them so "
-            "the update can be reviewed and undone, or pass --allow-dirty"
+            "the change can be reviewed and undone, or pass --allow-dirty"
         )
 
 
@@ -424,14 +449,23 @@ def update(
     restore: bool = False,
     no_conflicts: bool = False,
     dry_run: bool = False,
+    force: bool = False,
 ) -> SyncResult:
     """Re-render every component with the installed plscaffold's templates.
 
     Raises:
+        DowngradeError: the project was last written by a newer plscaffold, and not ``force``.
         DirtyWorkTreeError: the project is a git work tree with uncommitted changes.
         ConflictMarkersError, ConflictError: as for :func:`regenerate`.
     """
     with open_project(project_dir) as state:
+        recorded = state.document.plscaffold_version
+        if _version_key(recorded) > _version_key(__version__) and not force:
+            raise DowngradeError(
+                f"{state.root_abspath} was written by plscaffold {recorded}, newer than this "
+                f"{__version__}: updating would undo that version's template changes. Upgrade "
+                "plscaffold, or pass --force to go back on purpose"
+            )
         if not allow_dirty and not dry_run:
             _check_clean_work_tree(state.root_abspath)
         new = render_components(_options_of(state, {}), state.document.added)

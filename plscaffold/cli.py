@@ -165,6 +165,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the plan as JSON
 RestoreOption = Annotated[
     bool, typer.Option("--restore", help="Recreate generated files you deleted.")
 ]
+AllowDirtyOption = Annotated[
+    bool,
+    typer.Option("--allow-dirty", help="Write into a git work tree with uncommitted changes."),
+]
 NoConflictsOption = Annotated[
     bool,
     typer.Option(
@@ -298,12 +302,24 @@ def _report_sync(result: SyncResult, verb: str, dry_run: bool, as_json: bool) ->
                 f"Regenerate them with `plscaffold generate NAME`, or all with `plscaffold update`."
             )
     if result.conflicts and not dry_run:
-        typer.echo(
-            f"Conflicts in {len(result.conflicts)} file(s): {', '.join(result.conflicts)}. "
-            "Each holds both sides between <<<<<<< yours and >>>>>>> template; keep what you "
-            "want, delete the markers, then run your tests.",
-            err=True,
-        )
+        from plscaffold.merge import Outcome
+
+        binary = [p.relpath for p in result.plans if p.outcome is Outcome.BINARY_CONFLICT]
+        marked = [relpath for relpath in result.conflicts if relpath not in binary]
+        if marked:
+            typer.echo(
+                f"Conflicts in {len(marked)} file(s): {', '.join(marked)}. Each holds both "
+                "sides between <<<<<<< yours and >>>>>>> template; keep what you want, delete "
+                "the markers, then run your tests.",
+                err=True,
+            )
+        for relpath in binary:
+            typer.echo(
+                f"{relpath} is not UTF-8 text, so it cannot be merged: your file is kept as it "
+                f"is, with no markers, and the template's new version is in "
+                f".plscaffold/pristine/{relpath}; bring over what you want by hand.",
+                err=True,
+            )
         raise typer.Exit(1)
 
 
@@ -333,12 +349,21 @@ def generate(
     no_conflicts: NoConflictsOption = False,
     dry_run: DryRunDiffOption = False,
     as_json: JsonOption = False,
+    only: Annotated[
+        bool,
+        typer.Option(
+            "--only",
+            help="Regenerate this component alone, even when the new answers change others.",
+        ),
+    ] = False,
+    allow_dirty: AllowDirtyOption = False,
 ) -> None:
     """Regenerate one component, merging the template's changes with yours (alias: g).
 
     Files you did not touch are replaced; files you edited keep your edits, merged with the
     template's changes; lines both changed get conflict markers and the command exits 1.
-    Options given here change the recorded answers first.
+    Options given here change the recorded answers first, and the other components they
+    render differently are regenerated too (--only: not).
     """
     from plscaffold.api import regenerate
 
@@ -349,8 +374,9 @@ def generate(
     )  # fmt: skip
     with _user_errors():
         result = regenerate(
-            component, project, changes, restore=restore, no_conflicts=no_conflicts, dry_run=dry_run
-        )
+            component, project, changes, restore=restore, no_conflicts=no_conflicts,
+            dry_run=dry_run, only=only, allow_dirty=allow_dirty,
+        )  # fmt: skip
     _report_sync(result, f"Regenerated {component}", dry_run, as_json)
 
 
@@ -360,14 +386,17 @@ app.command("g", hidden=True, help="Alias of generate.")(generate)
 @app.command()
 def update(
     project: ProjectOption = Path("."),
-    allow_dirty: Annotated[
-        bool,
-        typer.Option("--allow-dirty", help="Update a git work tree with uncommitted changes."),
-    ] = False,
+    allow_dirty: AllowDirtyOption = False,
     restore: RestoreOption = False,
     no_conflicts: NoConflictsOption = False,
     dry_run: DryRunDiffOption = False,
     as_json: JsonOption = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Update even with an older plscaffold than wrote the project."
+        ),
+    ] = False,
 ) -> None:
     """Re-render every component with this plscaffold's templates, keeping your edits."""
     from plscaffold.api import update as update_project
@@ -375,7 +404,7 @@ def update(
     with _user_errors():
         result = update_project(
             project, allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
-            dry_run=dry_run,
+            dry_run=dry_run, force=force,
         )  # fmt: skip
     _report_sync(result, "Updated", dry_run, as_json)
 

@@ -67,6 +67,10 @@ class DirtyWorkTreeError(UserError):
     """Raised when ``update`` runs on a git work tree with uncommitted changes."""
 
 
+class DowngradeError(UserError):
+    """Raised when ``update`` would render a project with an older plscaffold than wrote it."""
+
+
 class ComponentExistsError(UserError):
     """Raised when ``add`` would create a component or file that already exists."""
 

@@ -14,7 +14,12 @@ from plscaffold.render import RenderedFile
 
 YOURS_LABEL = "yours"
 TEMPLATE_LABEL = "template"
-_MARKER_LINE = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
+# The marker lines plscaffold writes, and only those: a file that documents a git
+# conflict (<<<<<<< HEAD) is not taken for one of ours.
+_MARKER_LINE = re.compile(
+    rb"^(<<<<<<< " + YOURS_LABEL.encode() + rb"|>>>>>>> " + TEMPLATE_LABEL.encode() + rb")\r?$",
+    re.MULTILINE,
+)
 
 
 class Outcome(str, Enum):
@@ -22,6 +27,7 @@ class Outcome(str, Enum):
 
     CREATED = "created"  # new in the template, not on disk
     UPDATED = "updated"  # untouched by the user: replaced by the new rendering
+    MODE = "mode changed"  # same content; the template changed its permission bits
     MERGED = "merged"  # both changed, merged cleanly
     CONFLICT = "conflict"  # both changed on the same lines: written with markers
     BINARY_CONFLICT = "conflict (binary)"  # both changed, cannot merge: the user's kept
@@ -33,7 +39,14 @@ class Outcome(str, Enum):
     ORPHANED = "orphaned"  # no longer in the template, edited by the user: kept
 
 
-WRITES = {Outcome.CREATED, Outcome.UPDATED, Outcome.MERGED, Outcome.CONFLICT, Outcome.RESTORED}
+WRITES = {
+    Outcome.CREATED,
+    Outcome.UPDATED,
+    Outcome.MODE,
+    Outcome.MERGED,
+    Outcome.CONFLICT,
+    Outcome.RESTORED,
+}
 CONFLICTS = {Outcome.CONFLICT, Outcome.BINARY_CONFLICT}
 
 
@@ -67,9 +80,12 @@ class FilePlan:
 
 
 def has_conflict_markers(content: bytes) -> bool:
-    """Return whether a file holds git-style conflict markers (``<<<<<<<`` and ``>>>>>>>``)."""
-    found = {match.group(1) for match in _MARKER_LINE.finditer(content)}
-    return found == {b"<<<<<<<", b">>>>>>>"}
+    """Return whether a file holds a marker line plscaffold writes around a conflict.
+
+    Either line is enough: a set the user half removed still blocks the file, so that a
+    later run never nests a second set inside it.
+    """
+    return _MARKER_LINE.search(content) is not None
 
 
 def _as_text(content: bytes) -> str | None:
@@ -150,13 +166,16 @@ def _decide(
         if restore:
             return FilePlan(relpath, Outcome.RESTORED, None, new, new)
         return FilePlan(relpath, Outcome.DELETED, None, None, new)
-    if current.content == new.content:
-        return FilePlan(relpath, Outcome.IDENTICAL, current, None, new)
-    if base is not None and new.content == base:
-        return FilePlan(relpath, Outcome.KEPT, current, None, new)
     # Permission bits the user changed (chmod +x) win; otherwise the template's apply.
     user_mode = pristine is not None and current.mode != pristine.mode
     mode = current.mode if user_mode else new.mode
+    if current.content == new.content or (base is not None and new.content == base):
+        same = current.content == new.content
+        if mode != current.mode:
+            return FilePlan(
+                relpath, Outcome.MODE, current, RenderedFile(current.content, mode), new
+            )
+        return FilePlan(relpath, Outcome.IDENTICAL if same else Outcome.KEPT, current, None, new)
     if base is not None and current.content == base:
         return FilePlan(relpath, Outcome.UPDATED, current, RenderedFile(new.content, mode), new)
     merged = three_way_merge(base or b"", current.content, new.content)

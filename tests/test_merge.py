@@ -69,13 +69,29 @@ def test_modes_the_user_changed_win_and_template_modes_apply_otherwise() -> None
     ("content", "marked"),
     [
         (b"<<<<<<< yours\na\n=======\nb\n>>>>>>> template\n", True),
-        (b"x = '<<<<<<<'\n", False),
-        (b"<<<<<<< only the start\n", False),
+        (b"<<<<<<< yours\r\na\r\n=======\r\nb\r\n>>>>>>> template\r\n", True),
+        (b"a\n=======\nb\n>>>>>>> template\n", True),  # half removed: still ours
+        (b"<<<<<<< yours\na\nb\n", True),
+        (b"x = '<<<<<<< yours'\n", False),
+        (b"Resolve it:\n<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> main\n", False),
+        (b"Title\n=======\n", False),
+        (b"<<<<<<< yours, said the docs\n", False),
         (b"text\n", False),
     ],
 )
-def test_conflict_markers_are_found_only_at_line_starts(content: bytes, marked: bool) -> None:
+def test_only_the_marker_lines_plscaffold_writes_block_a_file(content: bytes, marked: bool) -> None:
     assert has_conflict_markers(content) is marked
+
+
+def test_a_mode_the_template_changes_is_applied_even_with_the_same_content() -> None:
+    untouched = plan_file("f", F(BASE, 0o644), F(BASE, 0o644), F(BASE, 0o755))
+    edited = plan_file("f", F(BASE, 0o644), F(THEIRS, 0o644), F(BASE, 0o755))
+    user_mode = plan_file("f", F(BASE, 0o644), F(BASE, 0o700), F(BASE, 0o755))
+
+    for plan, content in ((untouched, BASE), (edited, THEIRS)):
+        assert plan.outcome is Outcome.MODE and plan.writes
+        assert plan.result == F(content, 0o755)
+    assert user_mode.outcome is Outcome.IDENTICAL and not user_mode.writes
 
 
 def test_plan_diff_is_a_unified_diff() -> None:

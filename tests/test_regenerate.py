@@ -46,7 +46,21 @@ def test_an_edit_is_kept_and_the_new_template_lines_come_in(
     answers = json.loads((project / ".plscaffold" / "answers.json").read_text())["answers"]
     assert answers["model"] == "mlp"
     assert (project / ".plscaffold" / "pristine" / CONFIG).read_text().count("networks.MLP") == 1
-    assert "readme" in result.output and "render differently" in result.output
+    # The README names the network too: regenerated with the config, never left behind.
+    assert outcome_of(result.output, "README.md") == "updated"
+    assert "multilayer perceptron" in (project / "README.md").read_text()
+
+
+def test_only_regenerates_one_component_and_names_the_others(
+    runner: CliRunner, project: Path
+) -> None:
+    readme = (project / "README.md").read_bytes()
+
+    result = _generate(runner, project, "config", "--gpus", "2", "--only")
+
+    assert result.exit_code == 0, result.output
+    assert "README.md" not in result.output and (project / "README.md").read_bytes() == readme
+    assert "render differently too: readme slurm" in result.output
 
 
 def test_an_untouched_file_is_replaced(runner: CliRunner, project: Path) -> None:
@@ -171,13 +185,13 @@ def test_json_prints_the_plan(runner: CliRunner, project: Path) -> None:
     plan = json.loads(result.output)
     assert plan["dry_run"] is True
     assert plan["conflicts"] == []
-    (entry,) = plan["files"]
-    assert (entry["path"], entry["outcome"], entry["writes"]) == (
-        "configs/default.yaml",
-        "updated",
-        True,
-    )
+    entries = {entry["path"]: entry for entry in plan["files"]}
+    entry = entries["configs/default.yaml"]
+    assert (entry["outcome"], entry["writes"]) == ("updated", True)
     assert "+  accelerator: gpu" in entry["diff"]
+    # What the answer changes elsewhere comes along: the SLURM script asks for the GPU.
+    assert "+#SBATCH --gpus-per-node=1" in entries["scripts/slurm.sbatch"]["diff"]
+    assert entries["README.md"]["outcome"] == "updated"
 
 
 def test_config_options_are_recorded(runner: CliRunner, project: Path) -> None:
@@ -259,5 +273,8 @@ def test_a_non_utf8_edit_is_kept_as_a_binary_conflict(runner: CliRunner, project
     assert result.exit_code == 1
     assert outcome_of(result.output, "README.md") == "conflict (binary)"
     assert readme.read_bytes() == edited
+    assert "README.md is not UTF-8 text" in result.stderr and "no markers" in result.stderr
+    assert ".plscaffold/pristine/README.md" in result.stderr
+    assert "between <<<<<<< yours" not in result.stderr
     pristine = (project / ".plscaffold" / "pristine" / "README.md").read_text()
     assert "multilayer perceptron" in pristine

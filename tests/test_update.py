@@ -183,3 +183,67 @@ def test_every_generated_file_belongs_to_exactly_one_component(project: Path) ->
     )
 
     assert sorted(owned) == generated
+
+
+def test_generate_refuses_a_dirty_project_but_not_a_dirty_repository(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from plscaffold.api import new_project, project_options
+
+    repo = tmp_path / "monorepo"
+    project = new_project(project_options("proj"), output_dir=repo).project_abspath
+    (repo / "other-service").mkdir()
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "generated")
+    (repo / "other-service" / "notes.txt").write_text("work in progress\n")
+
+    unrelated = runner.invoke(app, ["generate", "config", "--gpus", "1", "--project", str(project)])
+    assert unrelated.exit_code == 0, unrelated.output + unrelated.stderr
+
+    (project / "notes.md").write_text("mine\n")
+    before = tree_state(project)
+    dirty = runner.invoke(app, ["generate", "config", "--gpus", "2", "--project", str(project)])
+    assert dirty.exit_code == 2
+    assert "uncommitted changes" in dirty.stderr and "--allow-dirty" in dirty.stderr
+    assert tree_state(project) == before
+    allowed = runner.invoke(
+        app, ["generate", "config", "--gpus", "2", "--allow-dirty", "--project", str(project)]
+    )
+    assert allowed.exit_code == 0, allowed.output + allowed.stderr
+
+
+def test_an_update_by_an_older_plscaffold_is_refused_unless_forced(
+    runner: CliRunner, project: Path
+) -> None:
+    answers_path = project / ".plscaffold" / "answers.json"
+    document = json.loads(answers_path.read_text())
+    document["plscaffold_version"] = "99.0.0"
+    answers_path.write_text(json.dumps(document))
+    before = tree_state(project)
+
+    refused = _update(runner, project)
+    forced = _update(runner, project, "--force")
+
+    assert refused.exit_code == 2
+    assert "written by plscaffold 99.0.0, newer than this" in refused.stderr
+    assert "--force" in refused.stderr
+    assert forced.exit_code == 0, forced.output + forced.stderr
+    assert tree_state(project) != before
+
+
+def test_status_says_a_conflict_resolved_against_the_answers_differs(
+    runner: CliRunner, project: Path
+) -> None:
+    config = project / "configs" / "default.yaml"
+    original = config.read_text()
+    config.write_text(original.replace("networks.ConvNet\n", "networks.convnet.ConvNet\n"))
+    conflict = runner.invoke(
+        app, ["generate", "config", "--model", "mlp", "--project", str(project)]
+    )
+    assert conflict.exit_code == 1
+    config.write_text(original)  # resolved by keeping the ConvNet the answers no longer name
+
+    status = runner.invoke(app, ["status", "--project", str(project)])
+
+    assert "configs/default.yaml: modified" in status.output
