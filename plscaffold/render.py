@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 import traceback
@@ -122,7 +123,10 @@ def render_tree(
     """Render every file of the template's project folder in memory, or those named.
 
     Paths are rendered as templates too; a path that renders to an empty name is skipped,
-    binary files are copied verbatim, and permission bits are kept.
+    binary files are copied verbatim, and permission bits are kept. As cookiecutter does,
+    a file matching one of ``_copy_without_render``'s patterns is copied with its name
+    rendered and its content as it is, and a folder matching one is copied with only its
+    own path rendered.
 
     Args:
         template: The template.
@@ -140,6 +144,7 @@ def render_tree(
 
     root = template.project_dir_abspath
     env = _environment(template, context)
+    verbatim = [str(p) for p in context.get("cookiecutter", {}).get("_copy_without_render", [])]
     rendering: Rendering = {}
     template_real = template.root_abspath.resolve()
     visited: set[Path] = set()
@@ -159,12 +164,23 @@ def render_tree(
             if template_relpaths is not None and source_relpath not in template_relpaths:
                 continue
             where = f"{template.ref}: {template.project_dir_abspath.name}/{source_relpath}"
+            parts = source_relpath.split("/")
+            # The first of the file's folders, or the file itself, that is copied verbatim.
+            copied = next(
+                (
+                    depth
+                    for depth in range(1, len(parts) + 1)
+                    if any(fnmatch.fnmatch("/".join(parts[:depth]), p) for p in verbatim)
+                ),
+                None,
+            )
+            head, tail = (parts[:copied], parts[copied:]) if copied else (parts, [])
             try:
-                relpath = env.from_string(source_relpath).render(**context)
+                relpath = "/".join([env.from_string("/".join(head)).render(**context), *tail])
                 if not PurePosixPath(relpath).name or relpath.endswith("/"):
                     continue  # cookiecutter's way to leave a file out: its name renders empty
                 mode = stat.S_IMODE(source_abspath.stat().st_mode)
-                if is_binary(str(source_abspath)):
+                if copied or is_binary(str(source_abspath)):
                     content = source_abspath.read_bytes()
                 else:
                     text = env.get_template(source_relpath).render(**context)

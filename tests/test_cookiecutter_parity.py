@@ -44,3 +44,58 @@ def test_cookiecutter_writes_the_same_files(tmp_path: Path, given: dict[str, obj
     ours = {k: v for k, v in ours.items() if not k.startswith(STATE_DIR_RELPATH)}
     assert ours == theirs
     assert len(theirs) > 10
+
+
+def test_copy_without_render_matches_cookiecutter(tmp_path: Path) -> None:
+    from tests.conftest import make_template
+
+    workflow = b"on: push\njobs:\n  ci:\n    steps:\n      - run: echo ${{ github.sha }}\n"
+    template = make_template(
+        tmp_path / "t",
+        {
+            ".github/workflows/ci.yml": workflow,
+            "{{cookiecutter.project_name}}-raw/{{ kept }}.txt": b"{{ raw }}\n",
+            "page.html": b"<p>{{ not rendered }}</p>\n",
+            "README.md": b"# {{ cookiecutter.project_name }}\n",
+        },
+        {
+            "project_name": "x",
+            "_copy_without_render": [".github/*", "*.html", "{{cookiecutter.project_name}}-raw"],
+        },
+    )
+    from plscaffold.api import new_project_from_template
+
+    new_project_from_template(str(template), "proj", tmp_path / "ours")
+    _cookiecutter(
+        [str(template), "--no-input", "-o", str(tmp_path / "theirs"), "project_name=proj"], tmp_path
+    )
+
+    ours = tree_state(tmp_path / "ours" / "proj")
+    ours = {k: v for k, v in ours.items() if not k.startswith(STATE_DIR_RELPATH)}
+    assert ours == tree_state(tmp_path / "theirs" / "proj")
+    project = tmp_path / "ours" / "proj"
+    assert (project / ".github" / "workflows" / "ci.yml").read_bytes() == workflow
+    assert (project / "proj-raw" / "{{ kept }}.txt").read_bytes() == b"{{ raw }}\n"
+    assert (project / "README.md").read_text() == "# proj\n"
+
+
+def test_a_trusted_template_loads_its_own_extension_module(tmp_path: Path) -> None:
+    from plscaffold.api import new_project_from_template
+    from tests.conftest import make_template
+
+    template = make_template(
+        tmp_path / "t",
+        {"a.txt": b"{{ cookiecutter.project_name|shout }}\n"},
+        {"project_name": "x", "_extensions": ["local_filters.ShoutExtension"]},
+    )
+    (template / "local_filters.py").write_text(
+        "from jinja2.ext import Extension\n\n\n"
+        "class ShoutExtension(Extension):\n"
+        "    def __init__(self, environment):\n"
+        "        super().__init__(environment)\n"
+        "        environment.filters['shout'] = lambda value: value.upper() + '!'\n"
+    )
+
+    result = new_project_from_template(str(template), "proj", tmp_path / "out", trust=True)
+
+    assert (result.project_abspath / "a.txt").read_text() == "PROJ!\n"
