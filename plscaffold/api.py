@@ -31,7 +31,12 @@ from plscaffold.errors import (
     UnsafePathError,
 )
 from plscaffold.merge import CONFLICTS, FilePlan, Outcome, has_conflict_markers, plan_file
-from plscaffold.names import ProjectNames, validate_component_name, validate_project_name
+from plscaffold.names import (
+    ProjectNames,
+    package_name_for,
+    validate_component_name,
+    validate_project_name,
+)
 from plscaffold.options import (
     ProjectOptions,
     resolve_options,
@@ -151,11 +156,20 @@ def render_components(
         for name, paths in template_components(template).items()
     }
     kinds = component_kinds() if added else {}
+    taken = {package_name_for(name): name for name in components}
     for component in added:
-        if component.name in components:
-            raise ComponentExistsError(
-                f"the project already has a component named {component.name!r}; choose another name"
+        module = package_name_for(component.name)
+        if module in taken:
+            same = (
+                ""
+                if taken[module] == component.name
+                else (f", which is {component.name!r} once '-' is '_' and case is ignored")
             )
+            raise ComponentExistsError(
+                f"the project already has a component named {taken[module]!r}{same}; "
+                "choose another name"
+            )
+        taken[module] = component.name
         check_kind(component.kind, kinds)
         component_files = render_component(component, context["cookiecutter"], kinds)
         components[component.name] = sorted(component_files)
@@ -528,7 +542,6 @@ def add_component(
 
 def project_package(project_dir: Path = Path(".")) -> tuple[Path, str]:
     """Return the root of the project around ``project_dir`` and its package name."""
-    from plscaffold.names import package_name_for
 
     with open_project(project_dir) as state:
         return state.root_abspath, package_name_for(_project_name(state))
@@ -543,7 +556,6 @@ def new_experiment(
 ) -> tuple[Path, dict[str, Any]]:
     """Write configs/experiments/NAME.yaml; see :func:`plscaffold.experiments.new_experiment`."""
     from plscaffold import experiments
-    from plscaffold.names import package_name_for
 
     with open_project(project_dir) as state:  # held while the experiment is checked and written
         package = package_name_for(_project_name(state))

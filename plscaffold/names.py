@@ -10,10 +10,41 @@ from dataclasses import dataclass
 from plscaffold.errors import InvalidNameError
 
 _NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-# Packages a generated project imports: a project package of the same name would shadow them.
+# What a generated project's environment imports, whether or not this Python has it: its
+# dependencies and theirs. A project package of the same name would shadow them.
 _SHADOWED = frozenset(
-    {"torch", "torchvision", "torchmetrics", "pytorch_lightning", "lightning", "jsonargparse"}
-)
+    {
+        "torch", "torchvision", "torchaudio", "torchmetrics", "pytorch_lightning", "lightning",
+        "lightning_fabric", "lightning_utilities", "jsonargparse", "yaml", "numpy",
+        "tensorboard", "tensorboardX", "typing_extensions", "fsspec", "packaging", "tqdm",
+        "triton", "sympy", "networkx", "jinja2", "filelock", "pytest", "ruff", "hatchling",
+        "setuptools", "pip", "google", "protobuf", "grpc", "werkzeug", "markdown", "six",
+    }
+)  # fmt: skip
+
+
+def shadows_an_importable_module(module_name: str) -> bool:
+    """Tell whether a package of that name would hide a module the project's code imports.
+
+    That is Python's own modules, the generated project's dependencies, and any top-level
+    module importable in this Python (a project is usually installed next to it), except
+    folders of the working directory, which only ``python -m`` puts on the path.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    if module_name in sys.stdlib_module_names or module_name in _SHADOWED:
+        return True
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return False
+    origin = spec.origin if spec else None
+    return (
+        bool(origin) and origin != "namespace" and not Path(str(origin)).is_relative_to(Path.cwd())
+    )
+
+
 _FIX = "use letters, digits, '-' and '_', starting with a letter (for example: mnist-classifier)"
 
 
@@ -88,7 +119,7 @@ def validate_project_name(project_name: str) -> ProjectNames:
         "project name",
         "give a bare name and choose the parent folder with --output-dir",
     )
-    if package_name in _SHADOWED or package_name in sys.stdlib_module_names:
+    if shadows_an_importable_module(package_name):
         raise InvalidNameError(
             f"project name {project_name!r} would shadow the installed module {package_name!r}; "
             f"choose another name (for example: my-{project_name})"

@@ -90,6 +90,7 @@ def test_adding_a_second_datamodule_shares_the_package(runner: CliRunner, projec
         (["model", "9net"], "starts with a digit"),
         (["model", "../evil"], "path separator"),
         (["model", "model"], "already has a component named 'model'"),
+        (["model", "Model"], "already has a component named 'model', which is 'Model' once"),
         (
             ["optimizer", "adam"],
             "unknown component kind 'optimizer'; choose one of callback, datamodule, model",
@@ -137,3 +138,14 @@ def test_update_re_renders_added_components(runner: CliRunner, project: Path) ->
 
     assert result.exit_code == 0, result.output
     assert outcome_of(result.output, "src/proj/networks/wide.py") == "kept"
+
+
+def test_names_equal_once_normalised_are_one_component(runner: CliRunner, project: Path) -> None:
+    assert _add(runner, project, "model", "wide-cnn").exit_code == 0
+    before = tree_state(project)
+
+    for name in ("wide_cnn", "Wide-Cnn"):
+        clash = _add(runner, project, "datamodule", name)
+        assert clash.exit_code == 2
+        assert f"'wide-cnn', which is '{name}' once '-' is '_'" in clash.stderr
+    assert tree_state(project) == before

@@ -36,6 +36,10 @@ def test_names_are_derived(name: str, package: str, class_name: str) -> None:
         ("café", "holds 'é'"),
         ("json", "would shadow"),
         ("pytorch-lightning", "would shadow"),
+        ("numpy", "would shadow"),  # a dependency of every generated project
+        ("yaml", "would shadow"),
+        ("merge3", "would shadow"),  # importable in this Python
+        ("typer", "would shadow"),
     ],
 )
 def test_bad_names_are_refused(name: str, message: str) -> None:
