@@ -25,6 +25,8 @@ DEFAULT_PARENT = "default"
 TEMPLATE_PREFIX = "template:"
 # Keys every experiment sets for itself: its runs go to logs/NAME/version_N/.
 OWN_KEYS = ("lineage", "trainer.logger.init_args.name")
+# What an experiment's name can be: never a path, so a parent can only name a file here.
+_EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 _CHECKPOINT_NAME = re.compile(r"epoch=(?P<epoch>\d+)-(?P<metric>[\w/]+)=(?P<value>-?[\d.]+)\.ckpt$")
 
@@ -144,7 +146,7 @@ def experiment_chain(root_abspath: Path, name: str) -> list[Path]:
     """Return an experiment's files, its farthest parent first (as the project's CLI does)."""
     chain: list[Path] = []
     folder = root_abspath / EXPERIMENTS_RELPATH
-    while (folder / f"{name}.yaml").is_file():
+    while _EXPERIMENT_NAME.fullmatch(name) and (folder / f"{name}.yaml").is_file():
         path = folder / f"{name}.yaml"
         if path in chain:
             raise ExperimentError(f"experiment {name!r} is its own ancestor")
@@ -224,10 +226,24 @@ def _parent_sources(root_abspath: Path, parent: str) -> tuple[str, list[Path], d
     raise ExperimentError(f"no parent {parent!r}; choose one of {', '.join(choices)}")
 
 
+def _refuse_lineage(keys: list[str]) -> None:
+    """Refuse ``lineage``: plscaffold's own record of where an experiment came from.
+
+    Raises:
+        ExperimentError: a key is ``lineage`` or below it.
+    """
+    for key in keys:
+        if key == "lineage" or key.startswith("lineage."):
+            raise ExperimentError(
+                f"--set {key}: lineage records where the experiment came from and is written "
+                "by plscaffold; choose the parent with --from. Nothing was written."
+            )
+
+
 def _check_keys(keys: list[str], known: dict[str, Any]) -> None:
     """Refuse keys the resolved config does not have, naming the nearest valid ones."""
     for key in keys:
-        if key in known or key.endswith("+") or key.startswith("lineage"):
+        if key in known or key.endswith("+"):
             continue
         if any(key.startswith(prefix + ".") for prefix in known if known[prefix] in (None, {})):
             continue  # below a key that takes a nested value, such as trainer.logger: null
@@ -276,6 +292,7 @@ def new_experiment(
         raise ExperimentError(f"experiment {name!r} exists ({target}); choose another name")
     lineage_parent, parent_files, template_keys = _parent_sources(root_abspath, parent)
     wanted = {**template_keys, **dict(parse_assignment(text) for text in assignments or [])}
+    _refuse_lineage(list(wanted))
 
     (parent_result,) = run_probe(root_abspath, package, [_config_args(parent_files)])
     if parent_result["code"] != 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,14 +38,24 @@ def open_template(source: str) -> Iterator[Template]:
         yield load_template(path, str(path.resolve()))
         return
     clone_dir = Path(tempfile.mkdtemp(prefix="plscaffold-template-"))
+    system_tempdir = tempfile.tempdir
     try:
         try:
+            # cookiecutter unpacks a zip file into a folder of tempfile's: make that folder
+            # ours, so that removing clone_dir leaves nothing behind.
+            tempfile.tempdir = str(clone_dir)
             repo_dir, _ = determine_repo_dir(
                 template=source, abbreviations={}, clone_to_dir=clone_dir, checkout=None,
                 no_input=True,
             )  # fmt: skip
-        except (CookiecutterException, OSError, ValueError) as err:
-            raise TemplateSourceError(f"cannot fetch template {source}: {err}") from err
+        except (CookiecutterException, OSError, ValueError, subprocess.SubprocessError) as err:
+            reason = str(err).strip() or f"{type(err).__name__}, with no reason given"
+            raise TemplateSourceError(
+                f"cannot fetch template {source}: {reason}; check the URL and that you can "
+                "reach it (git clone it by hand to see git's own message)"
+            ) from err
+        finally:
+            tempfile.tempdir = system_tempdir
         yield load_template(Path(repo_dir), source)
     finally:
         shutil.rmtree(clone_dir, ignore_errors=True)

@@ -119,3 +119,27 @@ def test_experiments_end_to_end(runner: CliRunner, project: Path) -> None:
     png = project / "logs" / "compare-small-vs-child.png"
     assert f"Validation curves: {png}" in compared.output
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000
+
+
+def test_lineage_cannot_be_set_and_a_parent_is_never_a_path(
+    runner: CliRunner, project: Path
+) -> None:
+    before = tree_state(project)
+    refused = _experiment(runner, project, "new", "sneaky", "--set", "lineage.parent=../../x")
+    assert refused.exit_code == 2 and "lineage records where" in refused.stderr
+    assert tree_state(project) == before
+
+    # A hand-written file naming a parent outside the project: that file is never read.
+    # (Were it read, its logger name would show the run under logs/leaked/ in the list.)
+    (project.parent / "evil.yaml").write_text(
+        "trainer:\n  logger:\n    init_args:\n      name: leaked\n"
+    )
+    run = project / "logs" / "leaked" / "version_0" / "checkpoints"
+    run.mkdir(parents=True)
+    (run / "epoch=00-val_acc=0.5000.ckpt").write_bytes(b"")
+    experiments = project / "configs" / "experiments"
+    experiments.mkdir()
+    (experiments / "x.yaml").write_text("lineage:\n  parent: ../../../evil\n")
+    listed = _experiment(runner, project, "list")
+    assert listed.exit_code == 0, listed.output + listed.stderr
+    assert "x " in listed.output and "val_acc=0.5000" not in listed.output

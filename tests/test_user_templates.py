@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
@@ -194,3 +195,38 @@ def test_a_full_disk_gives_a_clear_error_and_no_partial_file(
     assert f"cannot write the project into {tiny_disk}: No space left on device" in result.stderr
     assert tree_state(tiny_disk) == before
     assert os.listdir(tiny_disk) == []
+
+
+def test_a_zip_template_leaves_no_temporary_folder(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import tempfile
+
+    template = make_template(tmp_path / "t" / "tpl", {"a.txt": b"{{ cookiecutter.project_name }}\n"},
+                             {"project_name": "x"})  # fmt: skip
+    archive = shutil.make_archive(str(tmp_path / "tpl"), "zip", tmp_path / "t")
+    temporary = tmp_path / "tmpdir"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+
+    result = _new(runner, tmp_path / "out", archive)
+
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (tmp_path / "out" / "proj" / "a.txt").read_text() == "proj\n"
+    assert list(temporary.iterdir()) == []
+    assert template.is_dir()
+
+
+def test_a_failing_clone_is_one_line_with_a_reason(runner: CliRunner, tmp_path: Path) -> None:
+    for source in ("git+file:///nonexistent/repo", "git+ssh://nobody@127.0.0.1:1/none.git"):
+        result = _new(runner, tmp_path / "out", source)
+
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        message = result.stderr.strip()
+        assert (
+            message.startswith(f"Error: cannot fetch template {source}: ") and "\n" not in message
+        )
+        assert not message.endswith(f"{source}: ")
+    assert not (tmp_path / "out").exists()

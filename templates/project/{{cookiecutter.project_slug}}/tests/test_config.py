@@ -117,3 +117,18 @@ def test_an_installed_copy_of_the_configs_comes_first(
 
     (package / "configs" / "default.yaml").write_text("trainer: {}\n")
     assert config_dir() == package / "configs"
+
+
+def test_an_experiment_parent_is_a_name_never_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "site-packages" / "{{ cookiecutter.package_name }}"
+    experiments = package / "configs" / "experiments"
+    experiments.mkdir(parents=True)
+    (package / "configs" / "default.yaml").write_text("trainer: {}\n")
+    (tmp_path / "outside.yaml").write_text("trainer:\n  max_epochs: 1\n")
+    (experiments / "sneaky.yaml").write_text("lineage:\n  parent: ../../../../outside\n")
+    monkeypatch.setattr(configs, "PACKAGE_DIR", package)
+
+    with pytest.raises(ExperimentNotFoundError, match="names the parent '../../../../outside'"):
+        configs.experiment_configs("sneaky")

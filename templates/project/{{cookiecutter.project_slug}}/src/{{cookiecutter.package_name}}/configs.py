@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import yaml
 from {{ cookiecutter.package_name }}.errors import ConfigNotFoundError, ExperimentNotFoundError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# An experiment is named like a module: never a path, so a name only reads a file in there.
+EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 def config_dir() -> Path:
@@ -47,7 +50,7 @@ def experiment_configs(name: str) -> list[Path]:
     chain: list[Path] = []
     while name != "default" and not name.startswith("template:"):
         path = folder / f"{name}.yaml"
-        if not path.is_file():
+        if not EXPERIMENT_NAME.fullmatch(name) or not path.is_file():
             if chain:
                 raise ExperimentNotFoundError(
                     f"{chain[0]} names the parent {name!r}, which is not in {folder}; "
