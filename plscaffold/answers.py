@@ -145,10 +145,16 @@ def find_project_root(start_abspath: Path) -> Path:
     Raises:
         ProjectNotFoundError: no folder up to the file system root has one.
     """
-    start_abspath = start_abspath.resolve()
-    for folder in (start_abspath, *start_abspath.parents):
-        if (folder / ANSWERS_RELPATH).is_file():
-            return folder
+    try:
+        start_abspath = start_abspath.resolve()
+        for folder in (start_abspath, *start_abspath.parents):
+            if (folder / ANSWERS_RELPATH).is_file():
+                return folder
+    except (OSError, ValueError) as err:
+        raise ProjectNotFoundError(
+            f"{str(start_abspath)!r} is not a folder plscaffold can look in ({err}); pass "
+            "--project PATH"
+        ) from err
     raise ProjectNotFoundError(
         f"no plscaffold project at or above {start_abspath} (no {ANSWERS_RELPATH}); "
         "run this inside a project made by `plscaffold new`, or pass --project PATH"

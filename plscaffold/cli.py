@@ -152,8 +152,10 @@ LrOption = Annotated[float | None, typer.Option(help="Learning rate.")]
 SeedOption = Annotated[int | None, typer.Option(help="Random seed.")]
 LoggerOption = Annotated[str | None, typer.Option(help="Experiment logger: tensorboard or csv.")]
 DescriptionOption = Annotated[str | None, typer.Option(help="One-line description of the project.")]
+# Paths are taken as text and checked by plscaffold, which names a bad one (a NUL byte,
+# a name too long) instead of failing inside the argument parser.
 ProjectOption = Annotated[
-    Path,
+    str,
     typer.Option(
         "--project", "-p", help="The project; default: the one around the current folder."
     ),
@@ -183,8 +185,8 @@ def new(
         str, typer.Argument(help="Project name: the folder, and the package with '-' as '_'.")
     ],
     output_dir: Annotated[
-        Path, typer.Option("--output-dir", "-o", help="Folder to create the project in.")
-    ] = Path("."),
+        str, typer.Option("--output-dir", "-o", help="Folder to create the project in.")
+    ] = ".",
     gpus: GpusOption = None,
     strategy: StrategyOption = None,
     num_nodes: NumNodesOption = None,
@@ -242,7 +244,7 @@ def new(
         }
         if template is not None:
             result = new_project_from_template(
-                template, name, output_dir, _changes(**given), trust=trust, dry_run=dry_run
+                template, name, Path(output_dir), _changes(**given), trust=trust, dry_run=dry_run
             )
             _report_new(result)
             return
@@ -258,7 +260,7 @@ def new(
                 if value is None:
                     given[key] = _ask(key.replace("_", " "), defaults[key], choices.get(key))
         options = project_options(name, **_changes(**given))
-        result = new_project(options, output_dir=output_dir, dry_run=dry_run)
+        result = new_project(options, output_dir=Path(output_dir), dry_run=dry_run)
     _report_new(result)
 
 
@@ -333,7 +335,7 @@ def generate(
     component: Annotated[
         str, typer.Argument(help="Component to regenerate; `plscaffold list` shows them.")
     ],
-    project: ProjectOption = Path("."),
+    project: ProjectOption = ".",
     gpus: GpusOption = None,
     strategy: StrategyOption = None,
     num_nodes: NumNodesOption = None,
@@ -374,7 +376,7 @@ def generate(
     )  # fmt: skip
     with _user_errors():
         result = regenerate(
-            component, project, changes, restore=restore, no_conflicts=no_conflicts,
+            component, Path(project), changes, restore=restore, no_conflicts=no_conflicts,
             dry_run=dry_run, only=only, allow_dirty=allow_dirty,
         )  # fmt: skip
     _report_sync(result, f"Regenerated {component}", dry_run, as_json)
@@ -385,7 +387,7 @@ app.command("g", hidden=True, help="Alias of generate.")(generate)
 
 @app.command()
 def update(
-    project: ProjectOption = Path("."),
+    project: ProjectOption = ".",
     allow_dirty: AllowDirtyOption = False,
     restore: RestoreOption = False,
     no_conflicts: NoConflictsOption = False,
@@ -403,7 +405,7 @@ def update(
 
     with _user_errors():
         result = update_project(
-            project, allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
+            Path(project), allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
             dry_run=dry_run, force=force,
         )  # fmt: skip
     _report_sync(result, "Updated", dry_run, as_json)
@@ -413,24 +415,24 @@ def update(
 def add(
     kind: Annotated[str, typer.Argument(help="What to add: model, datamodule or callback.")],
     name: Annotated[str, typer.Argument(help="Its name: letters, digits, '-' and '_'.")],
-    project: ProjectOption = Path("."),
+    project: ProjectOption = ".",
     dry_run: DryRunDiffOption = False,
 ) -> None:
     """Add a component with its config and its test, selectable from the entry point."""
     from plscaffold.api import add_component
 
     with _user_errors():
-        result = add_component(kind, name, project, dry_run=dry_run)
+        result = add_component(kind, name, Path(project), dry_run=dry_run)
     _report_sync(result, f"Added {kind} {name}", dry_run, as_json=False)
 
 
 @app.command("list")
-def list_components(project: ProjectOption = Path(".")) -> None:
+def list_components(project: ProjectOption = ".") -> None:
     """List the project's components and their files."""
     from plscaffold.api import project_components
 
     with _user_errors():
-        components = project_components(project)
+        components = project_components(Path(project))
     for name, relpaths in components.items():
         _print(f"{name}:")
         for relpath in relpaths:
@@ -438,12 +440,12 @@ def list_components(project: ProjectOption = Path(".")) -> None:
 
 
 @app.command()
-def status(project: ProjectOption = Path(".")) -> None:
+def status(project: ProjectOption = ".") -> None:
     """List generated files you changed or deleted, and those an update would change."""
     from plscaffold.api import project_status
 
     with _user_errors():
-        statuses = project_status(project)
+        statuses = project_status(Path(project))
     if not statuses:
         _print("Every generated file is as plscaffold rendered it, and an update changes nothing.")
         return
@@ -489,20 +491,20 @@ def experiment_new(
         typer.Option("--set", help="KEY=VALUE to change, such as trainer.max_epochs=20."),
     ] = None,
     description: Annotated[str | None, typer.Option(help="What this experiment tries.")] = None,
-    project: ProjectOption = Path("."),
+    project: ProjectOption = ".",
 ) -> None:
     """Write configs/experiments/NAME.yaml, checked by the project's own entry point."""
     from plscaffold.api import new_experiment, project_package
 
     with _user_errors():
-        path, document = new_experiment(name, project, parent, assignments or [], description)
+        path, document = new_experiment(name, Path(project), parent, assignments or [], description)
     _print(f"Created {path} (parent: {document['lineage']['parent']}).")
     from plscaffold.experiments import flatten
 
     for key, value in flatten(document).items():
         if not key.startswith("lineage"):
             _print(f"  {key}: {value}")
-    _, package = project_package(project)
+    _, package = project_package(Path(project))
     _print(f"Run it with: {package} fit --experiment {name}")
 
 
@@ -519,12 +521,12 @@ def experiment_templates() -> None:
 
 
 @experiment_app.command("list")
-def experiment_list(project: ProjectOption = Path(".")) -> None:
+def experiment_list(project: ProjectOption = ".") -> None:
     """Table of experiments: parent, changed keys, best monitored metric, last checkpoint."""
     from plscaffold.api import list_experiments
 
     with _user_errors():
-        experiments = list_experiments(project)
+        experiments = list_experiments(Path(project))
     if not experiments:
         _print("No experiments yet; create one with `plscaffold experiment new NAME`.")
         return
@@ -546,13 +548,13 @@ def experiment_list(project: ProjectOption = Path(".")) -> None:
 @experiment_app.command("compare")
 def experiment_compare(
     names: Annotated[list[str], typer.Argument(help="Two or more experiment names.")],
-    project: ProjectOption = Path("."),
+    project: ProjectOption = ".",
 ) -> None:
     """Show config differences side by side and plot validation curves to a PNG."""
     from plscaffold.api import compare_experiments
 
     with _user_errors():
-        rows, png = compare_experiments(names, project)
+        rows, png = compare_experiments(names, Path(project))
     header = ("key", *names)
     table = [(key, *(str(v) for v in values)) for key, values in rows]
     _print_table(header, table)

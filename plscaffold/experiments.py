@@ -110,7 +110,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         )
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, ValueError) as err:  # ValueError: an integer too long to read
         raise ExperimentError(f"--set {text!r}: the value is not valid YAML: {err}") from err
     if isinstance(value, str) and _FLOAT.fullmatch(value):
         value = float(value)  # YAML 1.1 reads 1e-3 as a string; users mean a number

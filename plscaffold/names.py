@@ -45,6 +45,9 @@ def shadows_an_importable_module(module_name: str) -> bool:
     )
 
 
+# Room for the longest file name derived from a name (tests/test_model_<name>.py) within
+# the 255 bytes file systems allow, with a margin.
+MAX_NAME_LENGTH = 100
 _FIX = "use letters, digits, '-' and '_', starting with a letter (for example: mnist-classifier)"
 
 
@@ -72,11 +75,17 @@ def _check_identifier_name(name: str, label: str, where_hint: str) -> str:
     """Check the rules a project or component name shares; return its module name.
 
     Raises:
-        InvalidNameError: the name is empty, holds a path separator or other character a
-            module name cannot have, starts with a digit, or its module is a keyword.
+        InvalidNameError: the name is empty or too long, holds a path separator or other
+            character a module name cannot have, starts with a digit, or its module is a
+            keyword.
     """
     if not name.strip():
         raise InvalidNameError(f"the {label} is empty; {_FIX}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            f"{label} {name[:20]!r}... is {len(name)} characters long; file systems and "
+            f"readers take at most {MAX_NAME_LENGTH}: choose a shorter name"
+        )
     if "/" in name or "\\" in name:
         raise InvalidNameError(f"{label} {name!r} holds a path separator; {where_hint}")
     if name[0].isdigit():

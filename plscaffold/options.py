@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -73,7 +74,7 @@ def resolve_options(template: Template, project_name: str, given: dict[str, Any]
         kind = {"int": int, "float": float}.get(str(field.type), str)
         try:
             converted[field.name] = kind(values[field.name])
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:
             raise InvalidOptionError(
                 f"{_flag(field.name)} {values[field.name]!r} is not a valid {kind.__name__}"
             ) from err
@@ -113,7 +114,7 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
         raise InvalidOptionError(
             f"--gpus {options.gpus} is negative; pass 0 to train on the CPU or N >= 1 for N GPUs"
         )
-    if not options.lr > 0:
+    if not (options.lr > 0 and math.isfinite(options.lr)):
         raise InvalidOptionError(f"--lr {options.lr} must be a positive number, such as 0.001")
     if options.seed < 0:
         raise InvalidOptionError(f"--seed {options.seed} must be 0 or more")

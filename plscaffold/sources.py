@@ -33,7 +33,11 @@ def open_template(source: str) -> Iterator[Template]:
         )
     if not (is_repo_url(source) or is_zip_file(source)):
         path = Path(source).expanduser()
-        if not path.is_dir():
+        try:
+            found = path.is_dir()
+        except (OSError, ValueError) as err:
+            raise TemplateSourceError(f"{source!r} cannot be a template folder: {err}") from err
+        if not found:
             raise TemplateSourceError(f"template folder {path} does not exist")
         yield load_template(path, str(path.resolve()))
         return

@@ -33,7 +33,17 @@ def check_target(target_abspath: Path) -> None:
 
     Raises:
         TargetExistsError: ``target_abspath`` exists and is not an empty folder.
+        OutputNotWritableError: the path cannot be a folder here (too long, a NUL byte...).
     """
+    try:
+        os.lstat(target_abspath)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # a new folder; whether its parent can hold it shows when it is written
+    except (OSError, ValueError) as err:
+        raise OutputNotWritableError(
+            f"{str(target_abspath)!r} cannot be the project folder ({err}); choose another "
+            "name or --output-dir"
+        ) from err
     if target_abspath.is_symlink() or (target_abspath.exists() and not target_abspath.is_dir()):
         raise TargetExistsError(
             f"{target_abspath} exists and is not a folder; choose another name or --output-dir"

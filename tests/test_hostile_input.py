@@ -1,0 +1,136 @@
+"""Every command answers any input with an exit code and a message: never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from plscaffold.api import new_project, project_options
+from plscaffold.cli import app
+from plscaffold.errors import PlscaffoldError
+from plscaffold.names import validate_component_name
+from tests.conftest import tree_state
+
+HOSTILE = [
+    "", " ", "-", "--", "-x", ".", "..", "../escape", "/etc/passwd", "a/b", "a\\b",
+    "a" * 300, "\x00", "nul\x00byte", "{{ 7*7 }}", "{% include '/etc/passwd' %}",
+    "${HOME}", "$(touch PWNED)", "; touch PWNED", "\n", "é", "😀", "CON", "1e400", "-1",
+    "0", "99999999999999999999999", "nan", "inf", "true", "null", "[1, 2]", "{a: 1}",
+    "model", "default", "lineage.parent=../../x", "trainer.max_epochs=" + "9" * 5000,
+    "key=", "=value", "key",
+]  # fmt: skip
+
+OUT, PROJECT = "{out}", "{project}"
+# Each command with one slot, {}, that every hostile value fills in turn.
+COMMANDS = [
+    ["new", "{}", "-o", OUT, "--no-input"],
+    ["new", "p", "-o", "{}", "--no-input"],
+    ["new", "p", "-o", OUT, "--no-input", "--description", "{}"],
+    ["new", "p", "-o", OUT, "--no-input", "--gpus", "{}"],
+    ["new", "p", "-o", OUT, "--no-input", "--lr", "{}"],
+    ["new", "p", "-o", OUT, "--no-input", "--max-epochs", "{}"],
+    ["new", "p", "-o", OUT, "--no-input", "--precision", "{}"],
+    ["new", "p", "-o", OUT, "--no-input", "--model", "{}"],
+    ["new", "p", "-o", OUT, "--no-input", "--template", "{}"],
+    ["generate", "{}", "--project", PROJECT],
+    ["generate", "config", "--project", PROJECT, "--gpus", "{}"],
+    ["generate", "readme", "--project", PROJECT, "--description", "{}"],
+    ["add", "{}", "x", "--project", PROJECT],
+    ["add", "callback", "{}", "--project", PROJECT],
+    ["status", "--project", "{}"],
+    ["list", "--project", "{}"],
+    ["experiment", "compare", "{}", "other", "--project", PROJECT],
+]
+
+
+def _fails_before_the_projects_parser(value: str) -> bool:
+    """Whether ``experiment new VALUE`` is refused before it runs the project's own CLI."""
+    try:
+        validate_component_name(value)
+    except PlscaffoldError:
+        return True
+    return value == "default"
+
+
+def _cases() -> Iterator[list[str]]:
+    for command in COMMANDS:
+        for value in HOSTILE:
+            yield [value if part == "{}" else part for part in command]
+    for value in filter(_fails_before_the_projects_parser, HOSTILE):
+        yield ["experiment", "new", value, "--project", PROJECT]
+    for value in HOSTILE:  # refused when parsed, or when lineage is set: before the parser
+        if "=" not in value or value.startswith(("lineage", "trainer.max_epochs")):
+            yield ["experiment", "new", "ok", "--set", value, "--project", PROJECT]
+
+
+def test_no_input_ends_in_a_traceback_or_writes_outside_its_folder(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = tmp_path / "sandbox"
+    project = new_project(project_options("proj"), output_dir=sandbox).project_abspath
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep\n")
+    before = tree_state(outside)
+    # One level down, so that a relative path such as ../escape still lands in the sandbox.
+    (sandbox / "cwd").mkdir()
+    monkeypatch.chdir(sandbox / "cwd")
+    failures = []
+
+    for args in _cases():
+        args = [part.format(out=sandbox / "out", project=project) if part in (OUT, PROJECT)
+                else part for part in args]  # fmt: skip
+        result = runner.invoke(app, args)
+        crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
+        if crashed or result.exit_code not in (0, 1, 2) or "Traceback" in result.output:
+            failures.append((args, result.exit_code, repr(result.exception)))
+
+    assert not failures, failures[:5]
+    assert tree_state(outside) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside", "sandbox"]
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda answers: answers.pop("project_name"), "records no project_name"),
+        (lambda answers: answers.update(max_epochs=1e400), "--max-epochs inf is not a valid int"),
+        (lambda answers: answers.update(lr="1e400"), "--lr inf must be a positive number"),
+    ],
+    ids=["no-project-name", "infinite-epochs", "infinite-lr"],
+)
+def test_a_damaged_answers_file_is_one_line(
+    runner: CliRunner, project: Path, change: object, message: str
+) -> None:
+    import json
+
+    path = project / ".plscaffold" / "answers.json"
+    document = json.loads(path.read_text())
+    change(document["answers"])  # type: ignore[operator]
+    path.write_text(json.dumps(document))
+    before = tree_state(project)
+
+    for command in (["status"], ["list"], ["generate", "model"], ["update", "--allow-dirty"]):
+        result = runner.invoke(app, [*command, "--project", str(project)])
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert tree_state(project) == before
+
+
+def test_a_jinja_error_in_a_cookiecutter_json_value_is_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from tests.conftest import make_template
+
+    template = make_template(tmp_path / "t", {"a.txt": b"{{ cookiecutter.v }}\n"},
+                             {"project_name": "x", "v": "{{ oops"})  # fmt: skip
+
+    result = runner.invoke(app, ["new", "p", "--template", str(template), "-o", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "cannot render variable 'v': TemplateSyntaxError" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
