@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from plscaffold import __version__
 from plscaffold.answers import (
     ANSWERS_RELPATH,
+    PRISTINE_DIR_RELPATH,
+    STATE_DIR_RELPATH,
     AddedComponent,
     AnswersDocument,
     ProjectState,
@@ -38,11 +40,13 @@ from plscaffold.names import (
     validate_project_name,
 )
 from plscaffold.options import (
+    GenerationOption,
     ProjectOptions,
     resolve_options,
     template_defaults,
     validate_options,
 )
+from plscaffold.options import generation_options as options_of_template
 from plscaffold.render import RenderedFile, Rendering, render_relpaths, render_tree
 from plscaffold.templates import (
     build_context,
@@ -74,6 +78,16 @@ class NewProjectResult:
     def relpaths(self) -> list[str]:
         return sorted(self.rendering)
 
+    @property
+    def project_relpaths(self) -> list[str]:
+        """The project's own files, without plscaffold's state folder."""
+        return [p for p in self.relpaths if not p.startswith(STATE_DIR_RELPATH + "/")]
+
+    @property
+    def pristine_count(self) -> int:
+        """How many pristine copies the state folder keeps."""
+        return sum(p.startswith(PRISTINE_DIR_RELPATH + "/") for p in self.relpaths)
+
 
 @dataclass(frozen=True)
 class ProjectRendering:
@@ -101,6 +115,11 @@ class SyncResult:
     def conflicts(self) -> list[str]:
         return [plan.relpath for plan in self.plans if plan.outcome in CONFLICTS]
 
+    @property
+    def binary_conflicts(self) -> list[str]:
+        """Conflicted files that are not text: kept as they were, with no markers."""
+        return [p.relpath for p in self.plans if p.outcome is Outcome.BINARY_CONFLICT]
+
 
 @dataclass(frozen=True)
 class FileStatus:
@@ -120,6 +139,21 @@ class FileStatus:
 def project_defaults() -> dict[str, Any]:
     """Return the default of each ``new`` option, read from the bundled template."""
     return template_defaults(bundled_project_template())
+
+
+def generation_options() -> list[GenerationOption]:
+    """Return the answers ``new`` and ``generate`` take as options, from the bundled template."""
+    return options_of_template(bundled_project_template())
+
+
+def check_project_options(options: ProjectOptions) -> None:
+    """Check a project's name and options as ``new`` would, rendering nothing.
+
+    Raises:
+        InvalidNameError, InvalidOptionError: the message names the value and the fix.
+    """
+    validate_project_name(options.project_name)
+    validate_options(options, bundled_project_template())
 
 
 def project_options(project_name: str, **given: Any) -> ProjectOptions:
@@ -547,21 +581,51 @@ def project_package(project_dir: Path = Path(".")) -> tuple[Path, str]:
         return state.root_abspath, package_name_for(_project_name(state))
 
 
+@dataclass(frozen=True)
+class CreatedExperiment:
+    """What ``new_experiment`` wrote.
+
+    Attributes:
+        path: The experiment's file.
+        parent: Its lineage's parent (``default``, an experiment, ``template:NAME``).
+        keys: The keys it sets, flat (``trainer.max_epochs``), lineage left out.
+        command: How to train it.
+    """
+
+    path: Path
+    parent: str
+    keys: dict[str, Any]
+    command: str
+
+
 def new_experiment(
     name: str,
     project_dir: Path = Path("."),
     parent: str = "default",
     assignments: list[str] | None = None,
     description: str | None = None,
-) -> tuple[Path, dict[str, Any]]:
+) -> CreatedExperiment:
     """Write configs/experiments/NAME.yaml; see :func:`plscaffold.experiments.new_experiment`."""
     from plscaffold import experiments
 
     with open_project(project_dir) as state:  # held while the experiment is checked and written
         package = package_name_for(_project_name(state))
-        return experiments.new_experiment(
+        path, document = experiments.new_experiment(
             state.root_abspath, package, name, parent, assignments, description
         )
+    keys = {k: v for k, v in experiments.flatten(document).items() if not k.startswith("lineage")}
+    lineage = document["lineage"]["parent"]
+    return CreatedExperiment(path, lineage, keys, f"{package} fit --experiment {name}")
+
+
+def experiment_templates() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Return the built-in experiment templates: name -> (description, flat keys)."""
+    from plscaffold import experiments
+
+    return {
+        name: (description, experiments.flatten(keys))
+        for name, (description, keys) in experiments.builtin_experiments().items()
+    }
 
 
 def list_experiments(project_dir: Path = Path(".")) -> list[Experiment]:
@@ -583,13 +647,19 @@ def compare_experiments(
 
 
 __all__ = [
+    "PRISTINE_DIR_RELPATH",
+    "STATE_DIR_RELPATH",
+    "CreatedExperiment",
     "FileStatus",
     "NewProjectResult",
     "Outcome",
     "ProjectOptions",
     "SyncResult",
     "add_component",
+    "check_project_options",
     "compare_experiments",
+    "experiment_templates",
+    "generation_options",
     "list_experiments",
     "new_experiment",
     "new_project",

@@ -78,6 +78,11 @@ class FilePlan:
     def removes(self) -> bool:
         return self.outcome is Outcome.REMOVED
 
+    @property
+    def diff(self) -> str:
+        """A unified diff of what the plan does to the file on disk ('' if nothing)."""
+        return plan_diff(self)
+
 
 def has_conflict_markers(content: bytes) -> bool:
     """Return whether a file holds a marker line plscaffold writes around a conflict.

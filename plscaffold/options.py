@@ -38,6 +38,45 @@ class ProjectOptions:
 OPTION_NAMES = tuple(field.name for field in fields(ProjectOptions))
 
 
+@dataclass(frozen=True)
+class GenerationOption:
+    """An answer that ``new`` and ``generate`` take as a command-line option.
+
+    Attributes:
+        name: The template variable, and the option's name with ``-`` for ``_``.
+        kind: ``int``, ``float`` or ``str``.
+        default: The template's default (a choice variable's first choice).
+        choices: The choices of a choice variable; empty otherwise.
+        question: What ``new`` asks for it (the template's ``__prompts__``).
+    """
+
+    name: str
+    kind: type
+    default: Any
+    choices: tuple[str, ...]
+    question: str
+
+
+def generation_options(template: Template) -> list[GenerationOption]:
+    """Return every answer but the project name, as ``cookiecutter.json`` defines it."""
+    prompts = read_variables(template).get("__prompts__") or {}
+    defaults, choices = template_defaults(template), template_choices(template)
+    return [
+        GenerationOption(
+            field.name,
+            _KINDS.get(str(field.type), str),
+            defaults[field.name],
+            tuple(choices.get(field.name, ())),
+            str(prompts.get(field.name) or field.name.replace("_", " ")),
+        )
+        for field in fields(ProjectOptions)
+        if field.name != "project_name"
+    ]
+
+
+_KINDS: dict[str, type] = {"int": int, "float": float}
+
+
 def template_choices(template: Template) -> dict[str, list[str]]:
     """Return the choice variables of the template (``precision``, ``model``, ...)."""
     return {
@@ -71,7 +110,7 @@ def resolve_options(template: Template, project_name: str, given: dict[str, Any]
     values: dict[str, Any] = {**template_defaults(template), **given, "project_name": project_name}
     converted: dict[str, Any] = {}
     for field in fields(ProjectOptions):
-        kind = {"int": int, "float": float}.get(str(field.type), str)
+        kind = _KINDS.get(str(field.type), str)
         try:
             converted[field.name] = kind(values[field.name])
         except (TypeError, ValueError, OverflowError) as err:

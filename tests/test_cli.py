@@ -146,6 +146,58 @@ def test_prompts_for_options_not_given(runner: CliRunner, tmp_path: Path) -> Non
     assert "gpus" not in result.output.split("Created")[0]
 
 
+def test_prompts_re_ask_wrong_answers_and_refuse_impossible_ones_at_once(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # The name is asked first (a keyword is refused), then every option in order:
+    # description, gpus, strategy, num_nodes, precision, model, max_epochs, batch_size,
+    # lr, seed, logger. 16-mixed without a GPU is refused at its own question.
+    typed = ["class", "asked", "", "0", "", "", "16-mixed", "bf16-mixed", "resnet", "mlp",
+             "abc", "4", "", "", "", "wandb", "csv"]  # fmt: skip
+
+    result = runner.invoke(app, ["new", "-o", str(tmp_path), "--input"], input="\n".join(typed))
+
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "Project name" in result.output and "'class' is a Python keyword" in result.stderr
+    assert "Training precision (32-true, 16-mixed, bf16-mixed)" in result.output
+    assert "--precision 16-mixed needs a GPU" in result.stderr
+    assert "'resnet' is not one of cnn, mlp" in result.stderr
+    assert "'wandb' is not one of tensorboard, csv" in result.stderr
+    answers = _answers(tmp_path / "asked")
+    assert (answers["precision"], answers["model"], answers["max_epochs"]) == (
+        "bf16-mixed",
+        "mlp",
+        4,
+    )
+    assert answers["logger"] == "csv"
+
+
+def test_a_missing_name_without_a_terminal_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", "-o", str(tmp_path), "--no-input"])
+
+    assert result.exit_code == 2
+    assert "give the project's NAME" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_shows_each_option_s_choices_and_default(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["new", "--help"])
+
+    assert result.exit_code == 0
+    assert "--precision [32-true|16-mixed|bf16-mixed]" in result.output
+    assert "--model [cnn|mlp]" in result.output
+    assert "[default: 32-true]" in result.output and "[default: 64]" in result.output
+
+
+def test_a_dry_run_says_what_it_would_do(runner: CliRunner, project: Path) -> None:
+    update = runner.invoke(app, ["update", "--dry-run", "--project", str(project)])
+    generate = runner.invoke(app, ["g", "config", "--gpus", "1", "--dry-run", "-p", str(project)])
+
+    assert f"Would update in {project}:" in update.output
+    assert f"Would regenerate config in {project}:" in generate.output
+    assert "Would updated" not in update.output + generate.output
+
+
 def test_no_input_never_prompts(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["new", "quiet", "-o", str(tmp_path), "--no-input"], input="")
 

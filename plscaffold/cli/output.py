@@ -1,0 +1,63 @@
+"""What the command line prints, and the one place plscaffold's errors become exit codes."""
+
+from __future__ import annotations
+
+import signal
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import typer
+
+from plscaffold.errors import InterruptedAfterWrite, PlscaffoldError, PlscaffoldNotice
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    """Print a line to stdout, or to stderr with ``err``."""
+    typer.echo(text, err=err)
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print rows as left-aligned columns under a header."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        echo("  ".join(cells).rstrip())
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into the same clean-up as Ctrl-C: every write path undoes itself."""
+    raise KeyboardInterrupt(signum)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn plscaffold's errors and interrupts into a message on stderr and an exit code.
+
+    Notices the API issues (a PlscaffoldNotice warning) are printed as notes. Once the
+    work is done, SIGINT and SIGTERM get their default action back: an interrupt while
+    the result is printed ends the process without a misleading message.
+    """
+    try:
+        with warnings.catch_warnings(record=True) as notices:
+            warnings.simplefilter("always", PlscaffoldNotice)
+            try:
+                yield
+            finally:
+                for notice in notices:
+                    if issubclass(notice.category, PlscaffoldNotice):
+                        echo(f"Note: {notice.message}", err=True)
+    except PlscaffoldError as err:
+        echo(f"Error: {err}", err=True)
+        raise typer.Exit(err.exit_code) from err
+    except KeyboardInterrupt as stopped:
+        signum = stopped.args[0] if stopped.args else signal.SIGINT
+        name = signal.Signals(signum).name
+        if isinstance(stopped, InterruptedAfterWrite):
+            echo(f"Interrupted by {name} after every change was written.", err=True)
+        else:
+            echo(f"Interrupted by {name}; nothing was written.", err=True)
+        raise typer.Exit(128 + signum) from None
+    if signal.getsignal(signal.SIGTERM) is interrupt:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

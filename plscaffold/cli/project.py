@@ -1,0 +1,339 @@
+"""Commands on projects: new, generate, update, add, list and status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from plscaffold.cli.output import echo, user_errors
+from plscaffold.cli.params import (
+    AllowDirtyOption,
+    DryRunDiffOption,
+    JsonOption,
+    NoConflictsOption,
+    ProjectOption,
+    RestoreOption,
+    with_generation_options,
+)
+from plscaffold.errors import PlscaffoldError
+
+if TYPE_CHECKING:
+    from plscaffold.api import NewProjectResult, SyncResult
+
+
+def _tree_lines(relpaths: list[str]) -> list[str]:
+    """Indent sorted POSIX paths as a folder tree, folders before the files inside them."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for relpath in relpaths:
+        parts = relpath.split("/")
+        for depth in range(len(parts) - 1):
+            folder = "/".join(parts[: depth + 1])
+            if folder not in seen:
+                seen.add(folder)
+                lines.append("  " * depth + parts[depth] + "/")
+        lines.append("  " * (len(parts) - 1) + parts[-1])
+    return lines
+
+
+def _report_new(result: NewProjectResult) -> None:
+    from plscaffold.api import PRISTINE_DIR_RELPATH, STATE_DIR_RELPATH
+
+    verb = "Would create" if result.dry_run else "Created"
+    echo(f"{verb} {result.project_abspath}/ ({len(result.project_relpaths)} files):")
+    for line in _tree_lines(result.project_relpaths):
+        echo("  " + line)
+    echo(
+        f"  {STATE_DIR_RELPATH}/  answers.json and {result.pristine_count} pristine copies "
+        f"under {PRISTINE_DIR_RELPATH}/, the base for later regeneration"
+    )
+    if result.dry_run:
+        echo("Dry run: nothing was written.")
+        return
+    echo()
+    echo("Next steps:")
+    echo(f"  cd {result.project_abspath}")
+    if result.names is None:
+        return  # a user template: its own README says what comes next
+    package = result.names.package_name
+    echo('  pip install -e ".[test]"')
+    echo("  pytest                      # the project's own tests, offline")
+    echo(f"  {package} fit              # train with configs/default.yaml")
+    echo(f"  {package} test --ckpt_path best")
+
+
+def _ask_until_valid(question: str, default: Any, kind: type, check: Any) -> Any:
+    """Ask until ``check(answer)`` accepts it; each refusal is shown, the question asked again."""
+    while True:
+        answer = typer.prompt(question, default=default, type=kind)
+        try:
+            check(answer)
+        except PlscaffoldError as err:
+            echo(f"Error: {err}", err=True)
+            continue
+        return answer
+
+
+def _ask_for_options(name: str | None, answers: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Ask for the project name and every option not given, checking each at its question.
+
+    A choice is asked among its choices; an answer that makes the project impossible with
+    the answers before it (16-mixed precision without a GPU, say) is refused right there.
+    """
+    from plscaffold.api import check_project_options, generation_options, project_options
+
+    def check_name(candidate: str) -> None:
+        check_project_options(project_options(candidate))
+
+    if name is None:
+        name = _ask_until_valid("Project name (the folder; '-' becomes '_' in the package)",
+                                None, str, check_name)  # fmt: skip
+    for option in generation_options():
+        if option.name in answers:
+            continue
+        question = option.question
+        if option.choices:
+            question += f" ({', '.join(option.choices)})"
+
+        def check(answer: Any, key: str = option.name, choices: Any = option.choices) -> None:
+            if choices and str(answer) not in choices:
+                raise PlscaffoldError(f"{answer!r} is not one of {', '.join(choices)}")
+            check_project_options(project_options(str(name), **{**answers, key: answer}))
+
+        answers[option.name] = _ask_until_valid(question, option.default, option.kind, check)
+    return name, answers
+
+
+@with_generation_options
+def new(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Project name: the folder, and the package with '-' as '_'. Asked for on a "
+            "terminal when left out.",
+            show_default=False,
+        ),
+    ] = None,
+    output_dir: Annotated[
+        str, typer.Option("--output-dir", "-o", help="Folder to create the project in.")
+    ] = ".",
+    interactive: Annotated[
+        bool | None,
+        typer.Option(
+            "--input/--no-input",
+            help="Ask for the options not given. Default: ask only when stdin is a terminal.",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the tree that would be written; write nothing.")
+    ] = False,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="Another cookiecutter-format template: a folder, or a git/hg/zip URL.",
+        ),
+    ] = None,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust", help="Render that template unsandboxed, with its hooks and extensions."
+        ),
+    ] = False,
+    answers: dict[str, Any] | None = None,
+) -> None:
+    """Create a ready-to-run, tested PyTorch Lightning project in NAME/."""
+    from plscaffold.api import new_project, new_project_from_template, project_options
+
+    answers = dict(answers or {})
+    with user_errors():
+        if interactive is None:
+            interactive = sys.stdin.isatty()
+        if name is None and not (interactive and template is None):
+            raise typer.BadParameter("give the project's NAME", param_hint="NAME")
+        if template is not None:
+            result = new_project_from_template(
+                template, str(name), Path(output_dir), answers, trust=trust, dry_run=dry_run
+            )
+        else:
+            if interactive:
+                name, answers = _ask_for_options(name, answers)
+            options = project_options(str(name), **answers)
+            result = new_project(options, output_dir=Path(output_dir), dry_run=dry_run)
+    _report_new(result)
+
+
+def _report_sync(result: SyncResult, done: str, planned: str, dry_run: bool, as_json: bool) -> None:
+    """Print what a regenerate, update or add did (``done``) or would do (``planned``).
+
+    Exits 1 if it wrote conflicts.
+    """
+    if as_json:
+        files = [
+            {
+                "path": plan.relpath,
+                "outcome": plan.outcome.value,
+                "writes": plan.writes or plan.removes,
+                "diff": plan.diff,
+            }
+            for plan in result.plans
+        ]
+        document = {
+            "project": str(result.project_abspath),
+            "dry_run": result.dry_run,
+            "files": files,
+            "conflicts": result.conflicts,
+        }
+        echo(json.dumps(document, indent=2))
+    else:
+        if dry_run:
+            for plan in result.plans:
+                if plan.diff:
+                    echo(plan.diff.rstrip("\n"))
+        echo(f"{planned if dry_run else done} in {result.project_abspath}:")
+        width = max((len(plan.outcome.value) for plan in result.plans), default=0)
+        for plan in result.plans:
+            echo(f"  {plan.outcome.value:<{width}}  {plan.relpath}")
+        if dry_run:
+            echo("Dry run: nothing was written.")
+        if result.stale_components:
+            names = " ".join(result.stale_components)
+            echo(
+                f"With the new answers these components render differently too: {names}. "
+                f"Regenerate them with `plscaffold generate NAME`, or all with `plscaffold update`."
+            )
+    if result.conflicts and not dry_run:
+        marked = [relpath for relpath in result.conflicts if relpath not in result.binary_conflicts]
+        if marked:
+            echo(
+                f"Conflicts in {len(marked)} file(s): {', '.join(marked)}. Each holds both "
+                "sides between <<<<<<< yours and >>>>>>> template; keep what you want, delete "
+                "the markers, then run your tests.",
+                err=True,
+            )
+        for relpath in result.binary_conflicts:
+            echo(
+                f"{relpath} is not UTF-8 text, so it cannot be merged: your file is kept as it "
+                f"is, with no markers, and the template's new version is in "
+                f".plscaffold/pristine/{relpath}; bring over what you want by hand.",
+                err=True,
+            )
+        raise typer.Exit(1)
+
+
+@with_generation_options
+def generate(
+    component: Annotated[
+        str, typer.Argument(help="Component to regenerate; `plscaffold list` shows them.")
+    ],
+    project: ProjectOption = ".",
+    restore: RestoreOption = False,
+    no_conflicts: NoConflictsOption = False,
+    dry_run: DryRunDiffOption = False,
+    as_json: JsonOption = False,
+    only: Annotated[
+        bool,
+        typer.Option(
+            "--only",
+            help="Regenerate this component alone, even when the new answers change others.",
+        ),
+    ] = False,
+    allow_dirty: AllowDirtyOption = False,
+    answers: dict[str, Any] | None = None,
+) -> None:
+    """Regenerate one component, merging the template's changes with yours (alias: g).
+
+    Files you did not touch are replaced; files you edited keep your edits, merged with the
+    template's changes; lines both changed get conflict markers and the command exits 1.
+    Options given here change the recorded answers first, and the other components they
+    render differently are regenerated too (--only: not).
+    """
+    from plscaffold.api import regenerate
+
+    with user_errors():
+        result = regenerate(
+            component, Path(project), answers, restore=restore, no_conflicts=no_conflicts,
+            dry_run=dry_run, only=only, allow_dirty=allow_dirty,
+        )  # fmt: skip
+    _report_sync(
+        result, f"Regenerated {component}", f"Would regenerate {component}", dry_run, as_json
+    )
+
+
+def update(
+    project: ProjectOption = ".",
+    allow_dirty: AllowDirtyOption = False,
+    restore: RestoreOption = False,
+    no_conflicts: NoConflictsOption = False,
+    dry_run: DryRunDiffOption = False,
+    as_json: JsonOption = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Update even with an older plscaffold than wrote the project."
+        ),
+    ] = False,
+) -> None:
+    """Re-render every component with this plscaffold's templates, keeping your edits."""
+    from plscaffold.api import update as update_project
+
+    with user_errors():
+        result = update_project(
+            Path(project), allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
+            dry_run=dry_run, force=force,
+        )  # fmt: skip
+    _report_sync(result, "Updated", "Would update", dry_run, as_json)
+
+
+def add(
+    kind: Annotated[str, typer.Argument(help="What to add: model, datamodule or callback.")],
+    name: Annotated[str, typer.Argument(help="Its name: letters, digits, '-' and '_'.")],
+    project: ProjectOption = ".",
+    dry_run: DryRunDiffOption = False,
+) -> None:
+    """Add a component with its config and its test, selectable from the entry point."""
+    from plscaffold.api import add_component
+
+    with user_errors():
+        result = add_component(kind, name, Path(project), dry_run=dry_run)
+    _report_sync(result, f"Added {kind} {name}", f"Would add {kind} {name}", dry_run, False)
+
+
+def list_components(project: ProjectOption = ".") -> None:
+    """List the project's components and their files."""
+    from plscaffold.api import project_components
+
+    with user_errors():
+        components = project_components(Path(project))
+    for name, relpaths in components.items():
+        echo(f"{name}:")
+        for relpath in relpaths:
+            echo(f"  {relpath}")
+
+
+def status(project: ProjectOption = ".") -> None:
+    """List generated files you changed or deleted, and those an update would change."""
+    from plscaffold.api import project_status
+
+    with user_errors():
+        statuses = project_status(Path(project))
+    if not statuses:
+        echo("Every generated file is as plscaffold rendered it, and an update changes nothing.")
+        return
+    for item in statuses:
+        marks = [
+            label
+            for label, flag in (
+                ("modified", item.modified),
+                ("deleted", item.deleted),
+                ("conflict markers", item.conflict_markers),
+                ("update changes it", item.update_changes),
+            )
+            if flag
+        ]
+        echo(f"  {item.relpath}: {', '.join(marks)}")
