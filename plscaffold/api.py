@@ -27,6 +27,7 @@ from plscaffold.errors import (
     ConflictMarkersError,
     DirtyWorkTreeError,
     DowngradeError,
+    ForeignTemplateError,
     InvalidOptionError,
     TemplateError,
     UnknownComponentError,
@@ -351,7 +352,7 @@ def _project_name(state: ProjectState) -> str:
 def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
     bundled = bundled_project_template().ref
     if state.document.template != bundled:
-        raise UnknownComponentError(
+        raise ForeignTemplateError(
             f"{state.root_abspath} was made from the template {state.document.template}; "
             f"regenerating, adding and updating work on projects made from {bundled} "
             "(plscaffold's own template)"

@@ -71,6 +71,10 @@ class DowngradeError(UserError):
     """Raised when ``update`` would render a project with an older plscaffold than wrote it."""
 
 
+class ForeignTemplateError(UserError):
+    """Raised when generate, add, list, status or update meet a project of another template."""
+
+
 class ComponentExistsError(UserError):
     """Raised when ``add`` would create a component or file that already exists."""
 

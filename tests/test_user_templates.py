@@ -230,3 +230,17 @@ def test_a_failing_clone_is_one_line_with_a_reason(runner: CliRunner, tmp_path: 
         )
         assert not message.endswith(f"{source}: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_project_of_another_template_says_so_when_regenerated(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, {"project_name": "x"})
+    assert _new(runner, tmp_path / "out", template).exit_code == 0
+    project = tmp_path / "out" / "proj"
+
+    for command in (["generate", "config"], ["update", "--allow-dirty"], ["status"]):
+        result = runner.invoke(app, [*command, "--project", str(project)])
+
+        assert result.exit_code == 2, result.output
+        assert f"was made from the template {template.resolve()}" in result.stderr
