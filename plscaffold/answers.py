@@ -112,15 +112,10 @@ def with_project_state(rendering: Rendering, document: AnswersDocument) -> Rende
 
 @dataclass(frozen=True)
 class ProjectState:
-    """A generated project on disk: its root, its answers and its pristine files.
-
-    Attributes:
-        recovered: What opening the project did about a run killed half way, if anything.
-    """
+    """A generated project on disk: its root, its answers and its pristine files."""
 
     root_abspath: Path
     document: AnswersDocument
-    recovered: str | None = None
 
     def read(self, relpath: str) -> RenderedFile | None:
         """Return a project file as it is on disk now, or None if it is not there."""
@@ -211,7 +206,7 @@ def open_project(start_abspath: Path) -> Iterator[ProjectState]:
             warnings.warn(f"{root}: {recovered}", PlscaffoldNotice, stacklevel=3)
         answers_abspath = project_path(root, ANSWERS_RELPATH)
         document = AnswersDocument.from_bytes(answers_abspath.read_bytes(), answers_abspath)
-        yield ProjectState(root, document, recovered)
+        yield ProjectState(root, document)
     finally:
         if descriptor is not None:
             os.close(descriptor)
