@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from plscaffold.errors import UnsafePathError
+from plscaffold.errors import UnsafePathError, UntrustedTemplateError
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader, Environment
@@ -22,6 +22,14 @@ DEFAULT_EXTENSIONS = (
     "cookiecutter.extensions.TimeExtension",
     "cookiecutter.extensions.UUIDExtension",
 )
+
+
+def sandbox_refusal(where: str, err: Exception) -> UntrustedTemplateError:
+    """Return the error for a template that does what the sandbox forbids, at ``where``."""
+    return UntrustedTemplateError(
+        f"{where} does what Jinja's sandbox forbids ({err}); pass --trust to render it "
+        "unsandboxed, only if you trust the template's author"
+    )
 
 
 def template_loader(template: Template) -> BaseLoader:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from plscaffold.errors import TemplateError, UnsafePathError, UntrustedTemplateError
+from plscaffold.environment import sandbox_refusal, template_environment
+from plscaffold.errors import TemplateError, UnsafePathError
 from plscaffold.templates import Template
 
 
@@ -78,16 +79,7 @@ def _check_link(path: Path, template_real: Path, ref: str) -> None:
 
 def _environment(template: Template, context: Mapping[str, Any]) -> Any:
     """Return the template's environment: Jinja's sandbox unless the template is trusted."""
-    from plscaffold.environment import template_environment
-
     return template_environment(template, dict(context.get("cookiecutter", {})))
-
-
-def _sandbox_refusal(where: str, err: Exception) -> UntrustedTemplateError:
-    return UntrustedTemplateError(
-        f"{where} does what Jinja's sandbox forbids ({err}); pass --trust to render it "
-        "unsandboxed, only if you trust the template's author"
-    )
 
 
 def render_relpaths(
@@ -108,7 +100,7 @@ def render_relpaths(
         try:
             relpath = env.from_string(template_relpath).render(**context)
         except SecurityError as err:
-            raise _sandbox_refusal(f"{template.ref}: path {template_relpath!r}", err) from err
+            raise sandbox_refusal(f"{template.ref}: path {template_relpath!r}", err) from err
         except JinjaError as err:
             raise TemplateError(f"{template.ref}: path {template_relpath!r}: {err}") from err
         rendered.append(check_relpath(relpath))
@@ -190,7 +182,7 @@ def render_tree(
                 line = _template_line(err, source_abspath)
                 at = f"{where}, line {line}" if line else where
                 if isinstance(err, SecurityError):
-                    raise _sandbox_refusal(at, err) from err
+                    raise sandbox_refusal(at, err) from err
                 raise TemplateError(f"{at}: {type(err).__name__}: {err}") from err
             rendering[check_relpath(relpath)] = RenderedFile(content, mode)
     return rendering

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import TemplateError, UnsafePathError, UntrustedTemplateError
+from plscaffold.errors import TemplateError, UnsafePathError
 
 CONTEXT_FILE = "cookiecutter.json"
 BUNDLED_PROJECT_TEMPLATE = "project"
@@ -165,7 +165,7 @@ def build_context(template: Template, answers: dict[str, Any]) -> dict[str, Any]
     from jinja2 import TemplateError as JinjaError
     from jinja2.exceptions import SecurityError
 
-    from plscaffold.environment import template_environment
+    from plscaffold.environment import sandbox_refusal, template_environment
 
     variables = read_variables(template)
     env = template_environment(template, variables)
@@ -192,11 +192,8 @@ def build_context(template: Template, answers: dict[str, Any]) -> dict[str, Any]
                 else:
                     values[key] = render(raw[0] if isinstance(raw, list) and raw else raw)
             except SecurityError as err:
-                raise UntrustedTemplateError(
-                    f"{template.context_file_abspath}: variable {key!r} does what Jinja's "
-                    f"sandbox forbids ({err}); pass --trust to render it unsandboxed, only "
-                    "if you trust the template's author"
-                ) from err
+                where = f"{template.context_file_abspath}: variable {key!r}"
+                raise sandbox_refusal(where, err) from err
             except JinjaError as err:
                 raise TemplateError(
                     f"{template.context_file_abspath}: cannot render variable {key!r}: "
