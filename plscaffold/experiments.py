@@ -17,6 +17,7 @@ from typing import Any
 
 from plscaffold.errors import ExperimentError, ProjectEnvironmentError
 from plscaffold.git import git_output
+from plscaffold.names import NAME_PATTERN, validate_component_name
 from plscaffold.templates import bundled_templates_abspath
 
 EXPERIMENTS_RELPATH = "configs/experiments"
@@ -25,8 +26,6 @@ DEFAULT_PARENT = "default"
 TEMPLATE_PREFIX = "template:"
 # Keys every experiment sets for itself: its runs go to logs/NAME/version_N/.
 OWN_KEYS = ("lineage", "trainer.logger.init_args.name")
-# What an experiment's name can be: never a path, so a parent can only name a file here.
-_EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 _CHECKPOINT_NAME = re.compile(r"epoch=(?P<epoch>\d+)-(?P<metric>[\w/]+)=(?P<value>-?[\d.]+)\.ckpt$")
 
@@ -146,7 +145,7 @@ def experiment_chain(root_abspath: Path, name: str) -> list[Path]:
     """Return an experiment's files, its farthest parent first (as the project's CLI does)."""
     chain: list[Path] = []
     folder = root_abspath / EXPERIMENTS_RELPATH
-    while _EXPERIMENT_NAME.fullmatch(name) and (folder / f"{name}.yaml").is_file():
+    while NAME_PATTERN.fullmatch(name) and (folder / f"{name}.yaml").is_file():
         path = folder / f"{name}.yaml"
         if path in chain:
             raise ExperimentError(f"experiment {name!r} is its own ancestor")
@@ -278,7 +277,6 @@ def new_experiment(
     import yaml
 
     from plscaffold.answers import JOURNAL_RELPATH
-    from plscaffold.names import validate_component_name
     from plscaffold.render import RenderedFile
     from plscaffold.writer import apply_changes
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from plscaffold.errors import InvalidNameError
 
-_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+# What a project, component or experiment name can be: never a path.
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # What a generated project's environment imports, whether or not this Python has it: its
 # dependencies and theirs. A project package of the same name would shadow them.
 _SHADOWED = frozenset(
@@ -92,7 +93,7 @@ def _check_identifier_name(name: str, label: str, where_hint: str) -> str:
         raise InvalidNameError(
             f"{label} {name!r} starts with a digit, which a Python module cannot; {_FIX}"
         )
-    if not _NAME_PATTERN.fullmatch(name):
+    if not NAME_PATTERN.fullmatch(name):
         bad = sorted({c for c in name if not (c.isalnum() or c in "-_") or not c.isascii()})
         shown = ", ".join(repr(c) for c in bad) or "its characters"
         raise InvalidNameError(f"{label} {name!r} holds {shown}; {_FIX}")
