@@ -208,6 +208,8 @@ def _report_sync(result: SyncResult, done: str, planned: str, dry_run: bool, as_
                 f"Regenerate them with `plscaffold generate NAME`, or all with `plscaffold update`."
             )
     if result.conflicts and not dry_run:
+        from plscaffold.api import PRISTINE_DIR_RELPATH
+
         marked = [relpath for relpath in result.conflicts if relpath not in result.binary_conflicts]
         if marked:
             echo(
@@ -220,7 +222,7 @@ def _report_sync(result: SyncResult, done: str, planned: str, dry_run: bool, as_
             echo(
                 f"{relpath} is not UTF-8 text, so it cannot be merged: your file is kept as it "
                 f"is, with no markers, and the template's new version is in "
-                f".plscaffold/pristine/{relpath}; bring over what you want by hand.",
+                f"{PRISTINE_DIR_RELPATH}/{relpath}; bring over what you want by hand.",
                 err=True,
             )
         raise typer.Exit(1)
