@@ -247,8 +247,7 @@ def apply_changes(
         OutputNotWritableError: a file cannot be written; nothing was changed, or, if the
             commit itself failed, the journal is left for the next run to finish.
     """
-    for relpath, _ in changes:
-        project_path(root_abspath, relpath)
+    targets = [project_path(root_abspath, relpath) for relpath, _ in changes]
     journal = project_path(root_abspath, journal_relpath) if journal_relpath else None
     steps = [
         (
@@ -256,7 +255,7 @@ def apply_changes(
             target,
             new,
         )
-        for target, new in ((root_abspath / relpath, new) for relpath, new in changes)
+        for target, (_, new) in zip(targets, changes, strict=True)
     ]
     staged: list[Path] = []
     created_dirs: list[Path] = []
