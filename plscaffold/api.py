@@ -350,17 +350,17 @@ def _project_name(state: ProjectState) -> str:
 
 
 def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
-    bundled = bundled_project_template().ref
-    if state.document.template != bundled:
+    template = bundled_project_template()
+    if state.document.template != template.ref:
         raise ForeignTemplateError(
             f"{state.root_abspath} was made from the template {state.document.template}; "
-            f"regenerating, adding and updating work on projects made from {bundled} "
+            f"regenerating, adding and updating work on projects made from {template.ref} "
             "(plscaffold's own template)"
         )
     answers = dict(state.document.answers)
     project_name = _project_name(state)
     answers.pop("project_name")
-    return resolve_options(bundled_project_template(), project_name, {**answers, **changes})
+    return resolve_options(template, project_name, {**answers, **changes})
 
 
 def _sync(
