@@ -58,8 +58,12 @@ from plscaffold.templates import (
 )
 from plscaffold.writer import Change, check_target, project_path, write_new_project
 
-if TYPE_CHECKING:  # experiments imports subprocess and more: only its commands need it
-    from plscaffold.experiments import Experiment
+if TYPE_CHECKING:  # experiments import subprocess and more: only their commands need them
+    from collections.abc import Callable
+
+    from plscaffold.experiments.compare import Comparison
+    from plscaffold.experiments.listing import Experiment
+    from plscaffold.experiments.sweeps import PointRun
 
 
 @dataclass(frozen=True)
@@ -575,13 +579,6 @@ def add_component(
         return _sync(state, document, relpaths, new.files, False, True, dry_run)
 
 
-def project_package(project_dir: Path = Path(".")) -> tuple[Path, str]:
-    """Return the root of the project around ``project_dir`` and its package name."""
-
-    with open_project(project_dir) as state:
-        return state.root_abspath, package_name_for(_project_name(state))
-
-
 @dataclass(frozen=True)
 class CreatedExperiment:
     """What ``new_experiment`` wrote.
@@ -605,51 +602,159 @@ def new_experiment(
     parent: str = "default",
     assignments: list[str] | None = None,
     description: str | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> CreatedExperiment:
-    """Write configs/experiments/NAME.yaml; see :func:`plscaffold.experiments.new_experiment`."""
-    from plscaffold import experiments
+    """Write configs/experiments/NAME.yaml; see :func:`plscaffold.experiments.create`."""
+    from plscaffold.experiments import configs, create
 
+    changes = configs.changes_of(assignments or [])
     with open_project(project_dir) as state:  # held while the experiment is checked and written
         package = package_name_for(_project_name(state))
-        path, document = experiments.new_experiment(
-            state.root_abspath, package, name, parent, assignments, description
+        path, document = create.new_experiment(
+            state.root_abspath, package, name, parent, changes, description, on_progress
         )
-    keys = {k: v for k, v in experiments.flatten(document).items() if not k.startswith("lineage")}
+    keys = {k: v for k, v in configs.flatten(document).items() if not k.startswith("lineage")}
     lineage = document["lineage"]["parent"]
     return CreatedExperiment(path, lineage, keys, f"{package} fit --experiment {name}")
 
 
 def experiment_templates() -> dict[str, tuple[str, dict[str, Any]]]:
     """Return the built-in experiment templates: name -> (description, flat keys)."""
-    from plscaffold import experiments
+    from plscaffold.experiments import configs
 
     return {
-        name: (description, experiments.flatten(keys))
-        for name, (description, keys) in experiments.builtin_experiments().items()
+        name: (description, configs.flatten(keys))
+        for name, (description, keys) in configs.builtin_experiments().items()
     }
 
 
 def list_experiments(project_dir: Path = Path(".")) -> list[Experiment]:
-    """Return the project's experiments with their lineage and best metric."""
-    from plscaffold import experiments
+    """Return the project's experiments with their lineage and their latest run's best."""
+    from plscaffold.experiments.listing import list_experiments as listed
 
     with open_project(project_dir) as state:
-        return experiments.list_experiments(state.root_abspath)
+        return listed(state.root_abspath)
+
+
+@dataclass(frozen=True)
+class ComparedExperiments:
+    """What ``compare_experiments`` found and drew.
+
+    Attributes:
+        comparison: The runs compared, their differing config keys and the best run.
+        plot: The PNG drawn, or None.
+        plot_note: Why there is no plot (no metrics yet, or no matplotlib), else None.
+    """
+
+    comparison: Comparison
+    plot: Path | None
+    plot_note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the ``--json`` document."""
+        from plscaffold.experiments.compare import comparison_json
+
+        return comparison_json(self.comparison, self.plot)
 
 
 def compare_experiments(
-    names: list[str], project_dir: Path = Path(".")
-) -> tuple[list[tuple[str, list[Any]]], Path]:
-    """Compare experiments' resolved configs and plot their validation curves to a PNG."""
-    from plscaffold import experiments
+    names: list[str], project_dir: Path = Path("."), all_runs: bool = False, plot: bool = True
+) -> ComparedExperiments:
+    """Compare experiments by what their runs used and logged; draw the metrics to a PNG."""
+    from plscaffold.errors import PlotUnavailableError
+    from plscaffold.experiments.compare import compare_experiments as compared
+    from plscaffold.experiments.plot import plot_comparison
+    from plscaffold.experiments.runs import runs_root
 
-    root, package = project_package(project_dir)
-    return experiments.compare_experiments(root, package, names)
+    with open_project(project_dir) as state:
+        root, package = state.root_abspath, package_name_for(_project_name(state))
+        comparison = compared(root, package, names, all_runs)
+    if not plot:
+        return ComparedExperiments(comparison, None, None)
+    logs = runs_root(root, comparison.experiments[0].name).parent
+    png = logs / f"compare-{'-vs-'.join(names)}.png"
+    try:
+        drawn = plot_comparison(comparison, png, " vs ".join(names))
+    except PlotUnavailableError as err:
+        return ComparedExperiments(comparison, None, str(err))
+    note = None if drawn else "no plot: none of the compared runs has logged a metric yet"
+    return ComparedExperiments(comparison, drawn, note)
+
+
+def new_sweep(
+    name: str,
+    grids: list[str],
+    project_dir: Path = Path("."),
+    parent: str = "default",
+    assignments: list[str] | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    description: str | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Write one experiment per grid point, ``NAME-0``, ``NAME-1``, ..., all or none.
+
+    Returns:
+        Each point's experiment name and the values it sets.
+    """
+    from plscaffold.experiments import configs, sweeps
+
+    changes = configs.changes_of(assignments or [])
+    points = sweeps.grid_points([sweeps.parse_grid(text) for text in grids], sample, seed)
+    with open_project(project_dir) as state:
+        package = package_name_for(_project_name(state))
+        written = sweeps.create_sweep(
+            state.root_abspath, package, name, parent, points, changes, description, on_progress
+        )
+    return list(zip(written, points, strict=True))
+
+
+def sweep_slurm_script(
+    name: str, project_dir: Path = Path("."), throttle: int | None = None
+) -> Path:
+    """Write scripts/sweep-NAME.sbatch, a SLURM job array over the sweep's points."""
+    from plscaffold.experiments import sweeps
+
+    with open_project(project_dir) as state:
+        package = package_name_for(_project_name(state))
+        points = sweeps.existing_points(state.root_abspath, name)
+        return sweeps.write_slurm_script(state.root_abspath, package, name, points, throttle)
+
+
+def run_sweep(
+    name: str,
+    project_dir: Path = Path("."),
+    devices_per_run: int | None = None,
+    on_start: Callable[[str, list[str]], None] | None = None,
+) -> list[PointRun]:
+    """Train a sweep's points on this machine (the project's lock is not held meanwhile).
+
+    Raises:
+        SweepRunError: a point's training exited with an error; the others still ran.
+    """
+    from plscaffold.errors import SweepRunError
+    from plscaffold.experiments import sweeps
+
+    if devices_per_run is not None and devices_per_run < 1:
+        raise InvalidOptionError(f"--devices-per-run {devices_per_run}: give 1 or more")
+    with open_project(project_dir) as state:
+        root, package = state.root_abspath, package_name_for(_project_name(state))
+        points = sweeps.existing_points(root, name)
+    runs = sweeps.run_points(root, package, points, devices_per_run, on_start)
+    failed = [run for run in runs if run.returncode != 0]
+    if failed:
+        raise SweepRunError(
+            f"{len(failed)} of {len(runs)} points failed: "
+            + ", ".join(f"{run.point} (exit {run.returncode})" for run in failed)
+            + f"; rerun one with `{package} fit --experiment POINT`"
+        )
+    return runs
 
 
 __all__ = [
     "PRISTINE_DIR_RELPATH",
     "STATE_DIR_RELPATH",
+    "ComparedExperiments",
     "CreatedExperiment",
     "FileStatus",
     "NewProjectResult",
@@ -665,12 +770,14 @@ __all__ = [
     "new_experiment",
     "new_project",
     "new_project_from_template",
+    "new_sweep",
     "project_components",
     "project_defaults",
     "project_options",
-    "project_package",
     "project_status",
     "regenerate",
     "render_project",
+    "run_sweep",
+    "sweep_slurm_script",
     "update",
 ]

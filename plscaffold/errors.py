@@ -87,6 +87,14 @@ class ProjectEnvironmentError(UserError):
     """Raised when the project's own entry point cannot run in this Python."""
 
 
+class PlotUnavailableError(ProjectEnvironmentError):
+    """Raised when ``experiment compare`` cannot draw its plot: matplotlib is not installed."""
+
+
+class SweepRunError(PlscaffoldError):
+    """Raised when points of a sweep run locally with ``--run`` exit with an error."""
+
+
 class UntrustedTemplateError(UserError):
     """Raised when a template has hooks or Jinja extensions and ``--trust`` was not given."""
 

@@ -90,3 +90,23 @@ def make_template(root: Path, files: dict[str, bytes], variables: dict[str, obje
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     return root
+
+
+@pytest.fixture(scope="session")
+def schema_project_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default project whose config schema is built and cached (once per session)."""
+    from plscaffold.api import new_project, project_options
+    from plscaffold.experiments.schema import load_schema
+
+    folder = tmp_path_factory.mktemp("schema-project")
+    root = new_project(project_options("proj"), output_dir=folder).project_abspath
+    load_schema(root, "proj")
+    return root
+
+
+@pytest.fixture
+def schema_project(schema_project_template: Path, tmp_path: Path) -> Path:
+    """A copy of a default project with its config schema cached: experiment checks are fast."""
+    import shutil
+
+    return Path(shutil.copytree(schema_project_template, tmp_path / "proj", symlinks=True))

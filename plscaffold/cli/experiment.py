@@ -1,20 +1,25 @@
-"""``plscaffold experiment``: new, templates, list and compare."""
+"""``plscaffold experiment``: new, templates, list, compare and sweep."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from plscaffold.cli.output import echo, print_table, user_errors
 from plscaffold.cli.params import ProjectOption
+from plscaffold.errors import InvalidOptionError
 
 app = typer.Typer(
     help="Experiments: config files under configs/experiments/ that hold only what they change.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+
+def _progress(message: str) -> None:
+    echo(message, err=True)
 
 
 @app.command("new")
@@ -26,16 +31,18 @@ def experiment_new(
     ] = "default",
     assignments: Annotated[
         list[str] | None,
-        typer.Option("--set", help="KEY=VALUE to change, such as trainer.max_epochs=20."),
+        typer.Option("--set", help="KEY=VALUE to change; VALUE is YAML: 20, 1e-3, [32, 64], null."),
     ] = None,
     description: Annotated[str | None, typer.Option(help="What this experiment tries.")] = None,
     project: ProjectOption = ".",
 ) -> None:
-    """Write configs/experiments/NAME.yaml, checked by the project's own entry point."""
+    """Write configs/experiments/NAME.yaml, checked against the project's config schema."""
     from plscaffold.api import new_experiment
 
     with user_errors():
-        created = new_experiment(name, Path(project), parent, assignments or [], description)
+        created = new_experiment(
+            name, Path(project), parent, assignments or [], description, _progress
+        )
     echo(f"Created {created.path} (parent: {created.parent}).")
     for key, value in created.keys.items():
         echo(f"  {key}: {value}")
@@ -81,17 +88,119 @@ def experiment_list(project: ProjectOption = ".") -> None:
 
 @app.command("compare")
 def experiment_compare(
-    names: Annotated[list[str], typer.Argument(help="Two or more experiment names.")],
+    names: Annotated[
+        list[str], typer.Argument(help="Experiments, or a sweep's name for all its points.")
+    ],
+    all_runs: Annotated[
+        bool, typer.Option("--all-runs", help="Every run of each experiment, not its latest.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON for scripts; no table, no plot.")
+    ] = False,
     project: ProjectOption = ".",
 ) -> None:
-    """Show config differences side by side and plot validation curves to a PNG."""
+    """Compare what runs used (their saved configs) and logged; plot the metrics to a PNG."""
+    import json
+
     from plscaffold.api import compare_experiments
 
     with user_errors():
-        rows, png = compare_experiments(names, Path(project))
-    header = ("key", *names)
-    table = [(key, *(str(v) for v in values)) for key, values in rows]
-    print_table(header, table)
-    if not table:
-        echo("(the resolved configs are identical)")
-    echo(f"Validation curves: {png}")
+        compared = compare_experiments(names, Path(project), all_runs, plot=not as_json)
+    if as_json:
+        echo(json.dumps(compared.to_json(), indent=2, default=str))
+        return
+    comparison = compared.comparison
+    for summary in comparison.experiments:
+        if summary.missing:
+            echo(f"{summary.name}: {summary.missing}")
+        for run in summary.runs:
+            score = _best_words(run.best) if run.best else "no monitored metric logged"
+            echo(f"{run.label}: {run.relpath} ({score})")
+            if run.unreadable:
+                echo(f"  metrics unreadable: {run.unreadable}")
+    if comparison.columns:
+        print_table(
+            ("key", *comparison.columns),
+            [(key, *(str(v) for v in values)) for key, values in comparison.rows],
+        )
+        if not comparison.rows:
+            echo("(the saved configs are identical)")
+    if comparison.best is not None and len(comparison.columns) > 1:
+        echo(f"Best: {comparison.best['run']} ({_best_words(comparison.best)})")
+    if compared.plot is not None:
+        echo(f"Plot: {compared.plot}")
+    elif compared.plot_note:
+        echo(compared.plot_note, err=True)
+
+
+def _best_words(best: dict[str, Any]) -> str:
+    return f"best {best['metric']}={best['value']:.4f} at epoch {best['epoch']} ({best['mode']})"
+
+
+@app.command("sweep")
+def experiment_sweep(
+    name: Annotated[str, typer.Argument(help="Sweep name; its points are NAME-0, NAME-1, ...")],
+    grids: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="KEY=V1,V2,... values to sweep (YAML each); repeat per key."),
+    ] = None,
+    parent: Annotated[
+        str,
+        typer.Option("--from", help="Parent of every point: default, an experiment, a template."),
+    ] = "default",
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="KEY=VALUE set on every point.")
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option("--random", help="Draw N points of the grid instead of all.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --random.")] = 0,
+    description: Annotated[str | None, typer.Option(help="What the sweep tries.")] = None,
+    slurm: Annotated[
+        bool, typer.Option("--slurm", help="Write scripts/sweep-NAME.sbatch, a SLURM job array.")
+    ] = False,
+    throttle: Annotated[
+        int | None, typer.Option(help="With --slurm: at most this many tasks at once (%N).")
+    ] = None,
+    run: Annotated[
+        bool, typer.Option("--run", help="Train the points here, one after another.")
+    ] = False,
+    devices_per_run: Annotated[
+        int | None,
+        typer.Option(help="With --run: GPUs per point; run several at once when GPUs allow."),
+    ] = None,
+    project: ProjectOption = ".",
+) -> None:
+    """Write one experiment per grid point; run them with SLURM (--slurm) or here (--run).
+
+    Without --grid, --slurm and --run use the points of an existing sweep NAME.
+    """
+    from plscaffold.api import new_sweep, run_sweep, sweep_slurm_script
+
+    with user_errors():
+        if grids:
+            points = new_sweep(
+                name, grids, Path(project), parent, assignments or [], sample, seed,
+                description, _progress,
+            )  # fmt: skip
+            echo(f"Created {len(points)} experiments in configs/experiments/:")
+            for point, values in points:
+                echo(f"  {point}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+        elif not (slurm or run):
+            raise InvalidOptionError(
+                f"give --grid KEY=V1,V2 to create sweep {name!r}, or --slurm / --run to run "
+                "an existing one"
+            )
+        if slurm:
+            script = sweep_slurm_script(name, Path(project), throttle)
+            echo(f"Wrote {script}; submit it with: sbatch {script}")
+        compare = f"plscaffold experiment compare {name}"
+        if run:
+            runs = run_sweep(name, Path(project), devices_per_run, _started)
+            echo(f"Trained {len(runs)} points; compare them with: {compare}")
+        elif not slurm:
+            echo(f"Train them with --run (here) or --slurm; compare them with: {compare}")
+
+
+def _started(point: str, command: list[str]) -> None:
+    echo(f"== {point}: {' '.join(command)}", err=True)

@@ -1,0 +1,309 @@
+"""Create experiments: check every key and value, then write only what differs from the parent.
+
+Keys and values are checked against the project's cached config schema (no torch
+import). What only the project's parser can judge (a value of an object type, a changed
+``class_path`` and the keys below it) is checked by that parser before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plscaffold.errors import ExperimentError
+from plscaffold.experiments.configs import (
+    DEFAULT_PARENT,
+    EXPERIMENTS_RELPATH,
+    TEMPLATE_PREFIX,
+    builtin_experiments,
+    chain_keys,
+    expand_sections,
+    experiment_chain,
+    experiment_names,
+    experiment_path,
+    flatten,
+    refuse_owned_keys,
+    unflatten,
+)
+from plscaffold.experiments.probe import config_args, error_text, resolve_configs, resolved_mapping
+from plscaffold.experiments.schema import ConfigSchema, load_schema
+from plscaffold.git import git_output
+from plscaffold.names import validate_component_name
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Parent:
+    """Where a new experiment starts: its lineage name, its files and a template's keys."""
+
+    lineage_name: str
+    files: list[Path]
+    template_keys: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlannedExperiment:
+    """An experiment checked and ready to write: its name, file content and document."""
+
+    name: str
+    relpath: str
+    text: str
+    document: dict[str, Any]
+
+
+def check_new_name(root_abspath: Path, name: str) -> None:
+    """Refuse a name that is not a plain name, stands for the defaults, or exists.
+
+    Raises:
+        InvalidNameError: the name is not a plain name.
+        ExperimentError: it is ``default`` or an existing experiment.
+    """
+    validate_component_name(name)
+    if name == DEFAULT_PARENT:
+        raise ExperimentError(
+            f"{name!r} stands for configs/default.yaml; give the experiment another name"
+        )
+    target = experiment_path(root_abspath, name)
+    if target.exists():
+        raise ExperimentError(f"experiment {name!r} exists ({target}); choose another name")
+
+
+def find_parent(root_abspath: Path, parent: str) -> Parent:
+    """Return the parent ``default``, an experiment of the project, or a built-in template.
+
+    Raises:
+        ExperimentError: ``parent`` is none of those.
+    """
+    if parent == DEFAULT_PARENT:
+        return Parent(DEFAULT_PARENT, [], {})
+    if parent in experiment_names(root_abspath):
+        return Parent(parent, experiment_chain(root_abspath, parent), {})
+    name = parent.removeprefix(TEMPLATE_PREFIX)
+    builtins = builtin_experiments()
+    if name in builtins:
+        return Parent(TEMPLATE_PREFIX + name, [], flatten(builtins[name][1]))
+    choices = [DEFAULT_PARENT, *experiment_names(root_abspath), *builtins]
+    raise ExperimentError(f"no parent {parent!r}; choose one of {', '.join(choices)}")
+
+
+def _nested_leaf(key: str, known: dict[str, Any]) -> bool:
+    """Tell a key below one that takes a nested value (``trainer.logger: null``)."""
+    return any(key.startswith(prefix + ".") for prefix in known if known[prefix] in (None, {}))
+
+
+def _check_keys(keys: list[str], known: dict[str, Any]) -> None:
+    """Refuse keys the resolved config does not have, naming the nearest valid ones."""
+    for key in keys:
+        if key in known or key.endswith("+") or _nested_leaf(key, known):
+            continue
+        near = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
+        if not near:
+            section = key.split(".")[0] + "."
+            near = [k for k in known if k.startswith(section)][:5]
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise ExperimentError(f"unknown config key {key!r}{hint} Nothing was written.")
+
+
+def _changed_classes(
+    schema: ConfigSchema, inherited: dict[str, Any], wanted: dict[str, Any]
+) -> list[str]:
+    """Return the sections whose class differs from the defaults' (``model.init_args.net.``).
+
+    The keys below such a section belong to another class than the schema describes.
+    """
+    return [
+        key.removesuffix("class_path")
+        for key, value in {**inherited, **wanted}.items()
+        if key.endswith("class_path") and schema.defaults.get(key) != value
+    ]
+
+
+def _judged_by_schema(schema: ConfigSchema, wanted: dict[str, Any], skip: list[str]) -> bool:
+    """Check values against the schema; return False where only the parser can judge one.
+
+    Keys below a section in ``skip`` are left to the parser.
+
+    Raises:
+        ExperimentError: a value does not fit its key's type.
+    """
+    complete = True
+    for key, value in wanted.items():
+        skipped = any(key.startswith(section) for section in skip)
+        verdict = None if skipped else schema.judge(key, value)
+        if verdict is False:
+            raise ExperimentError(
+                f"{key}={value!r} does not fit: {key} takes {schema.describe(key)}. "
+                "Nothing was written."
+            )
+        complete = complete and verdict is True
+    return complete
+
+
+def _lineage(root_abspath: Path, parent: Parent, description: str | None) -> dict[str, Any]:
+    return {
+        "parent": parent.lineage_name,
+        "description": description or "",
+        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "git_commit": (git_output(root_abspath, "rev-parse", "HEAD") or "").strip() or None,
+    }
+
+
+def plan_experiment(
+    root_abspath: Path,
+    package: str,
+    name: str,
+    parent: Parent,
+    changes: dict[str, Any],
+    description: str | None = None,
+    lineage_extra: dict[str, Any] | None = None,
+    on_progress: Progress | None = None,
+) -> PlannedExperiment:
+    """Check an experiment against the project's config and return the file to write.
+
+    Args:
+        root_abspath: The project.
+        package: Its package.
+        name: The new experiment's name (checked by :func:`check_new_name` first).
+        parent: From :func:`find_parent`.
+        changes: Flat keys and values (``model.init_args.lr: 0.01``) set on the parent.
+        description: What the experiment tries.
+        lineage_extra: More lineage keys (a sweep's name and point).
+        on_progress: Told a sentence before work that takes seconds.
+
+    Raises:
+        ExperimentError: a key is unknown, owned by plscaffold or of the wrong type; the
+            parent does not load.
+        ProjectEnvironmentError: the project's entry point cannot run here.
+    """
+    schema = load_schema(root_abspath, package, on_progress)
+    # A template's keys are the new file's own; an experiment parent's are inherited.
+    inherited = chain_keys(root_abspath, parent.lineage_name)
+    known = {**schema.defaults, **inherited}
+    wanted = {**parent.template_keys, **expand_sections(changes, known)}
+    refuse_owned_keys(list(wanted))
+    changed_classes = _changed_classes(schema, inherited, wanted)
+    if not changed_classes:
+        _check_keys(list(wanted), known)
+    complete = _judged_by_schema(schema, wanted, changed_classes) and not changed_classes
+    lineage = {**_lineage(root_abspath, parent, description), **(lineage_extra or {})}
+    planned = _planned(name, parent, lineage, wanted, known)
+    if complete:
+        return planned
+    if on_progress is not None:
+        on_progress("Checking the experiment with the project's own parser...")
+    resolved_parent = _check_with_parser(root_abspath, package, parent, planned, wanted)
+    return _planned(name, parent, lineage, wanted, resolved_parent)
+
+
+def _planned(
+    name: str,
+    parent: Parent,
+    lineage: dict[str, Any],
+    wanted: dict[str, Any],
+    known: dict[str, Any],
+) -> PlannedExperiment:
+    """Return the experiment's file: the wanted values that differ from the parent's."""
+    import yaml
+
+    changed = {key: value for key, value in wanted.items() if known.get(key, object()) != value}
+    logger = known.get("trainer.logger.class_path")
+    own: dict[str, Any] = {"trainer.logger.init_args.name": name} if logger else {}
+    document = {"lineage": lineage, **unflatten({**changed, **own})}
+    header = f"# Experiment {name}: only what differs from {parent.lineage_name}.\n"
+    text = header + yaml.safe_dump(document, sort_keys=False)
+    return PlannedExperiment(name, f"{EXPERIMENTS_RELPATH}/{name}.yaml", text, document)
+
+
+def _check_with_parser(
+    root_abspath: Path,
+    package: str,
+    parent: Parent,
+    planned: PlannedExperiment,
+    wanted: dict[str, Any],
+) -> dict[str, Any]:
+    """Have the project's parser load the parent, then the new file on it, in one run.
+
+    Each wanted key is also loaded alone, to name the ones the parser rejects.
+
+    Returns:
+        The parent's resolved config, flat.
+
+    Raises:
+        ExperimentError: the parent does not load, a key is unknown to it, or the parser
+            rejects the new file.
+    """
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        candidate = Path(tmp) / f"{planned.name}.yaml"
+        candidate.write_text(planned.text, encoding="utf-8")
+        checks = [
+            config_args(parent.files),
+            [*config_args(parent.files), "--config", str(candidate)],
+        ]
+        for index, (key, value) in enumerate(wanted.items()):
+            path = Path(tmp) / f"key-{index}.yaml"
+            path.write_text(yaml.safe_dump(unflatten({key: value})), encoding="utf-8")
+            checks.append([*config_args(parent.files), "--config", str(path)])
+        parent_result, result, *alone = resolve_configs(root_abspath, package, checks)
+    if parent_result["code"] != 0:
+        raise ExperimentError(
+            f"the parent {parent.lineage_name!r} does not load: {error_text(parent_result)}"
+        )
+    known = flatten(resolved_mapping(parent_result))
+    _check_keys(list(wanted), known)
+    if result["code"] != 0:
+        culprits = [
+            f"{key}={value!r}"
+            for (key, value), outcome in zip(wanted.items(), alone, strict=True)
+            if outcome["code"] != 0
+        ]
+        raise ExperimentError(
+            f"the project's entry point rejects {', '.join(culprits) or 'the experiment'}: "
+            f"{error_text(result)} Nothing was written."
+        )
+    return known
+
+
+def write_experiments(root_abspath: Path, planned: list[PlannedExperiment]) -> None:
+    """Write checked experiments, all or none."""
+    from plscaffold.answers import JOURNAL_RELPATH
+    from plscaffold.render import RenderedFile
+    from plscaffold.writer import apply_changes
+
+    changes = [(p.relpath, RenderedFile(p.text.encode())) for p in planned]
+    apply_changes(root_abspath, changes, JOURNAL_RELPATH)
+
+
+def new_experiment(
+    root_abspath: Path,
+    package: str,
+    name: str,
+    parent: str = DEFAULT_PARENT,
+    changes: dict[str, Any] | None = None,
+    description: str | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Write ``configs/experiments/NAME.yaml`` holding only what differs from ``parent``.
+
+    Returns:
+        The file written and the document it holds.
+
+    Raises:
+        ExperimentError: the name exists, the parent is unknown, a key is unknown or owned
+            by plscaffold, or a value has the wrong type; nothing is written.
+        ProjectEnvironmentError: the project's entry point cannot run here.
+    """
+    check_new_name(root_abspath, name)
+    found = find_parent(root_abspath, parent)
+    planned = plan_experiment(
+        root_abspath, package, name, found, changes or {}, description, None, on_progress
+    )
+    write_experiments(root_abspath, [planned])
+    return root_abspath / planned.relpath, planned.document

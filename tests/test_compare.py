@@ -1,0 +1,180 @@
+"""``plscaffold experiment compare``: saved configs and logged metrics of runs, text, JSON, PNG."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from plscaffold.cli import app
+from plscaffold.experiments.compare import compare_experiments
+from plscaffold.experiments.plot import draw_comparison
+
+
+def _experiment_file(project: Path, name: str, lineage: dict[str, object] | None = None) -> None:
+    folder = project / "configs" / "experiments"
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {
+        "lineage": {"parent": "default", **(lineage or {})},
+        "trainer": {"max_epochs": 10, "logger": {"init_args": {"name": name}}},
+    }
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(document))
+
+
+def _run(project: Path, name: str, run: str, epochs: int, lr: float, acc: list[float]) -> Path:
+    """Write a run folder as the project's fit leaves it: config.yaml and metrics.csv."""
+    folder = project / "logs" / name / run
+    folder.mkdir(parents=True)
+    config = {
+        "trainer": {"max_epochs": epochs, "logger": {"init_args": {"name": name}}},
+        "model": {"init_args": {"lr": lr}},
+        "checkpoint": {"monitor": "val_acc", "mode": "max", "dirpath": None},
+        "experiment": name,
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    rows = ["epoch,step,lr-Adam,train_loss_step,val_acc,val_loss"]
+    rows += [f",{10 * e},0.001,,," for e in range(len(acc))]  # LearningRateMonitor: no epoch
+    for epoch, value in enumerate(acc):
+        rows.append(f"{epoch},{10 * epoch + 5},,2.5,,")  # a step-level value
+        rows.append(f"{epoch},{10 * epoch + 9},,,{value},{1 - value}")
+    (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture
+def compared_project(project: Path) -> Path:
+    """``small`` ran twice (1 epoch of 10 set in its file, then 3), ``large`` once, ``idle`` never."""
+    for name in ("small", "large", "idle"):
+        _experiment_file(project, name)
+    _run(project, "small", "version_0", 1, 0.001, [0.5])
+    newer = _run(project, "small", "version_1", 3, 0.001, [0.6, 0.8, 0.7])
+    (newer / "metrics.csv").touch()  # written last: the latest run
+    _run(project, "large", "version_0", 1, 0.01, [0.9])
+    return project
+
+
+def test_compare_shows_what_each_run_used_and_names_the_best(
+    runner: CliRunner, compared_project: Path
+) -> None:
+    result = runner.invoke(
+        app, ["experiment", "compare", "small", "large", "idle", "--project", str(compared_project)]
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    lines = result.output.splitlines()
+    assert "small: logs/small/version_1 (best val_acc=0.8000 at epoch 1 (max))" in lines
+    assert "large: logs/large/version_0 (best val_acc=0.9000 at epoch 0 (max))" in lines
+    assert "idle: no run yet; train it with `proj fit --experiment idle`" in lines
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in lines
+        if line.startswith(("key", "trainer", "model"))
+    }
+    assert rows["key"] == ["small", "large"]
+    # The saved configs: what each run used (3 and 1 epochs), not the files' max_epochs: 10.
+    assert rows["trainer.max_epochs"] == ["3", "1"]
+    assert rows["model.init_args.lr"] == ["0.001", "0.01"]
+    assert "experiment" not in rows and "checkpoint.dirpath" not in rows
+    assert "Best: large (best val_acc=0.9000 at epoch 0 (max))" in lines
+    png = compared_project / "logs" / "compare-small-vs-large-vs-idle.png"
+    assert f"Plot: {png}" in lines
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_json_holds_each_runs_config_metrics_and_best(
+    runner: CliRunner, compared_project: Path
+) -> None:
+    result = runner.invoke(app, ["experiment", "compare", "small", "large", "idle", "--all-runs",
+                                 "--json", "--project", str(compared_project)])  # fmt: skip
+    assert result.exit_code == 0, result.output + result.stderr
+    document = json.loads(result.output)
+    small, large, idle = document["experiments"]
+    assert [run["run"] for run in small["runs"]] == ["version_0", "version_1"]
+    assert small["config"]["trainer"]["max_epochs"] == 3  # the latest run's saved config
+    assert small["metrics"] == {
+        "val_acc": [0.6, 0.8, 0.7],
+        "val_loss": [0.4, pytest.approx(0.2), pytest.approx(0.3)],
+    }
+    assert small["runs"][0]["metrics"]["val_acc"] == [0.5]
+    assert small["best"] == {"metric": "val_acc", "mode": "max", "value": 0.8, "epoch": 1}
+    assert large["best"]["value"] == 0.9
+    assert idle == {"name": "idle", "runs": [], "config": None, "metrics": {}, "best": None,
+                    "missing": "no run yet; train it with `proj fit --experiment idle`"}  # fmt: skip
+    assert document["best"]["run"] == "large/version_0"
+    assert document["plot"] is None
+
+
+def test_the_plot_has_a_panel_per_metric_a_marker_per_point_and_names_the_missing(
+    compared_project: Path,
+) -> None:
+    comparison = compare_experiments(compared_project, "proj", ["large", "idle"])
+    figure = draw_comparison(comparison, "large vs idle")
+    panels = {axis.get_title(): axis for axis in figure.axes if axis.get_visible()}
+    assert sorted(panels) == ["val_acc", "val_loss"]
+    (line,) = panels["val_acc"].get_lines()
+    assert line.get_marker() == "o" and list(line.get_xdata()) == [0]
+    assert panels["val_acc"].get_xlim() == (-0.5, 0.5)  # one epoch: not a sliver of an axis
+    ticks = [t for t in panels["val_acc"].get_xticks() if -0.5 <= t <= 0.5]
+    assert ticks == [0]  # epochs are whole numbers
+    assert [t.get_text() for t in panels["val_acc"].get_legend().get_texts()] == ["large"]
+    assert figure.get_suptitle().splitlines() == [
+        "large vs idle",
+        "idle: no run yet; train it with `proj fit --experiment idle`",
+    ]
+
+
+def test_without_matplotlib_the_text_and_json_still_print(
+    runner: CliRunner, compared_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    result = runner.invoke(
+        app, ["experiment", "compare", "small", "large", "--project", str(compared_project)]
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "Best: large" in result.output
+    assert "no plot: matplotlib is not installed" in result.stderr
+    assert not list((compared_project / "logs").glob("*.png"))
+
+
+def test_a_sweep_name_compares_its_points_and_unknown_names_are_refused(
+    runner: CliRunner, project: Path
+) -> None:
+    for index, acc in enumerate([0.7, 0.95, 0.8]):
+        _experiment_file(
+            project, f"lr-{index}", {"sweep": "lr", "point": {"model.init_args.lr": index}}
+        )
+        _run(project, f"lr-{index}", "version_0", 2, 0.001 * (index + 1), [acc - 0.1, acc])
+    _experiment_file(project, "lr-other")  # not a point of the sweep: left out
+    result = runner.invoke(app, ["experiment", "compare", "lr", "--project", str(project)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.output.splitlines()[:3] == [
+        f"lr-{i}: logs/lr-{i}/version_0 (best val_acc={acc:.4f} at epoch 1 (max))"
+        for i, acc in enumerate([0.7, 0.95, 0.8])
+    ]
+    assert "lr-other" not in result.output
+    assert "Best: lr-1 (best val_acc=0.9500 at epoch 1 (max))" in result.output
+
+    unknown = runner.invoke(app, ["experiment", "compare", "nope", "--project", str(project)])
+    assert unknown.exit_code == 2
+    assert "no experiment or sweep 'nope'" in unknown.stderr
+
+
+def test_tensorboard_metrics_are_read_per_epoch(project: Path) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    from plscaffold.experiments.runs import Run
+
+    folder = project / "logs" / "tb" / "version_0"
+    writer = SummaryWriter(str(folder))
+    for epoch in range(3):
+        step = 10 * epoch + 9
+        writer.add_scalar("train_loss_step", 2.0, step - 4)  # step-level: left out
+        writer.add_scalar("val_acc", 0.5 + epoch / 10, step)
+        writer.add_scalar("epoch", epoch, step)  # Lightning logs the epoch beside each metric
+    writer.close()
+    metrics = Run("tb", folder).metrics()
+    assert metrics.unreadable is None
+    assert metrics.values == {"val_acc": {0: 0.5, 1: pytest.approx(0.6), 2: pytest.approx(0.7)}}
