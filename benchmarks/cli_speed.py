@@ -1,8 +1,13 @@
-"""Wall time of `plscaffold --help`, `plscaffold new` and `cookiecutter --no-input`, in one run.
+"""Wall time of plscaffold's commands against each other, in one run.
 
-Each command runs in a fresh process, as a user would run it; the figure is the median of
-``--repeat`` runs, taken in interleaved rounds so that the machine's noise falls on all
-three alike. Usage: ``python benchmarks/cli_speed.py [--repeat 7]``.
+`plscaffold --help`, `plscaffold new` and `cookiecutter --no-input`; then, inside a
+generated project (whose config schema is built once first, as a user's first
+`experiment new` does), `plscaffold experiment new` against `plscaffold list` and
+`plscaffold new`. Each command runs in a fresh process, as a user would run it; the figure
+is the median of ``--repeat`` runs, taken in interleaved rounds so that the machine's
+noise falls on all alike. Needs the generated project's dependencies (torch, Lightning)
+in this Python, as `experiment new` does. Usage:
+``python benchmarks/cli_speed.py [--repeat 7]``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-TARGETS = {"help": 0.2, "new": 0.5}
+TARGETS = {"help": 0.2, "new": 0.5, "experiment new / list": 3.0}
 
 
 def _script(name: str) -> list[str]:
@@ -27,22 +32,28 @@ def _script(name: str) -> list[str]:
     return [str(path)] if path.exists() else [sys.executable, "-m", name]
 
 
-def _seconds(command: list[str], workdir: Path, env: dict[str, str]) -> float:
-    for child in workdir.iterdir():
-        shutil.rmtree(child)
+def _seconds(command: list[str], workdir: Path, env: dict[str, str], fresh: bool) -> float:
+    if fresh:
+        for child in workdir.iterdir():
+            shutil.rmtree(child)
     started = time.perf_counter()
     subprocess.run(command, cwd=workdir, env=env, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
 def _medians(
-    commands: dict[str, list[str]], repeat: int, workdir: Path, env: dict[str, str]
+    commands: dict[str, tuple[list[str], Path, bool]], repeat: int, env: dict[str, str]
 ) -> dict[str, float]:
-    """Median wall time of each command, run in interleaved rounds to share the noise."""
+    """Median wall time of each command, run in interleaved rounds to share the noise.
+
+    Each command is ``(argv, working folder, whether to empty the folder first)``; an
+    argv item ``{round}`` becomes the round's number, so that each run makes a new name.
+    """
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(repeat):
-        for name, command in commands.items():
-            times[name].append(_seconds(command, workdir, env))
+    for round_ in range(repeat):
+        for name, (command, workdir, fresh) in commands.items():
+            argv = [part.replace("{round}", str(round_)) for part in command]
+            times[name].append(_seconds(argv, workdir, env, fresh))
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -54,28 +65,67 @@ def main() -> None:
     from plscaffold.templates import bundled_project_template
 
     template = str(bundled_project_template().root_abspath)
+    plscaffold = _script("plscaffold")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         # A private HOME keeps cookiecutter's replay files out of the real one.
         env = {**os.environ, "HOME": tmp}
+        subprocess.run(
+            [*plscaffold, "new", "bench", "--no-input"],
+            cwd=tmp,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        project = Path(tmp) / "bench"
+        # The first `experiment new` builds the config schema (seconds, once per change).
+        subprocess.run(
+            [*plscaffold, "experiment", "new", "warm"],
+            cwd=project,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         commands = {
-            "help": [*_script("plscaffold"), "--help"],
-            "new": [*_script("plscaffold"), "new", "bench", "--no-input"],
-            "cookiecutter": [
-                *_script("cookiecutter"),
-                template,
-                "--no-input",
-                "project_name=bench",
-            ],
+            "help": ([*plscaffold, "--help"], workdir, True),
+            "new": ([*plscaffold, "new", "bench", "--no-input"], workdir, True),
+            "cookiecutter": (
+                [*_script("cookiecutter"), template, "--no-input", "project_name=bench"],
+                workdir,
+                True,
+            ),
+            "list": ([*plscaffold, "list"], project, False),
+            "experiment new": (
+                [
+                    *plscaffold,
+                    "experiment",
+                    "new",
+                    "e{round}",
+                    "--set",
+                    "model.lr=1e-2",
+                    "--set",
+                    "data.batch_size=32",
+                ],
+                project,
+                False,
+            ),
         }
-        figures = _medians(commands, args.repeat, workdir, env)
+        figures = _medians(commands, args.repeat, env)
     print(f"median of {args.repeat} runs each, {os.cpu_count()} CPUs")
     print(f"plscaffold --help          {figures['help']:.3f} s  (target <= {TARGETS['help']} s)")
     print(f"plscaffold new             {figures['new']:.3f} s  (target <= {TARGETS['new']} s)")
     print(f"cookiecutter --no-input    {figures['cookiecutter']:.3f} s")
     ratio = figures["new"] / figures["cookiecutter"]
     print(f"new / cookiecutter         {ratio:.2f}x  (target <= 1.00x)")
+    print(f"plscaffold list            {figures['list']:.3f} s")
+    print(f"plscaffold experiment new  {figures['experiment new']:.3f} s")
+    target = TARGETS["experiment new / list"]
+    print(
+        f"experiment new / list      {figures['experiment new'] / figures['list']:.2f}x  "
+        f"(target <= {target:.2f}x)"
+    )
+    print(f"experiment new / new       {figures['experiment new'] / figures['new']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -101,3 +101,33 @@ def test_an_include_that_reaches_outside_the_template_is_refused(
     assert "reads" in refused.stderr and "outside the template" in refused.stderr
     assert allowed.exit_code == 0, allowed.output + allowed.stderr
     assert (tmp_path / "o" / "p" / "b.txt").read_text() == "shared part\n"
+
+
+@pytest.mark.parametrize(
+    ("relpath", "command"),
+    [
+        ("configs/experiments", ["experiment", "new", "small", "--set", "model.lr=0.01"]),
+        (".plscaffold/cache", ["experiment", "new", "small", "--set", "model.lr=0.01"]),
+        ("scripts", ["experiment", "sweep", "lr", "--slurm"]),
+    ],
+)
+def test_experiment_writes_refuse_a_link_by_name(
+    runner: CliRunner, schema_project: Path, tmp_path: Path, relpath: str, command: list[str]
+) -> None:
+    made = runner.invoke(app, ["experiment", "sweep", "lr", "--grid", "model.lr=0.1,0.2",
+                               "--project", str(schema_project)])  # fmt: skip
+    assert made.exit_code == 0, made.output + made.stderr
+    cache = schema_project / ".plscaffold" / "cache" / "config-schema.json"
+    if relpath == ".plscaffold/cache":  # an outdated cache: the schema must be written again
+        cache.write_text("{}")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    _link_to_a_copy(schema_project, relpath, outside)
+    before, outside_before = tree_state(schema_project), tree_state(outside)
+
+    result = runner.invoke(app, [*command, "--project", str(schema_project)])
+
+    assert result.exit_code == 2, result.output
+    assert f"{schema_project / relpath} is a symbolic link" in result.stderr
+    assert tree_state(schema_project) == before
+    assert tree_state(outside) == outside_before
