@@ -681,6 +681,14 @@ def compare_experiments(
     return ComparedExperiments(comparison, drawn, note)
 
 
+@dataclass(frozen=True)
+class CreatedSweep:
+    """What ``new_sweep`` wrote: each point's experiment and values, and the SLURM script."""
+
+    points: list[tuple[str, dict[str, Any]]]
+    slurm_script: Path | None
+
+
 def new_sweep(
     name: str,
     grids: list[str],
@@ -690,23 +698,23 @@ def new_sweep(
     sample: int | None = None,
     seed: int = 0,
     description: str | None = None,
+    slurm: bool = False,
+    throttle: int | None = None,
     on_progress: Callable[[str], None] | None = None,
-) -> list[tuple[str, dict[str, Any]]]:
-    """Write one experiment per grid point, ``NAME-0``, ``NAME-1``, ..., all or none.
-
-    Returns:
-        Each point's experiment name and the values it sets.
-    """
+) -> CreatedSweep:
+    """Write one experiment per grid point, ``NAME-0``, ``NAME-1``, ..., and with ``slurm``
+    the job array ``scripts/sweep-NAME.sbatch``: all or none."""
     from plscaffold.experiments import configs, sweeps
 
     changes = configs.changes_of(assignments or [])
     points = sweeps.grid_points([sweeps.parse_grid(text) for text in grids], sample, seed)
     with open_project(project_dir) as state:
         package = package_name_for(_project_name(state))
-        written = sweeps.create_sweep(
-            state.root_abspath, package, name, parent, points, changes, description, on_progress
-        )
-    return list(zip(written, points, strict=True))
+        written, script = sweeps.create_sweep(
+            state.root_abspath, package, name, parent, points, changes, description,
+            on_progress, throttle, slurm,
+        )  # fmt: skip
+    return CreatedSweep(list(zip(written, points, strict=True)), script)
 
 
 def sweep_slurm_script(
@@ -756,6 +764,7 @@ __all__ = [
     "STATE_DIR_RELPATH",
     "ComparedExperiments",
     "CreatedExperiment",
+    "CreatedSweep",
     "FileStatus",
     "NewProjectResult",
     "Outcome",

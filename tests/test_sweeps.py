@@ -150,14 +150,25 @@ def test_the_slurm_array_matches_the_trainer_and_runs_each_point(
     assert requeued.stdout.split()[-2:] == ["--ckpt_path", "last"]
 
 
-def test_slurm_refuses_points_on_different_resources(
+def test_slurm_refuses_points_on_different_resources_and_writes_nothing(
     runner: CliRunner, schema_project: Path
 ) -> None:
+    before = tree_state(schema_project)
+    refused = _sweep(runner, schema_project, "dev", "--grid", "trainer.devices=1,2", "--slurm")
+    assert refused.exit_code == 2 and "a job array gives every task the same" in refused.stderr
+    orphan = _sweep(runner, schema_project, "dev", "--grid", "model.lr=0.1", "--throttle", "2")
+    assert orphan.exit_code == 2 and "--throttle limits a SLURM array" in orphan.stderr
+    assert tree_state(schema_project) == before  # neither the points nor a script
+
     made = _sweep(runner, schema_project, "dev", "--grid", "trainer.devices=1,2")
     assert made.exit_code == 0, made.output + made.stderr
-    refused = _sweep(runner, schema_project, "dev", "--slurm")
-    assert refused.exit_code == 2 and "a job array gives every task the same" in refused.stderr
-    assert not (schema_project / "scripts" / "sweep-dev.sbatch").exists()
+    assert _sweep(runner, schema_project, "dev", "--slurm").exit_code == 2
+    same = _sweep(runner, schema_project, "lr", "--grid", "model.lr=0.1,0.2")
+    assert same.exit_code == 0, same.output + same.stderr
+    later = _sweep(runner, schema_project, "lr", "--slurm")  # the points written before
+    assert later.exit_code == 0, later.output + later.stderr
+    script = (schema_project / "scripts" / "sweep-lr.sbatch").read_text()
+    assert _sbatch_options(script)["array"] == "0-1" and "gpus-per-node" not in script
 
 
 def test_points_run_side_by_side_on_disjoint_gpus(

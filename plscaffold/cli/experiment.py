@@ -178,21 +178,27 @@ def experiment_sweep(
     from plscaffold.api import new_sweep, run_sweep, sweep_slurm_script
 
     with user_errors():
+        if throttle is not None and not slurm:
+            raise InvalidOptionError("--throttle limits a SLURM array: give it with --slurm")
+        if devices_per_run is not None and not run:
+            raise InvalidOptionError("--devices-per-run applies to local runs: give it with --run")
         if grids:
-            points = new_sweep(
+            created = new_sweep(
                 name, grids, Path(project), parent, assignments or [], sample, seed,
-                description, _progress,
+                description, slurm, throttle, _progress,
             )  # fmt: skip
-            echo(f"Created {len(points)} experiments in configs/experiments/:")
-            for point, values in points:
+            echo(f"Created {len(created.points)} experiments in configs/experiments/:")
+            for point, values in created.points:
                 echo(f"  {point}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
-        elif not (slurm or run):
+            script = created.slurm_script
+        elif slurm or run:
+            script = sweep_slurm_script(name, Path(project), throttle) if slurm else None
+        else:
             raise InvalidOptionError(
                 f"give --grid KEY=V1,V2 to create sweep {name!r}, or --slurm / --run to run "
                 "an existing one"
             )
-        if slurm:
-            script = sweep_slurm_script(name, Path(project), throttle)
+        if script is not None:
             echo(f"Wrote {script}; submit it with: sbatch {script}")
         compare = f"plscaffold experiment compare {name}"
         if run:

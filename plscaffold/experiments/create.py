@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from plscaffold.experiments.probe import config_args, error_text, resolve_config
 from plscaffold.experiments.schema import ConfigSchema, load_schema
 from plscaffold.git import git_output
 from plscaffold.names import validate_component_name
+from plscaffold.writer import Change
 
 Progress = Callable[[str], None]
 
@@ -271,14 +272,16 @@ def _check_with_parser(
     return known
 
 
-def write_experiments(root_abspath: Path, planned: list[PlannedExperiment]) -> None:
-    """Write checked experiments, all or none."""
+def write_experiments(
+    root_abspath: Path, planned: list[PlannedExperiment], extra: Sequence[Change] = ()
+) -> None:
+    """Write checked experiments and any ``extra`` files with them, all or none."""
     from plscaffold.answers import JOURNAL_RELPATH
     from plscaffold.render import RenderedFile
     from plscaffold.writer import apply_changes
 
-    changes = [(p.relpath, RenderedFile(p.text.encode())) for p in planned]
-    apply_changes(root_abspath, changes, JOURNAL_RELPATH)
+    changes: list[Change] = [(p.relpath, RenderedFile(p.text.encode())) for p in planned]
+    apply_changes(root_abspath, [*changes, *extra], JOURNAL_RELPATH)
 
 
 def new_experiment(

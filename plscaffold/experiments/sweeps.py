@@ -26,6 +26,7 @@ from plscaffold.experiments.compare import sweep_points
 from plscaffold.experiments.configs import (
     chain_keys,
     experiment_path,
+    flatten,
     normalize_key,
     read_value,
 )
@@ -39,6 +40,7 @@ from plscaffold.experiments.create import (
 )
 from plscaffold.experiments.schema import load_schema
 from plscaffold.names import validate_component_name
+from plscaffold.render import RenderedFile
 
 SCRIPTS_RELPATH = "scripts"
 _POLL_SECONDS = 0.5
@@ -162,13 +164,35 @@ def create_sweep(
     changes: dict[str, Any],
     description: str | None = None,
     on_progress: Progress | None = None,
-) -> list[str]:
-    """Write the experiments of a sweep, all or none; return their names."""
+    slurm_throttle: int | None = None,
+    slurm: bool = False,
+) -> tuple[list[str], Path | None]:
+    """Write the experiments of a sweep, with its SLURM script if asked, all or none.
+
+    Returns:
+        The points' names, and the SLURM script or None.
+    """
     planned = plan_sweep(
         root_abspath, package, name, parent, points, changes, description, on_progress
     )
-    write_experiments(root_abspath, planned)
-    return [p.name for p in planned]
+    extra = []
+    if slurm:
+        schema = load_schema(root_abspath, package)
+        inherited = {
+            **schema.defaults,
+            **chain_keys(root_abspath, find_parent(root_abspath, parent).lineage_name),
+        }
+        configs = {
+            p.name: {
+                **inherited,
+                **flatten({k: v for k, v in p.document.items() if k != "lineage"}),
+            }
+            for p in planned
+        }
+        extra.append(slurm_script_change(root_abspath, package, name, configs, slurm_throttle))
+    write_experiments(root_abspath, planned, extra)
+    script = root_abspath / extra[0][0] if extra else None
+    return [p.name for p in planned], script
 
 
 @dataclass(frozen=True)
@@ -194,23 +218,30 @@ def _device_count(devices: Any) -> int | None:
     return None
 
 
-def sweep_resources(root_abspath: Path, package: str, points: list[str]) -> Resources:
+def point_configs(root_abspath: Path, package: str, points: list[str]) -> dict[str, dict[str, Any]]:
+    """Return each written point's config as its files set it on the defaults, flat."""
+    schema = load_schema(root_abspath, package)
+    return {point: {**schema.defaults, **chain_keys(root_abspath, point)} for point in points}
+
+
+def sweep_resources(configs: dict[str, dict[str, Any]]) -> Resources:
     """Return the resources every point trains with: trainer num_nodes, devices, accelerator.
+
+    Args:
+        configs: Each point's flat config (``trainer.devices: 2``, ...).
 
     Raises:
         ExperimentError: points differ in them (a job array gives all tasks the same), or
             the device count is not a number (``auto``, ``-1``).
     """
-    schema = load_schema(root_abspath, package)
     found = set()
-    for point in points:
-        merged = {**schema.defaults, **chain_keys(root_abspath, point)}
+    for point, merged in configs.items():
         devices = merged.get("trainer.devices")
         count = _device_count(devices)
         if count is None:
             raise ExperimentError(
                 f"{point} trains on trainer.devices={devices!r}; a SLURM job needs a number of "
-                f"devices per node: add --set trainer.devices=N to the sweep"
+                f"devices per node: add --set trainer.devices=N to the sweep. Nothing was written."
             )
         nodes = int(merged.get("trainer.num_nodes") or 1)
         accelerator = str(merged.get("trainer.accelerator") or "auto")
@@ -219,7 +250,8 @@ def sweep_resources(root_abspath: Path, package: str, points: list[str]) -> Reso
     if len(found) != 1:
         raise ExperimentError(
             "the points train on different trainer.devices, num_nodes or accelerator; a job "
-            "array gives every task the same resources: make them equal, or sweep in two arrays"
+            "array gives every task the same resources: make them equal, or sweep in two "
+            "arrays. Nothing was written."
         )
     return found.pop()
 
@@ -287,25 +319,37 @@ srun {package} fit \\
 """
 
 
-def write_slurm_script(
-    root_abspath: Path, package: str, name: str, points: list[str], throttle: int | None
-) -> Path:
-    """Write ``scripts/sweep-NAME.sbatch`` for the sweep's points and return it.
+def slurm_script_change(
+    root_abspath: Path,
+    package: str,
+    name: str,
+    configs: dict[str, dict[str, Any]],
+    throttle: int | None,
+) -> tuple[str, RenderedFile]:
+    """Return ``scripts/sweep-NAME.sbatch`` for points with these configs, to write.
 
     Raises:
         ExperimentError: a throttle below 1, or points that train on different resources.
     """
-    from plscaffold.answers import JOURNAL_RELPATH
-    from plscaffold.render import RenderedFile
-    from plscaffold.writer import apply_changes
-
     if throttle is not None and throttle < 1:
         raise ExperimentError(f"--throttle {throttle}: run at least 1 task at a time")
-    resources = sweep_resources(root_abspath, package, points)
+    points = list(configs)
+    resources = sweep_resources(configs)
     text = slurm_array_script(root_abspath, package, name, points, resources, throttle)
-    relpath = f"{SCRIPTS_RELPATH}/sweep-{name}.sbatch"
-    apply_changes(root_abspath, [(relpath, RenderedFile(text.encode(), 0o755))], JOURNAL_RELPATH)
-    return root_abspath / relpath
+    return f"{SCRIPTS_RELPATH}/sweep-{name}.sbatch", RenderedFile(text.encode(), 0o755)
+
+
+def write_slurm_script(
+    root_abspath: Path, package: str, name: str, points: list[str], throttle: int | None
+) -> Path:
+    """Write ``scripts/sweep-NAME.sbatch`` for the sweep's written points and return it."""
+    from plscaffold.answers import JOURNAL_RELPATH
+    from plscaffold.writer import apply_changes
+
+    configs = point_configs(root_abspath, package, points)
+    change = slurm_script_change(root_abspath, package, name, configs, throttle)
+    apply_changes(root_abspath, [change], JOURNAL_RELPATH)
+    return root_abspath / change[0]
 
 
 def existing_points(root_abspath: Path, name: str) -> list[str]:
