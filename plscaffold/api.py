@@ -717,6 +717,40 @@ def new_sweep(
     return CreatedSweep(list(zip(written, points, strict=True)), script)
 
 
+def run_optuna_study(
+    name: str,
+    trials: int,
+    project_dir: Path = Path("."),
+    parent: str = "default",
+    grids: list[str] | None = None,
+    ranges: list[str] | None = None,
+    assignments: list[str] | None = None,
+    seed: int | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    on_trial: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run trials of the Optuna study NAME (created, or joined without grids and ranges).
+
+    The project's lock is taken only while each trial's experiment is checked and written.
+
+    Returns:
+        The study's best trial so far: ``experiment``, ``value`` and ``point``.
+    """
+    from plscaffold.experiments import configs, studies, sweeps
+
+    if trials < 1:
+        raise InvalidOptionError(f"--optuna {trials}: run 1 trial or more")
+    changes = configs.changes_of(assignments or [])
+    grid_values = [sweeps.parse_grid(text) for text in grids or []]
+    range_values = [studies.parse_range(text) for text in ranges or []]
+    with studies.project_lock(project_dir) as state:  # processes beside this one share it
+        root, package = state.root_abspath, package_name_for(_project_name(state))
+        space = None
+        if grid_values or range_values or changes:
+            space = studies.search_space(root, package, parent, changes, grid_values, range_values)
+    return studies.run_study(root, package, name, space, trials, seed, on_progress, on_trial)
+
+
 def sweep_slurm_script(
     name: str, project_dir: Path = Path("."), throttle: int | None = None
 ) -> Path:
@@ -786,6 +820,7 @@ __all__ = [
     "project_status",
     "regenerate",
     "render_project",
+    "run_optuna_study",
     "run_sweep",
     "sweep_slurm_script",
     "update",

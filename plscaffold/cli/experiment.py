@@ -154,7 +154,21 @@ def experiment_sweep(
     sample: Annotated[
         int | None, typer.Option("--random", help="Draw N points of the grid instead of all.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of --random.")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of --random (default 0), or of Optuna's sampler.")
+    ] = None,
+    ranges: Annotated[
+        list[str] | None,
+        typer.Option("--range", help="With --optuna: KEY=LOW:HIGH[:log], a numeric range."),
+    ] = None,
+    optuna: Annotated[
+        int | None,
+        typer.Option(
+            "--optuna",
+            help="Run N trials of an Optuna study over --grid and --range, here; run the same "
+            "command elsewhere to join it.",
+        ),
+    ] = None,
     description: Annotated[str | None, typer.Option(help="What the sweep tries.")] = None,
     slurm: Annotated[
         bool, typer.Option("--slurm", help="Write scripts/sweep-NAME.sbatch, a SLURM job array.")
@@ -177,14 +191,21 @@ def experiment_sweep(
     """
     from plscaffold.api import new_sweep, run_sweep, sweep_slurm_script
 
+    if optuna is not None:
+        _optuna_study(
+            name, optuna, project, parent, grids, ranges, assignments, seed, (slurm, run, sample)
+        )
+        return
     with user_errors():
+        if ranges:
+            raise InvalidOptionError("--range is searched by an Optuna study: give --optuna N")
         if throttle is not None and not slurm:
             raise InvalidOptionError("--throttle limits a SLURM array: give it with --slurm")
         if devices_per_run is not None and not run:
             raise InvalidOptionError("--devices-per-run applies to local runs: give it with --run")
         if grids:
             created = new_sweep(
-                name, grids, Path(project), parent, assignments or [], sample, seed,
+                name, grids, Path(project), parent, assignments or [], sample, seed or 0,
                 description, slurm, throttle, _progress,
             )  # fmt: skip
             echo(f"Created {len(created.points)} experiments in configs/experiments/:")
@@ -206,6 +227,36 @@ def experiment_sweep(
             echo(f"Trained {len(runs)} points; compare them with: {compare}")
         elif not slurm:
             echo(f"Train them with --run (here) or --slurm; compare them with: {compare}")
+
+
+def _optuna_study(
+    name: str,
+    trials: int,
+    project: str,
+    parent: str,
+    grids: list[str] | None,
+    ranges: list[str] | None,
+    assignments: list[str] | None,
+    seed: int | None,
+    others: tuple[bool, bool, int | None],
+) -> None:
+    from plscaffold.api import run_optuna_study
+
+    def started(point: str, values: dict[str, Any]) -> None:
+        echo(f"== {point}: " + ", ".join(f"{k}={v}" for k, v in values.items()), err=True)
+
+    with user_errors():
+        if any(option not in (False, None) for option in others):
+            raise InvalidOptionError(
+                "--optuna runs its own trials: leave out --slurm, --run and --random"
+            )
+        best = run_optuna_study(
+            name, trials, Path(project), parent, grids, ranges, assignments, seed,
+            _progress, started,
+        )  # fmt: skip
+    values = ", ".join(f"{k}={v}" for k, v in best["point"].items())
+    echo(f"Best trial so far: {best['experiment']} ({best['value']:.4f}) with {values}")
+    echo(f"Compare the trials with: plscaffold experiment compare {name}")
 
 
 def _started(point: str, command: list[str]) -> None:

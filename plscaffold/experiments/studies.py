@@ -1,0 +1,340 @@
+"""Optuna studies over a project's config: each trial an experiment, trained with pruning.
+
+A study ``NAME`` lives in ``<logs>/sweep-NAME/optuna.db`` (SQLite), so several processes
+in the project (or SLURM tasks sharing its file system) join the same study by running
+the same command. Trial ``n`` is the experiment ``NAME-n``, checked like
+``experiment new`` and written before it trains; it trains in this process with the
+project's own entry point on one device, and reports its monitored metric after each
+validation so that Optuna's pruner can stop it early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from plscaffold.answers import ProjectState
+from plscaffold.errors import ExperimentError, ProjectBusyError, ProjectEnvironmentError
+from plscaffold.experiments.configs import chain_keys, normalize_key, read_value
+from plscaffold.experiments.create import (
+    Progress,
+    check_new_name,
+    find_parent,
+    plan_experiment,
+    write_experiments,
+)
+from plscaffold.experiments.runs import runs_root
+from plscaffold.experiments.schema import load_schema
+
+_USER_ATTR = "plscaffold"
+_LOCK_WAIT_SECONDS = 120.0
+_CATEGORICAL = (type(None), bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class Range:
+    """A numeric search range: ``KEY=LOW:HIGH`` (ints when both are), ``:log`` for log scale."""
+
+    key: str
+    low: float | int
+    high: float | int
+    log: bool
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What a study searches and how it scores a trial."""
+
+    parent: str
+    changes: dict[str, Any]
+    grids: dict[str, list[Any]]
+    ranges: list[Range]
+    monitor: str
+    direction: str
+
+    def to_attr(self) -> dict[str, Any]:
+        return {**asdict(self), "ranges": [asdict(r) for r in self.ranges]}
+
+    @classmethod
+    def from_attr(cls, stored: dict[str, Any]) -> SearchSpace:
+        return cls(
+            stored["parent"],
+            stored["changes"],
+            stored["grids"],
+            [Range(**r) for r in stored["ranges"]],
+            stored["monitor"],
+            stored["direction"],
+        )
+
+
+def parse_range(text: str) -> Range:
+    """Parse ``KEY=LOW:HIGH`` or ``KEY=LOW:HIGH:log``.
+
+    Raises:
+        ExperimentError: the text is not of that form, or LOW is not below HIGH.
+    """
+    key, sep, raw = text.partition("=")
+    parts = raw.split(":")
+    usage = (
+        f"--range {text!r} is not KEY=LOW:HIGH[:log]; write for example "
+        "--range model.lr=1e-4:1e-1:log"
+    )
+    if not sep or not key.strip() or len(parts) not in (2, 3) or parts[2:] not in ([], ["log"]):
+        raise ExperimentError(usage)
+    low, high = (read_value(f"--range {text}", part) for part in parts[:2])
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
+    if not numbers or not low < high:
+        raise ExperimentError(f"{usage}; LOW and HIGH are numbers, LOW below HIGH")
+    if len(parts) == 3 and low <= 0:
+        raise ExperimentError(f"--range {text!r}: a log scale needs LOW above 0")
+    if not (isinstance(low, int) and isinstance(high, int)):
+        low, high = float(low), float(high)
+    return Range(normalize_key(key.strip()), low, high, len(parts) == 3)
+
+
+def search_space(
+    root_abspath: Path,
+    package: str,
+    parent: str,
+    changes: dict[str, Any],
+    grids: list[tuple[str, list[Any]]],
+    ranges: list[Range],
+) -> SearchSpace:
+    """Return the search space, scored by the parent's monitored metric and mode.
+
+    Raises:
+        ExperimentError: no grid or range, or a key given twice.
+    """
+    keys = [key for key, _ in grids] + [r.key for r in ranges]
+    if not keys:
+        raise ExperimentError("an Optuna study needs --grid KEY=V1,V2 or --range KEY=LOW:HIGH")
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ExperimentError(f"{', '.join(repeated)} is searched twice; give each key once")
+    found = find_parent(root_abspath, parent)
+    merged = {**load_schema(root_abspath, package).defaults}
+    merged.update(chain_keys(root_abspath, found.lineage_name))
+    merged.update(found.template_keys)
+    merged.update(changes)
+    monitor = str(merged.get("checkpoint.monitor") or "val_loss")
+    mode = str(merged.get("checkpoint.mode") or "min")
+    direction = "maximize" if mode == "max" else "minimize"
+    return SearchSpace(parent, changes, dict(grids), ranges, monitor, direction)
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as err:
+        raise ProjectEnvironmentError(
+            'Optuna studies need optuna in this Python: pip install "plscaffold[optuna]"'
+        ) from err
+    return optuna
+
+
+def study_storage(root_abspath: Path, name: str) -> Path:
+    """Return the study's SQLite file: ``<logs>/sweep-NAME/optuna.db``."""
+    return runs_root(root_abspath, name).parent / f"sweep-{name}" / "optuna.db"
+
+
+@contextlib.contextmanager
+def project_lock(project_abspath: Path) -> Iterator[ProjectState]:
+    """Open the project under its lock, waiting while a process beside this one holds it.
+
+    Processes that share a study take the lock for moments (to write a trial's
+    experiment), so waiting is right here, where other commands refuse at once.
+
+    Raises:
+        ProjectBusyError: the lock stayed taken for two minutes.
+    """
+    from plscaffold.answers import open_project
+
+    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+    while True:
+        try:
+            with open_project(project_abspath) as state:
+                yield state
+            return
+        except ProjectBusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def _in_project(root_abspath: Path) -> Iterator[None]:
+    """Run with the project's folder as working folder and its sources importable."""
+    cwd, path = Path.cwd(), list(sys.path)
+    os.chdir(root_abspath)
+    sys.path.insert(0, str(root_abspath / "src"))
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = path
+
+
+def _check_space(
+    root_abspath: Path, package: str, name: str, space: SearchSpace, on_progress: Progress | None
+) -> None:
+    """Check every grid value and range bound like ``experiment new``, and one device a trial.
+
+    Raises:
+        ExperimentError: a value is refused, a grid value is not a plain scalar, or the
+            trials would train on several devices or nodes.
+    """
+    from plscaffold.experiments.sweeps import _device_count
+
+    parent = find_parent(root_abspath, space.parent)
+    for key, values in space.grids.items():
+        odd = [v for v in values if not isinstance(v, _CATEGORICAL)]
+        if odd:
+            raise ExperimentError(
+                f"--grid {key}: Optuna chooses among plain values (numbers, strings, true, "
+                f"false, null), not {odd[0]!r}; sweep lists with a grid sweep instead"
+            )
+    probes = [{k: v} for k, values in space.grids.items() for v in values]
+    probes += [{r.key: bound} for r in space.ranges for bound in (r.low, r.high)]
+    for probe in probes or [{}]:
+        plan_experiment(
+            root_abspath, package, f"{name}-0", parent, {**space.changes, **probe},
+            None, None, on_progress,
+        )  # fmt: skip
+    schema = load_schema(root_abspath, package)
+    merged = {**schema.defaults, **chain_keys(root_abspath, parent.lineage_name)}
+    merged.update(parent.template_keys)
+    merged.update(space.changes)
+    devices, nodes = merged.get("trainer.devices"), merged.get("trainer.num_nodes") or 1
+    if _device_count(devices) != 1 or nodes != 1:
+        raise ExperimentError(
+            f"an Optuna trial trains in this process on one device, and the trials would use "
+            f"trainer.devices={devices!r} on {nodes} node(s): add --set trainer.devices=1"
+        )
+
+
+def _pruning_callback(trial: Any, monitor: str) -> Any:
+    """Return a Lightning callback that reports ``monitor`` to the trial after each validation.
+
+    optuna-integration's PyTorchLightningPruningCallback is built on the ``lightning``
+    package; generated projects use ``pytorch_lightning``, whose Trainer takes only its
+    own callbacks. This one does the same: report, then stop the trial if the pruner says so.
+    """
+    optuna = _optuna()
+    from pytorch_lightning import Callback
+
+    class OptunaPruning(Callback):
+        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+            if trainer.sanity_checking or monitor not in trainer.callback_metrics:
+                return
+            epoch = trainer.current_epoch
+            value = float(trainer.callback_metrics[monitor])
+            trial.report(value, step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch} with {monitor}={value:.4f}")
+
+    return OptunaPruning()
+
+
+def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    point = {key: trial.suggest_categorical(key, values) for key, values in space.grids.items()}
+    for r in space.ranges:
+        suggest = trial.suggest_int if isinstance(r.low, int) else trial.suggest_float
+        point[r.key] = suggest(r.key, r.low, r.high, log=r.log)
+    return point
+
+
+def run_study(
+    root_abspath: Path,
+    package: str,
+    name: str,
+    space: SearchSpace | None,
+    trials: int,
+    seed: int | None = None,
+    on_progress: Progress | None = None,
+    on_trial: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``trials`` trials of the study ``NAME``, creating it or joining it.
+
+    Args:
+        space: The search space; None joins an existing study with its own.
+        seed: Seeds the sampler (give none where several processes share a study).
+
+    Returns:
+        The study's best trial so far: its experiment, value and point.
+
+    Raises:
+        ExperimentError: a bad search space, one that differs from the existing study's,
+            or no study to join.
+        ProjectEnvironmentError: optuna or the project's dependencies are missing here.
+    """
+    optuna = _optuna()
+    storage_path = study_storage(root_abspath, name)
+    storage = f"sqlite:///{storage_path}"
+    existing = optuna.study.get_all_study_names(storage) if storage_path.is_file() else []
+    if space is None:
+        if name not in existing:
+            raise ExperimentError(
+                f"no Optuna study {name!r} in {storage_path}; start it with --grid or --range"
+            )
+        stored = optuna.load_study(study_name=name, storage=storage).user_attrs[_USER_ATTR]
+        space = SearchSpace.from_attr(stored)
+    with project_lock(root_abspath):
+        _check_space(root_abspath, package, name, space, on_progress)
+    storage_path.parent.mkdir(parents=True, exist_ok=True)
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction=space.direction,
+        sampler=sampler,
+        pruner=optuna.pruners.MedianPruner(n_warmup_steps=1),
+        load_if_exists=True,
+    )
+    stored = study.user_attrs.get(_USER_ATTR)
+    if stored is None:
+        study.set_user_attr(_USER_ATTR, space.to_attr())
+    elif stored != space.to_attr():
+        raise ExperimentError(
+            f"the Optuna study {name!r} searches another space ({storage_path}); join it "
+            "without --grid/--range, or name a new study"
+        )
+
+    def objective(trial: Any) -> float:
+        point = _suggest(trial, space)
+        point_name = f"{name}-{trial.number}"
+        with project_lock(root_abspath):
+            check_new_name(root_abspath, point_name)
+            parent = find_parent(root_abspath, space.parent)
+            extra = {"sweep": name, "point": point, "optuna_trial": trial.number}
+            planned = plan_experiment(
+                root_abspath, package, point_name, parent, {**space.changes, **point},
+                None, extra, on_progress,
+            )  # fmt: skip
+            write_experiments(root_abspath, [planned])
+        if on_trial is not None:
+            on_trial(point_name, point)
+        return _train(root_abspath, package, point_name, trial, space.monitor)
+
+    study.optimize(objective, n_trials=trials)
+    best = study.best_trial
+    return {"experiment": f"{name}-{best.number}", "value": best.value, "point": best.params}
+
+
+def _train(root_abspath: Path, package: str, point: str, trial: Any, monitor: str) -> float:
+    """Train one trial's experiment here; return its best monitored value."""
+    with _in_project(root_abspath):
+        cli_main = importlib.import_module(f"{package}.cli").cli_main
+        cli = cli_main(["--experiment", point], run=False)
+        cli.trainer.callbacks.append(_pruning_callback(trial, monitor))
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    score = cli.trainer.checkpoint_callback.best_model_score
+    if score is None:
+        raise ExperimentError(f"{point} logged no {monitor}; is checkpoint.monitor right?")
+    return float(score)
