@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -149,6 +150,21 @@ def _slurm_job(project: Path, bin_dir: Path, restart: int, *args: str) -> subpro
     )  # fmt: skip
 
 
+def _alive_until(job: subprocess.Popen[str], deadline: float) -> None:
+    """Wait a moment; fail with the job's output if it ended, or is still going at the deadline.
+
+    A job past its deadline is killed first, so that reading its output cannot hang.
+    """
+    if job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(job.pid, signal.SIGKILL)
+    pytest.fail(
+        f"the job ended or hung (exit {job.poll()}):\n{job.communicate(timeout=60)[0][-3000:]}"
+    )
+
+
 @pytest.mark.e2e
 def test_a_requeued_slurm_job_continues_its_own_run(tmp_path: Path) -> None:
     import torch
@@ -173,14 +189,12 @@ def test_a_requeued_slurm_job_continues_its_own_run(tmp_path: Path) -> None:
     first = _slurm_job(project, bin_dir, 0, *epochs)
     deadline = time.monotonic() + 300
     while not (run / "checkpoints" / "last.ckpt").is_file():
-        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
-        time.sleep(0.05)
+        _alive_until(first, deadline)
     # What SLURM sends the job's tasks 90 s before its time limit (not the batch shell).
     (task,) = Path(f"/proc/{first.pid}/task/{first.pid}/children").read_text().split()
     os.kill(int(task), signal.SIGUSR1)
     while not requeued.is_file():  # Lightning saves hpc_ckpt_1.ckpt, then asks for a requeue
-        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
-        time.sleep(0.05)
+        _alive_until(first, deadline)
     os.killpg(first.pid, signal.SIGKILL)  # and SLURM ends the job
     first.wait(timeout=60)
     hpc, last = run / "hpc_ckpt_1.ckpt", run / "checkpoints" / "last.ckpt"

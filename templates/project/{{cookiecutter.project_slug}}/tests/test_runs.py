@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from lightning_fabric.plugins.environments import SLURMEnvironment
 from pytorch_lightning.cli import LightningCLI
 
-from {{ cookiecutter.package_name }}.callbacks import prediction_writer
+from {{ cookiecutter.package_name }}.callbacks import DeferredRequeue, prediction_writer
 from {{ cookiecutter.package_name }}.cli import cli_main
 from {{ cookiecutter.package_name }}.errors import RunExistsError, RunNotFoundError
 
@@ -152,3 +156,23 @@ def test_a_resumed_csv_run_keeps_its_earlier_rows(cpu_args: list[str], tmp_path:
     steps = [int(row["step"]) for row in rows]
     assert epochs == [0, 1]
     assert steps == sorted(steps)  # one step axis across both processes
+
+
+def test_the_requeue_signal_is_handled_after_the_batch_not_in_the_handler() -> None:
+    handled: list[int] = []
+    # Stands in for Lightning's SLURM handler (checkpoint, then scontrol requeue).
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: handled.append(signum))
+    try:
+        environment = SLURMEnvironment(auto_requeue=True)
+        trainer = SimpleNamespace(strategy=SimpleNamespace(cluster_environment=environment))
+        callback = DeferredRequeue()
+        callback.on_train_start(trainer, None)
+
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert handled == []  # only noted: the loop may hold a lock the handler needs
+        callback.on_train_batch_end(trainer, None, None, None, 0)
+        assert handled == [signal.SIGUSR1]
+        callback.on_train_batch_end(trainer, None, None, None, 1)
+        assert handled == [signal.SIGUSR1]  # once per signal
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 from typing_extensions import override
 
-from {{ cookiecutter.package_name }}.callbacks import MonitoredMetricsCheck
+from {{ cookiecutter.package_name }}.callbacks import DeferredRequeue, MonitoredMetricsCheck
 from {{ cookiecutter.package_name }}.configs import config_dir, with_experiment_configs
 from {{ cookiecutter.package_name }}.devices import check_devices
 from {{ cookiecutter.package_name }}.errors import UserError
@@ -93,7 +93,7 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
-        trainer_defaults={"callbacks": [MonitoredMetricsCheck()]},
+        trainer_defaults={"callbacks": [MonitoredMetricsCheck(), DeferredRequeue()]},
         parser_kwargs={name: defaults for name in SUBCOMMANDS} if run else defaults,
         save_config_kwargs={"overwrite": True},
         args=args,
