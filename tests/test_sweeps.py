@@ -206,6 +206,16 @@ def test_points_run_side_by_side_on_disjoint_gpus(
     at_once = [sum(spans[p][1] <= spans[q][1] < spans[p][2] for p in points) for q in points]
     assert max(at_once) == 2
 
+    # Fewer GPUs than two runs need: one after another, each on its K devices.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    for point in points:
+        (seen / point).unlink()
+    in_turn = sweeps.run_points(schema_project, "proj", points[:2], devices_per_run=2)
+    assert [run.output for run in in_turn] == [None, None]
+    first, second = (json.loads((seen / p).read_text()) for p in points[:2])
+    assert first[0] == second[0] == "0" and first[1] == ["--trainer.devices", "2"]
+    assert first[3] <= second[2]  # the second started after the first ended
+
 
 @pytest.mark.e2e
 def test_a_two_point_sweep_trains_here_and_compares(runner: CliRunner, project: Path) -> None:

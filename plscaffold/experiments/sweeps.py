@@ -416,16 +416,18 @@ def run_points(
 ) -> list[PointRun]:
     """Train the points in this machine, with the project's own entry point.
 
-    One after another, output to this terminal; with ``devices_per_run`` and GPUs for
-    two runs or more, as many at once as the visible GPUs allow (each run sees only its
-    own GPUs; its output goes to ``<logs>/sweep-NAME/POINT.out``).
+    One after another, output to this terminal; with ``devices_per_run`` each trains on
+    that many devices, and with GPUs for two runs or more, as many run at once as the
+    visible GPUs allow (each sees only its own GPUs; its output goes to
+    ``<logs>/sweep-NAME/POINT.out``).
     """
     gpus = visible_gpus()
     slots = len(gpus) // devices_per_run if devices_per_run else 1
     if slots < 2 or devices_per_run is None:
         finished = []
+        devices = ["--trainer.devices", str(devices_per_run)] if devices_per_run else []
         for point in points:
-            command = _fit_command(package, point)
+            command = [*_fit_command(package, point), *devices]
             if on_start is not None:
                 on_start(point, command)
             code = subprocess.run(
