@@ -157,15 +157,16 @@ def project_lock(project_abspath: Path) -> Iterator[ProjectState]:
     from plscaffold.answers import open_project
 
     deadline = time.monotonic() + _LOCK_WAIT_SECONDS
-    while True:
-        try:
-            with open_project(project_abspath) as state:
-                yield state
-            return
-        except ProjectBusyError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    with contextlib.ExitStack() as stack:
+        while True:
+            try:
+                state = stack.enter_context(open_project(project_abspath))
+                break
+            except ProjectBusyError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield state
 
 
 @contextlib.contextmanager
@@ -190,7 +191,7 @@ def _check_space(
         ExperimentError: a value is refused, a grid value is not a plain scalar, or the
             trials would train on several devices or nodes.
     """
-    from plscaffold.experiments.sweeps import _device_count
+    from plscaffold.experiments.sweeps import device_count
 
     parent = find_parent(root_abspath, space.parent)
     for key, values in space.grids.items():
@@ -212,7 +213,7 @@ def _check_space(
     merged.update(parent.template_keys)
     merged.update(space.changes)
     devices, nodes = merged.get("trainer.devices"), merged.get("trainer.num_nodes") or 1
-    if _device_count(devices) != 1 or nodes != 1:
+    if device_count(devices) != 1 or nodes != 1:
         raise ExperimentError(
             f"an Optuna trial trains in this process on one device, and the trials would use "
             f"trainer.devices={devices!r} on {nodes} node(s): add --set trainer.devices=1"

@@ -204,7 +204,8 @@ class Resources:
     gpus_per_node: int
 
 
-def _device_count(devices: Any) -> int | None:
+def device_count(devices: Any) -> int | None:
+    """Return how many devices ``trainer.devices`` names, or None for auto, -1 and the like."""
     if isinstance(devices, bool):
         return None
     if isinstance(devices, int) and devices > 0:
@@ -237,7 +238,7 @@ def sweep_resources(configs: dict[str, dict[str, Any]]) -> Resources:
     found = set()
     for point, merged in configs.items():
         devices = merged.get("trainer.devices")
-        count = _device_count(devices)
+        count = device_count(devices)
         if count is None:
             raise ExperimentError(
                 f"{point} trains on trainer.devices={devices!r}; a SLURM job needs a number of "
