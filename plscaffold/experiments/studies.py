@@ -220,6 +220,28 @@ def _check_space(
         )
 
 
+def _storage(optuna: Any, storage_path: Path) -> Any:
+    """Return the study's SQLite storage; a writer waits up to a minute for another's lock."""
+    return optuna.storages.RDBStorage(
+        f"sqlite:///{storage_path}", engine_kwargs={"connect_args": {"timeout": 60}}
+    )
+
+
+def _stored_space(optuna: Any, storage_path: Path, name: str) -> SearchSpace:
+    """Return the search space an existing study stored.
+
+    Raises:
+        ExperimentError: there is no such study.
+    """
+    storage = _storage(optuna, storage_path) if storage_path.is_file() else None
+    if storage is None or name not in optuna.study.get_all_study_names(storage):
+        raise ExperimentError(
+            f"no Optuna study {name!r} in {storage_path}; start it with --grid or --range"
+        )
+    study = optuna.load_study(study_name=name, storage=storage)
+    return SearchSpace.from_attr(study.user_attrs[_USER_ATTR])
+
+
 def _pruning_callback(trial: Any, monitor: str) -> Any:
     """Return a Lightning callback that reports ``monitor`` to the trial after each validation.
 
@@ -277,35 +299,29 @@ def run_study(
     """
     optuna = _optuna()
     storage_path = study_storage(root_abspath, name)
-    storage = f"sqlite:///{storage_path}"
-    existing = optuna.study.get_all_study_names(storage) if storage_path.is_file() else []
-    if space is None:
-        if name not in existing:
-            raise ExperimentError(
-                f"no Optuna study {name!r} in {storage_path}; start it with --grid or --range"
-            )
-        stored = optuna.load_study(study_name=name, storage=storage).user_attrs[_USER_ATTR]
-        space = SearchSpace.from_attr(stored)
+    # Setting up the storage (its tables, the study) is not safe for two processes at
+    # once: they take turns, under the project's lock.
     with project_lock(root_abspath):
+        if space is None:
+            space = _stored_space(optuna, storage_path, name)
         _check_space(root_abspath, package, name, space, on_progress)
-    storage_path.parent.mkdir(parents=True, exist_ok=True)
-    sampler = optuna.samplers.TPESampler(seed=seed)
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        direction=space.direction,
-        sampler=sampler,
-        pruner=optuna.pruners.MedianPruner(n_warmup_steps=1),
-        load_if_exists=True,
-    )
-    stored = study.user_attrs.get(_USER_ATTR)
-    if stored is None:
-        study.set_user_attr(_USER_ATTR, space.to_attr())
-    elif stored != space.to_attr():
-        raise ExperimentError(
-            f"the Optuna study {name!r} searches another space ({storage_path}); join it "
-            "without --grid/--range, or name a new study"
+        storage_path.parent.mkdir(parents=True, exist_ok=True)
+        study = optuna.create_study(
+            study_name=name,
+            storage=_storage(optuna, storage_path),
+            direction=space.direction,
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=optuna.pruners.MedianPruner(n_warmup_steps=1),
+            load_if_exists=True,
         )
+        stored = study.user_attrs.get(_USER_ATTR)
+        if stored is None:
+            study.set_user_attr(_USER_ATTR, space.to_attr())
+        elif stored != space.to_attr():
+            raise ExperimentError(
+                f"the Optuna study {name!r} searches another space ({storage_path}); join it "
+                "without --grid/--range, or name a new study"
+            )
 
     def objective(trial: Any) -> float:
         point = _suggest(trial, space)
