@@ -61,6 +61,7 @@ from plscaffold.writer import Change, check_target, project_path, write_new_proj
 if TYPE_CHECKING:  # experiments import subprocess and more: only their commands need them
     from collections.abc import Callable
 
+    from plscaffold.check import CheckResult
     from plscaffold.experiments.compare import Comparison
     from plscaffold.experiments.listing import Experiment
     from plscaffold.experiments.sweeps import PointRun
@@ -579,6 +580,14 @@ def add_component(
         return _sync(state, document, relpaths, new.files, False, True, dry_run)
 
 
+def check_new_project(options: ProjectOptions, project_abspath: Path) -> CheckResult:
+    """Smoke-train a project ``new`` just wrote, in this Python; see :mod:`plscaffold.check`."""
+    from plscaffold.check import check_project
+
+    package = package_name_for(options.project_name)
+    return check_project(project_abspath, package, options.gpus)
+
+
 @dataclass(frozen=True)
 class CreatedExperiment:
     """What ``new_experiment`` wrote.
@@ -805,6 +814,7 @@ __all__ = [
     "ProjectOptions",
     "SyncResult",
     "add_component",
+    "check_new_project",
     "check_project_options",
     "compare_experiments",
     "experiment_templates",

@@ -19,7 +19,7 @@ from plscaffold.cli.params import (
     RestoreOption,
     with_generation_options,
 )
-from plscaffold.errors import PlscaffoldError
+from plscaffold.errors import InvalidOptionError, PlscaffoldError
 
 if TYPE_CHECKING:
     from plscaffold.api import NewProjectResult, SyncResult
@@ -145,10 +145,23 @@ def new(
             "--trust", help="Render that template unsandboxed, with its hooks and extensions."
         ),
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Then smoke-train it here, offline: import, configs, fast_dev_run on the "
+            "CPU, and one step on a GPU with --gpus.",
+        ),
+    ] = False,
     answers: dict[str, Any] | None = None,
 ) -> None:
     """Create a ready-to-run, tested PyTorch Lightning project in NAME/."""
-    from plscaffold.api import new_project, new_project_from_template, project_options
+    from plscaffold.api import (
+        check_new_project,
+        new_project,
+        new_project_from_template,
+        project_options,
+    )
 
     answers = dict(answers or {})
     with user_errors():
@@ -156,6 +169,11 @@ def new(
             interactive = sys.stdin.isatty()
         if name is None and not (interactive and template is None):
             raise typer.BadParameter("give the project's NAME", param_hint="NAME")
+        if check and (template is not None or dry_run):
+            raise InvalidOptionError(
+                "--check smoke-trains a project of the bundled template once written; leave "
+                "out --template and --dry-run, or --check"
+            )
         if template is not None:
             result = new_project_from_template(
                 template, str(name), Path(output_dir), answers, trust=trust, dry_run=dry_run
@@ -166,6 +184,16 @@ def new(
             options = project_options(str(name), **answers)
             result = new_project(options, output_dir=Path(output_dir), dry_run=dry_run)
     _report_new(result)
+    if check:
+        echo("Checking the project: import, configs, fast_dev_run ...", err=True)
+        checked = check_new_project(options, result.project_abspath)
+        verdict = "passed" if checked.passed else "FAILED"
+        echo(f"Check {verdict} in {checked.seconds:.1f} s: {checked.summary}")
+        if not checked.passed:
+            if checked.detail:
+                echo(checked.detail.rstrip(), err=True)
+            echo(f"The project is in place at {result.project_abspath}.", err=True)
+            raise typer.Exit(1)
 
 
 def _report_sync(result: SyncResult, done: str, planned: str, dry_run: bool, as_json: bool) -> None:
