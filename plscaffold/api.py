@@ -359,13 +359,58 @@ def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
     if state.document.template != template.ref:
         raise ForeignTemplateError(
             f"{state.root_abspath} was made from the template {state.document.template}; "
-            f"regenerating, adding and updating work on projects made from {template.ref} "
-            "(plscaffold's own template)"
+            f"generation options, `add` and `status` work on projects made from {template.ref} "
+            "(plscaffold's own template); `update` and `generate COMPONENT` work on both"
         )
     answers = dict(state.document.answers)
     project_name = _project_name(state)
     answers.pop("project_name")
     return resolve_options(template, project_name, {**answers, **changes})
+
+
+def _made_from_bundled(state: ProjectState) -> bool:
+    return state.document.template == bundled_project_template().ref
+
+
+def _user_template_rendering(
+    state: ProjectState, trust: bool
+) -> tuple[Rendering, dict[str, list[str]] | None]:
+    """Render the project's own template (a local folder) again with its recorded answers.
+
+    Returns:
+        Every file, and the template's components (``_components`` in its
+        ``cookiecutter.json``), or None where it names none.
+
+    Raises:
+        ForeignTemplateError: the template came from a repository URL or a zip file.
+        TemplateSourceError: the template folder is gone.
+        UntrustedTemplateError: it has hooks or extensions and ``trust`` is false.
+    """
+    from cookiecutter.repository import is_repo_url, is_zip_file
+
+    from plscaffold.sources import check_trust, open_template
+    from plscaffold.templates import COMPONENTS_VARIABLE, read_variables
+
+    source = state.document.template
+    if is_repo_url(source) or is_zip_file(source):
+        raise ForeignTemplateError(
+            f"{state.root_abspath} was made from {source}; updating from a repository or zip "
+            "template is not supported yet: clone it and make the project from the folder, "
+            "or render it with cookiecutter"
+        )
+    with open_template(source) as template:
+        check_trust(template, trust)
+        template = replace(template, trusted=trust)
+        # The recorded answers enter the context as values, never rendered.
+        context = build_context(template, dict(state.document.answers))
+        files = render_tree(template, context)
+        components = None
+        if COMPONENTS_VARIABLE in read_variables(template):
+            components = {
+                name: render_relpaths(template, context, paths)
+                for name, paths in template_components(template).items()
+            }
+    return files, components
 
 
 def _sync(
@@ -432,8 +477,13 @@ def regenerate(
     dry_run: bool = False,
     only: bool = False,
     allow_dirty: bool = False,
+    trust: bool = False,
 ) -> SyncResult:
     """Re-render one component from the recorded answers, changed by ``changes``.
+
+    A project made from a local template folder is rendered from that folder as it is
+    now, with its recorded answers, where the template names its components
+    (``_components``); ``trust`` as for ``new --template``.
 
     Each file is replaced, kept, merged or left as the user deleted it (see
     :func:`plscaffold.merge.plan_file`); the new answers are recorded. Other components
@@ -447,6 +497,10 @@ def regenerate(
         ConflictError: with ``no_conflicts``, a file would conflict.
     """
     with open_project(project_dir) as state:
+        if not _made_from_bundled(state):
+            return _regenerate_from_own_template(
+                state, component, changes, restore, no_conflicts, dry_run, allow_dirty, trust
+            )
         recorded = _options_of(state, {})
         options = _options_of(state, changes or {})
         old = render_components(recorded, state.document.added)
@@ -497,6 +551,39 @@ def _check_clean_work_tree(root_abspath: Path) -> None:
         )
 
 
+def _regenerate_from_own_template(
+    state: ProjectState,
+    component: str,
+    changes: dict[str, Any] | None,
+    restore: bool,
+    no_conflicts: bool,
+    dry_run: bool,
+    allow_dirty: bool,
+    trust: bool,
+) -> SyncResult:
+    """Regenerate a component of a project made from a local template folder."""
+    if changes:
+        raise InvalidOptionError(
+            f"{state.root_abspath} was made from the template {state.document.template}; "
+            "generation options belong to plscaffold's own template: regenerate without them"
+        )
+    files, components = _user_template_rendering(state, trust)
+    if components is None:
+        raise UnknownComponentError(
+            f"the template {state.document.template} names no components (a _components "
+            "mapping in its cookiecutter.json); `plscaffold update` re-renders the whole project"
+        )
+    if component not in components:
+        raise UnknownComponentError(
+            f"no component {component!r} in {state.root_abspath}; choose one of "
+            f"{', '.join(components)}"
+        )
+    if not allow_dirty and not dry_run:
+        _check_clean_work_tree(state.root_abspath)
+    document = replace(state.document, plscaffold_version=__version__)
+    return _sync(state, document, set(components[component]), files, restore, no_conflicts, dry_run)
+
+
 def update(
     project_dir: Path = Path("."),
     allow_dirty: bool = False,
@@ -504,8 +591,13 @@ def update(
     no_conflicts: bool = False,
     dry_run: bool = False,
     force: bool = False,
+    trust: bool = False,
 ) -> SyncResult:
     """Re-render every component with the installed plscaffold's templates.
+
+    A project made from a local template folder is rendered from that folder as it is now,
+    with its recorded answers, and merged the same way (its hooks do not run again);
+    ``trust`` as for ``new --template``.
 
     Raises:
         DowngradeError: the project was last written by a newer plscaffold, and not ``force``.
@@ -522,10 +614,13 @@ def update(
             )
         if not allow_dirty and not dry_run:
             _check_clean_work_tree(state.root_abspath)
-        new = render_components(_options_of(state, {}), state.document.added)
-        relpaths = set(new.files) | set(state.pristine_relpaths())
+        if _made_from_bundled(state):
+            files = render_components(_options_of(state, {}), state.document.added).files
+        else:
+            files, _ = _user_template_rendering(state, trust)
+        relpaths = set(files) | set(state.pristine_relpaths())
         document = replace(state.document, plscaffold_version=__version__)
-        return _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
+        return _sync(state, document, relpaths, files, restore, no_conflicts, dry_run)
 
 
 def project_status(project_dir: Path = Path(".")) -> list[FileStatus]:

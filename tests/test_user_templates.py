@@ -232,15 +232,26 @@ def test_a_failing_clone_is_one_line_with_a_reason(runner: CliRunner, tmp_path: 
     assert not (tmp_path / "out").exists()
 
 
-def test_a_project_of_another_template_says_so_when_regenerated(
+def test_a_project_of_another_template_says_what_works_on_it(
     runner: CliRunner, tmp_path: Path
 ) -> None:
     template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, {"project_name": "x"})
     assert _new(runner, tmp_path / "out", template).exit_code == 0
     project = tmp_path / "out" / "proj"
 
-    for command in (["generate", "config"], ["update", "--allow-dirty"], ["status"]):
+    generated = runner.invoke(app, ["generate", "config", "--project", str(project)])
+    assert generated.exit_code == 2, generated.output
+    assert (
+        "names no components (a _components mapping in its cookiecutter.json)" in generated.stderr
+    )
+    for command in (["status"], ["add", "model", "wide"]):
         result = runner.invoke(app, [*command, "--project", str(project)])
 
-        assert result.exit_code == 2, result.output
+        assert result.exit_code == 2, (command, result.output)
         assert f"was made from the template {template.resolve()}" in result.stderr
+        assert "`update` and `generate COMPONENT` work on both" in result.stderr
+    options = runner.invoke(app, ["generate", "config", "--gpus", "1", "--project", str(project)])
+    assert options.exit_code == 2
+    assert "generation options belong to plscaffold's own template" in options.stderr
+    updated = runner.invoke(app, ["update", "--allow-dirty", "--project", str(project)])
+    assert updated.exit_code == 0, updated.output + updated.stderr

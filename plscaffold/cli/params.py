@@ -28,6 +28,14 @@ AllowDirtyOption = Annotated[
     bool,
     typer.Option("--allow-dirty", help="Write into a git work tree with uncommitted changes."),
 ]
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust",
+        help="For a project made from a template with hooks or Jinja extensions: render it "
+        "unsandboxed, with its extensions (its hooks do not run again).",
+    ),
+]
 NoConflictsOption = Annotated[
     bool,
     typer.Option(

@@ -17,6 +17,7 @@ from plscaffold.cli.params import (
     NoConflictsOption,
     ProjectOption,
     RestoreOption,
+    TrustOption,
     with_generation_options,
 )
 from plscaffold.errors import InvalidOptionError, PlscaffoldError
@@ -274,6 +275,7 @@ def generate(
         ),
     ] = False,
     allow_dirty: AllowDirtyOption = False,
+    trust: TrustOption = False,
     answers: dict[str, Any] | None = None,
 ) -> None:
     """Regenerate one component, merging the template's changes with yours (alias: g).
@@ -288,7 +290,7 @@ def generate(
     with user_errors():
         result = regenerate(
             component, Path(project), answers, restore=restore, no_conflicts=no_conflicts,
-            dry_run=dry_run, only=only, allow_dirty=allow_dirty,
+            dry_run=dry_run, only=only, allow_dirty=allow_dirty, trust=trust,
         )  # fmt: skip
     _report_sync(
         result, f"Regenerated {component}", f"Would regenerate {component}", dry_run, as_json
@@ -308,14 +310,18 @@ def update(
             "--force", help="Update even with an older plscaffold than wrote the project."
         ),
     ] = False,
+    trust: TrustOption = False,
 ) -> None:
-    """Re-render every component with this plscaffold's templates, keeping your edits."""
+    """Re-render every component with this plscaffold's templates, keeping your edits.
+
+    A project made from a local template folder is re-rendered from that folder as it is now.
+    """
     from plscaffold.api import update as update_project
 
     with user_errors():
         result = update_project(
             Path(project), allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
-            dry_run=dry_run, force=force,
+            dry_run=dry_run, force=force, trust=trust,
         )  # fmt: skip
     _report_sync(result, "Updated", "Would update", dry_run, as_json)
 

@@ -1,0 +1,139 @@
+"""Projects made from a local template folder: ``update`` and ``generate COMPONENT`` merge as for
+the bundled template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from plscaffold.cli import app
+from tests.conftest import make_template, tree_state
+
+APP = "".join(f"line {n}\n" for n in range(1, 11))
+VARIABLES = {
+    "project_name": "x",
+    "description": "hello",
+    "_components": {"code": ["app.py"], "docs": ["notes.txt"]},
+}
+
+
+def _template(
+    root: Path, app_text: str = APP, notes: str = "{{cookiecutter.description}}\n"
+) -> Path:
+    return make_template(
+        root, {"app.py": app_text.encode(), "notes.txt": notes.encode()}, VARIABLES
+    )
+
+
+def _run(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, [*args, "--project", str(project)])
+
+
+def _made(runner: CliRunner, tmp_path: Path, template: Path, *args: str) -> Path:
+    made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path / "out"),
+                               "--description", "bonjour", *args])  # fmt: skip
+    assert made.exit_code == 0, made.output + made.stderr
+    return tmp_path / "out" / "proj"
+
+
+def test_update_merges_the_templates_changes_with_the_users_edits(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = _template(tmp_path / "t")
+    project = _made(runner, tmp_path, template)
+    assert (project / "notes.txt").read_text() == "bonjour\n"  # the recorded answer
+    app_py = project / "app.py"
+    app_py.write_text(APP.replace("line 1\n", "line 1, edited by the user\n"))
+    _template(tmp_path / "t", APP.replace("line 10\n", "line 10, changed upstream\n"),
+              "{{cookiecutter.description}}, world\n")  # fmt: skip
+
+    before = tree_state(project)
+    planned = _run(runner, project, "update", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.output + planned.stderr
+    outcomes = {f["path"]: f["outcome"] for f in json.loads(planned.output)["files"]}
+    assert outcomes == {"app.py": "merged", "notes.txt": "updated"}
+    assert tree_state(project) == before  # a dry run writes nothing
+
+    updated = _run(runner, project, "update")
+    assert updated.exit_code == 0, updated.output + updated.stderr
+    merged = app_py.read_text()
+    assert "line 1, edited by the user\n" in merged and "line 10, changed upstream\n" in merged
+    assert (project / "notes.txt").read_text() == "bonjour, world\n"
+    again = _run(runner, project, "update", "--dry-run", "--json")
+    assert {f["outcome"] for f in json.loads(again.output)["files"]} <= {"identical", "kept"}
+
+
+def test_a_conflict_gets_markers_exits_1_and_blocks_the_next_update(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = _template(tmp_path / "t")
+    project = _made(runner, tmp_path, template)
+    (project / "app.py").write_text(APP.replace("line 5\n", "line 5, mine\n"))
+    _template(tmp_path / "t", APP.replace("line 5\n", "line 5, theirs\n"))
+
+    conflicted = _run(runner, project, "update")
+    assert conflicted.exit_code == 1, conflicted.output
+    text = (project / "app.py").read_text()
+    assert "<<<<<<<" in text and "line 5, mine" in text and "line 5, theirs" in text
+
+    before = tree_state(project)
+    blocked = _run(runner, project, "update")
+    assert blocked.exit_code == 2 and "still holds conflict markers" in blocked.stderr
+    assert tree_state(project) == before
+
+
+def test_generate_re_renders_one_component_the_template_names(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = _template(tmp_path / "t")
+    project = _made(runner, tmp_path, template)
+    (project / "notes.txt").unlink()
+    _template(tmp_path / "t", APP + "line 11\n", "{{cookiecutter.description}}, world\n")
+
+    generated = _run(runner, project, "generate", "code")
+    assert generated.exit_code == 0, generated.output + generated.stderr
+    assert (project / "app.py").read_text().endswith("line 11\n")
+    assert not (project / "notes.txt").exists()  # another component: left as it is
+
+    unknown = _run(runner, project, "generate", "model")
+    assert unknown.exit_code == 2 and "choose one of code, docs" in unknown.stderr
+
+
+def test_a_template_with_hooks_needs_trust_again_and_its_hooks_do_not_rerun(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = _template(tmp_path / "t")
+    hooks = template / "hooks"
+    hooks.mkdir()
+    (hooks / "post_gen_project.py").write_text(
+        "from pathlib import Path\n"
+        "count = Path('hook-runs.txt')\n"
+        "count.write_text(str(int(count.read_text()) + 1 if count.exists() else 1))\n"
+    )
+    project = _made(runner, tmp_path, template, "--trust")
+    assert (project / "hook-runs.txt").read_text() == "1"
+    _template(tmp_path / "t", APP + "line 11\n")
+
+    before = tree_state(project)
+    refused = _run(runner, project, "update")
+    assert refused.exit_code == 2 and "pass --trust to allow it" in refused.stderr
+    assert tree_state(project) == before
+    trusted = _run(runner, project, "update", "--trust")
+    assert trusted.exit_code == 0, trusted.output + trusted.stderr
+    assert (project / "app.py").read_text().endswith("line 11\n")
+    assert (project / "hook-runs.txt").read_text() == "1"
+
+
+def test_an_older_plscaffold_does_not_update_a_newer_projects_template(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    project = _made(runner, tmp_path, _template(tmp_path / "t"))
+    answers = project / ".plscaffold" / "answers.json"
+    document = json.loads(answers.read_text())
+    document["plscaffold_version"] = "99.0.0"
+    answers.write_text(json.dumps(document))
+
+    refused = _run(runner, project, "update")
+    assert refused.exit_code == 2 and "newer than this" in refused.stderr
