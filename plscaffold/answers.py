@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ ANSWERS_RELPATH = f"{STATE_DIR_RELPATH}/answers.json"
 PRISTINE_DIR_RELPATH = f"{STATE_DIR_RELPATH}/pristine"
 # Present only while a command changes the project: what to undo or finish if it dies.
 JOURNAL_RELPATH = f"{STATE_DIR_RELPATH}/journal.json"
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,18 @@ class AnswersDocument:
     template: str
     answers: dict[str, Any]
     added: tuple[AddedComponent, ...] = field(default=())
+    # The commit a repository template was rendered from; None for folders and bundled.
+    template_commit: str | None = None
 
     def to_file(self) -> RenderedFile:
-        document = {
+        document: dict[str, Any] = {
             "plscaffold_version": self.plscaffold_version,
             "template": self.template,
             "answers": self.answers,
             "added_components": [{"kind": c.kind, "name": c.name} for c in self.added],
         }
+        if self.template_commit is not None:
+            document["template_commit"] = self.template_commit
         return RenderedFile((json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
 
     @classmethod
@@ -74,8 +80,15 @@ class AnswersDocument:
                 AddedComponent(str(c["kind"]), str(c["name"]))
                 for c in document.get("added_components", [])
             )
+            commit = document.get("template_commit")
+            if commit is not None and not _COMMIT.fullmatch(str(commit)):
+                raise ValueError(f"template_commit {commit!r} is not a commit id")
             parsed = cls(
-                str(document["plscaffold_version"]), str(document["template"]), answers, added
+                str(document["plscaffold_version"]),
+                str(document["template"]),
+                answers,
+                added,
+                None if commit is None else str(commit),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise AnswersFileError(

@@ -278,8 +278,12 @@ def new_project_from_template(
     given: dict[str, Any] | None = None,
     trust: bool = False,
     dry_run: bool = False,
+    checkout: str | None = None,
 ) -> NewProjectResult:
     """Create a project from any cookiecutter-format template: a folder or a repository URL.
+
+    A repository template is rendered at ``checkout`` (a branch, tag or commit; default:
+    its default branch), and the commit it resolved to is recorded for ``update``.
 
     The same in-memory rendering and atomic write as :func:`new_project`. Hooks and Jinja
     extensions run only with ``trust``; hooks run inside the staging folder.
@@ -292,10 +296,16 @@ def new_project_from_template(
         TemplateError: a file fails to render (the message names the file and line).
     """
     from plscaffold.render import check_relpath
-    from plscaffold.sources import check_trust, open_template, template_hooks
+    from plscaffold.sources import (
+        check_trust,
+        is_remote,
+        open_template,
+        template_commit,
+        template_hooks,
+    )
     from plscaffold.templates import read_variables
 
-    with open_template(source) as template:
+    with open_template(source, checkout) as template:
         check_trust(template, trust)
         template = replace(template, trusted=trust)
         variables = read_variables(template)
@@ -313,7 +323,8 @@ def new_project_from_template(
         if "/" in check_relpath(folder_name):
             raise UnsafePathError(f"template folder renders to {folder_name!r}, not a folder name")
         recorded = {k: v for k, v in context["cookiecutter"].items() if not k.startswith("_")}
-        document = AnswersDocument(__version__, template.ref, recorded)
+        commit = template_commit(template) if is_remote(source) else None
+        document = AnswersDocument(__version__, template.ref, recorded, template_commit=commit)
         rendering = with_project_state(render_tree(template, context), document)
         project_abspath = (output_dir / folder_name).absolute()
         check_target(project_abspath)
@@ -373,34 +384,43 @@ def _made_from_bundled(state: ProjectState) -> bool:
 
 
 def _user_template_rendering(
-    state: ProjectState, trust: bool
-) -> tuple[Rendering, dict[str, list[str]] | None]:
-    """Render the project's own template (a local folder) again with its recorded answers.
+    state: ProjectState, trust: bool, checkout: str | None = None, force: bool = False
+) -> tuple[Rendering, dict[str, list[str]] | None, str | None]:
+    """Render the project's own template again with its recorded answers.
+
+    A folder is rendered as it is now. A git repository is rendered at ``checkout``, or
+    else at its newest version tag (its default branch when it has no tag).
 
     Returns:
-        Every file, and the template's components (``_components`` in its
-        ``cookiecutter.json``), or None where it names none.
+        Every file; the template's components (``_components`` in its
+        ``cookiecutter.json``), or None where it names none; the commit rendered, for a
+        repository.
 
     Raises:
-        ForeignTemplateError: the template came from a repository URL or a zip file.
-        TemplateSourceError: the template folder is gone.
+        TemplateSourceError: the template is gone, or cannot be fetched.
         UntrustedTemplateError: it has hooks or extensions and ``trust`` is false.
+        DowngradeError: the commit to render is an ancestor of the recorded one, and not
+            ``force``.
     """
-    from cookiecutter.repository import is_repo_url, is_zip_file
-
-    from plscaffold.sources import check_trust, open_template
+    from plscaffold.sources import (
+        check_trust,
+        is_remote,
+        newest_tag,
+        open_template,
+        template_commit,
+    )
     from plscaffold.templates import COMPONENTS_VARIABLE, read_variables
 
     source = state.document.template
-    if is_repo_url(source) or is_zip_file(source):
-        raise ForeignTemplateError(
-            f"{state.root_abspath} was made from {source}; updating from a repository or zip "
-            "template is not supported yet: clone it and make the project from the folder, "
-            "or render it with cookiecutter"
-        )
-    with open_template(source) as template:
+    if is_remote(source) and checkout is None:
+        checkout = newest_tag(source)
+    with open_template(source, checkout) as template:
         check_trust(template, trust)
         template = replace(template, trusted=trust)
+        commit = template_commit(template) if is_remote(source) else None
+        recorded = state.document.template_commit
+        if commit and recorded and commit != recorded and not force:
+            _refuse_template_downgrade(template, recorded, commit, checkout)
         # The recorded answers enter the context as values, never rendered.
         context = build_context(template, dict(state.document.answers))
         files = render_tree(template, context)
@@ -410,7 +430,26 @@ def _user_template_rendering(
                 name: render_relpaths(template, context, paths)
                 for name, paths in template_components(template).items()
             }
-    return files, components
+    return files, components, commit
+
+
+def _refuse_template_downgrade(
+    template: Any, recorded: str, commit: str, checkout: str | None
+) -> None:
+    """Refuse to render a commit older than the recorded one (one it descends from).
+
+    Raises:
+        DowngradeError: ``commit`` is an ancestor of ``recorded``.
+    """
+    from plscaffold.git import git_output
+
+    older = git_output(template.root_abspath, "merge-base", "--is-ancestor", commit, recorded)
+    if older is not None:
+        raise DowngradeError(
+            f"{template.ref} at {checkout or commit[:12]} ({commit[:12]}) is older than the "
+            f"commit this project was rendered from ({recorded[:12]}): updating would undo "
+            "the template's later changes. Pass --force to go back on purpose"
+        )
 
 
 def _sync(
@@ -567,7 +606,7 @@ def _regenerate_from_own_template(
             f"{state.root_abspath} was made from the template {state.document.template}; "
             "generation options belong to plscaffold's own template: regenerate without them"
         )
-    files, components = _user_template_rendering(state, trust)
+    files, components, commit = _user_template_rendering(state, trust)
     if components is None:
         raise UnknownComponentError(
             f"the template {state.document.template} names no components (a _components "
@@ -580,7 +619,7 @@ def _regenerate_from_own_template(
         )
     if not allow_dirty and not dry_run:
         _check_clean_work_tree(state.root_abspath)
-    document = replace(state.document, plscaffold_version=__version__)
+    document = replace(state.document, plscaffold_version=__version__, template_commit=commit)
     return _sync(state, document, set(components[component]), files, restore, no_conflicts, dry_run)
 
 
@@ -592,12 +631,14 @@ def update(
     dry_run: bool = False,
     force: bool = False,
     trust: bool = False,
+    checkout: str | None = None,
 ) -> SyncResult:
     """Re-render every component with the installed plscaffold's templates.
 
-    A project made from a local template folder is rendered from that folder as it is now,
-    with its recorded answers, and merged the same way (its hooks do not run again);
-    ``trust`` as for ``new --template``.
+    A project made from a user template is rendered from it with its recorded answers and
+    merged the same way (its hooks do not run again): a folder as it is now, a git
+    repository at ``checkout`` or its newest version tag, whose commit is recorded;
+    ``trust`` as for ``new --template``; ``force`` also allows an older template commit.
 
     Raises:
         DowngradeError: the project was last written by a newer plscaffold, and not ``force``.
@@ -614,12 +655,18 @@ def update(
             )
         if not allow_dirty and not dry_run:
             _check_clean_work_tree(state.root_abspath)
+        commit = None
         if _made_from_bundled(state):
+            if checkout is not None:
+                raise InvalidOptionError(
+                    f"--checkout picks a commit of a repository template; {state.root_abspath} "
+                    "was made from plscaffold's own template"
+                )
             files = render_components(_options_of(state, {}), state.document.added).files
         else:
-            files, _ = _user_template_rendering(state, trust)
+            files, _, commit = _user_template_rendering(state, trust, checkout, force)
         relpaths = set(files) | set(state.pristine_relpaths())
-        document = replace(state.document, plscaffold_version=__version__)
+        document = replace(state.document, plscaffold_version=__version__, template_commit=commit)
         return _sync(state, document, relpaths, files, restore, no_conflicts, dry_run)
 
 

@@ -15,23 +15,41 @@ from plscaffold.templates import Template, load_template, read_variables
 HOOK_NAMES = ("pre_prompt", "pre_gen_project", "post_gen_project")
 
 
+def is_remote(source: str) -> bool:
+    """Tell a repository URL or zip file from a local template folder."""
+    from cookiecutter.repository import is_repo_url, is_zip_file
+
+    return bool(is_repo_url(source) or is_zip_file(source))
+
+
 @contextmanager
-def open_template(source: str) -> Iterator[Template]:
+def open_template(source: str, checkout: str | None = None) -> Iterator[Template]:
     """Yield the template at a local path or a git/hg/zip URL, cloned into a temporary folder.
 
+    Args:
+        source: A folder, or a repository or zip URL.
+        checkout: For a repository: the branch, tag or commit to render.
+
     Raises:
-        TemplateSourceError: the source looks like a command-line option, does not exist,
-            or cannot be cloned.
+        TemplateSourceError: the source or checkout looks like a command-line option, the
+            folder does not exist, a checkout is given for a folder, or cloning fails.
     """
     from cookiecutter.exceptions import CookiecutterException
-    from cookiecutter.repository import determine_repo_dir, is_repo_url, is_zip_file
+    from cookiecutter.repository import determine_repo_dir
 
-    if not source or source.startswith("-"):
-        # Never let a value reach git (or any tool) where it could be read as an option.
+    for value, what in ((source, "template"), (checkout, "--checkout")):
+        if value is not None and (not value or value.startswith("-")):
+            # Never let a value reach git (or any tool) where it could be read as an option.
+            raise TemplateSourceError(
+                f"{what} {value!r} starts with '-' or is empty; give a path (./{value}), a "
+                "URL, or a branch, tag or commit"
+            )
+    if checkout is not None and not is_remote(source):
         raise TemplateSourceError(
-            f"template {source!r} starts with '-'; give a path (./{source}) or a URL"
+            f"--checkout {checkout} picks a commit of a repository; {source} is a folder, "
+            "rendered as it is"
         )
-    if not (is_repo_url(source) or is_zip_file(source)):
+    if not is_remote(source):
         path = Path(source).expanduser()
         try:
             found = path.is_dir()
@@ -49,7 +67,7 @@ def open_template(source: str) -> Iterator[Template]:
             # ours, so that removing clone_dir leaves nothing behind.
             tempfile.tempdir = str(clone_dir)
             repo_dir, _ = determine_repo_dir(
-                template=source, abbreviations={}, clone_to_dir=clone_dir, checkout=None,
+                template=source, abbreviations={}, clone_to_dir=clone_dir, checkout=checkout,
                 no_input=True,
             )  # fmt: skip
         except (CookiecutterException, OSError, ValueError, subprocess.SubprocessError) as err:
@@ -63,6 +81,45 @@ def open_template(source: str) -> Iterator[Template]:
         yield load_template(Path(repo_dir), source)
     finally:
         shutil.rmtree(clone_dir, ignore_errors=True)
+
+
+def template_commit(template: Template) -> str | None:
+    """Return the commit a cloned git template is at, or None for anything else."""
+    from plscaffold.git import git_output
+
+    if not (template.root_abspath / ".git").exists():
+        return None
+    commit = (git_output(template.root_abspath, "rev-parse", "HEAD") or "").strip()
+    return commit or None
+
+
+def newest_tag(source: str) -> str | None:
+    """Return the newest version tag of a git template repository, or None if it has none.
+
+    Raises:
+        TemplateSourceError: the repository cannot be listed, or is not a git one.
+    """
+    url = source.removeprefix("git+")
+    if source.startswith("hg+") or source.endswith(".zip"):
+        raise TemplateSourceError(
+            f"{source}: only git templates have tags to update to; pass --checkout REF"
+        )
+    try:
+        listed = subprocess.run(
+            ["git", "ls-remote", "--tags", "--refs", "--sort=-v:refname", "--", url],
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as err:
+        raise TemplateSourceError(f"cannot list the tags of {source}: {err}") from err
+    if listed.returncode != 0:
+        reason = (listed.stderr.strip().splitlines() or ["no reason given"])[-1]
+        raise TemplateSourceError(f"cannot list the tags of {source}: {reason}")
+    tags = [
+        line.split("refs/tags/", 1)[1]
+        for line in listed.stdout.splitlines()
+        if "refs/tags/" in line
+    ]
+    return tags[0] if tags else None
 
 
 def template_hooks(template: Template) -> list[Path]:

@@ -31,7 +31,7 @@ def _run(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyp
     return runner.invoke(app, [*args, "--project", str(project)])
 
 
-def _made(runner: CliRunner, tmp_path: Path, template: Path, *args: str) -> Path:
+def _made(runner: CliRunner, tmp_path: Path, template: Path | str, *args: str) -> Path:
     made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path / "out"),
                                "--description", "bonjour", *args])  # fmt: skip
     assert made.exit_code == 0, made.output + made.stderr
@@ -137,3 +137,89 @@ def test_an_older_plscaffold_does_not_update_a_newer_projects_template(
 
     refused = _run(runner, project, "update")
     assert refused.exit_code == 2 and "newer than this" in refused.stderr
+
+
+def _git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    env_args = [
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "user.name=t",
+        "-c",
+        "init.defaultBranch=main",
+    ]
+    done = subprocess.run(
+        ["git", *env_args, *args], cwd=repo, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def _release(repo: Path, app_text: str, tag: str | None) -> str:
+    """Commit the template with this app.py (and a tag); return the commit."""
+    _template(repo, app_text)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", f"app {tag}")
+    if tag:
+        _git(repo, "tag", tag)
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def test_a_git_template_records_its_commit_and_updates_to_its_newest_tag(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    first = _release(repo, APP, "v1.0")
+    second = _release(repo, APP + "line 11\n", "v1.10")  # newer than v1.9 by version order
+    _release(repo, APP + "line 11\nline 12\n", "v1.9")
+    _release(repo, APP + "unreleased\n", None)
+    source = f"git+file://{repo}"
+
+    project = _made(runner, tmp_path, source, "--checkout", "v1.0")
+    answers = json.loads((project / ".plscaffold" / "answers.json").read_text())
+    assert answers["template"] == source and answers["template_commit"] == first
+    (project / "app.py").write_text(APP.replace("line 1\n", "line 1, mine\n"))
+
+    updated = _run(runner, project, "update")
+    assert updated.exit_code == 0, updated.output + updated.stderr
+    assert (project / "app.py").read_text() == APP.replace(
+        "line 1\n", "line 1, mine\n"
+    ) + "line 11\n"
+    answers = json.loads((project / ".plscaffold" / "answers.json").read_text())
+    assert answers["template_commit"] == second  # v1.10, not the untagged commit
+
+    before = tree_state(project)
+    back = _run(runner, project, "update", "--checkout", "v1.0")
+    assert (
+        back.exit_code == 2
+        and "is older than the commit this project was rendered from" in back.stderr
+    )
+    assert tree_state(project) == before
+    forced = _run(runner, project, "update", "--checkout", "v1.0", "--force")
+    assert forced.exit_code == 0, forced.output + forced.stderr
+    assert not (project / "app.py").read_text().endswith("line 11\n")
+
+    on_main = _run(runner, project, "update", "--checkout", "main")
+    assert on_main.exit_code == 0, on_main.output + on_main.stderr
+    assert (project / "app.py").read_text().endswith("unreleased\n")
+
+
+def test_checkout_values_are_never_options_and_need_a_repository(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = _template(tmp_path / "t")
+    as_option = runner.invoke(app, ["new", "proj", "--template", str(folder), "--checkout=--upload-pack=touch /tmp/x",
+                                    "-o", str(tmp_path / "out")])  # fmt: skip
+    assert as_option.exit_code == 2 and "starts with '-'" in as_option.stderr
+    on_folder = runner.invoke(app, ["new", "proj", "--template", str(folder), "--checkout", "v1",
+                                    "-o", str(tmp_path / "out")])  # fmt: skip
+    assert on_folder.exit_code == 2 and "is a folder, rendered as it is" in on_folder.stderr
+    alone = runner.invoke(app, ["new", "proj", "--checkout", "v1", "-o", str(tmp_path / "out")])
+    assert (
+        alone.exit_code == 2
+        and "--checkout picks a commit of a --template repository" in alone.stderr
+    )
+    assert not (tmp_path / "out").exists()

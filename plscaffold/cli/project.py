@@ -146,6 +146,12 @@ def new(
             "--trust", help="Render that template unsandboxed, with its hooks and extensions."
         ),
     ] = False,
+    checkout: Annotated[
+        str | None,
+        typer.Option(
+            "--checkout", help="With a repository --template: the branch, tag or commit to use."
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -170,6 +176,8 @@ def new(
             interactive = sys.stdin.isatty()
         if name is None and not (interactive and template is None):
             raise typer.BadParameter("give the project's NAME", param_hint="NAME")
+        if checkout is not None and template is None:
+            raise InvalidOptionError("--checkout picks a commit of a --template repository")
         if check and (template is not None or dry_run):
             raise InvalidOptionError(
                 "--check smoke-trains a project of the bundled template once written; leave "
@@ -177,8 +185,9 @@ def new(
             )
         if template is not None:
             result = new_project_from_template(
-                template, str(name), Path(output_dir), answers, trust=trust, dry_run=dry_run
-            )
+                template, str(name), Path(output_dir), answers, trust=trust, dry_run=dry_run,
+                checkout=checkout,
+            )  # fmt: skip
         else:
             if interactive:
                 name, answers = _ask_for_options(name, answers)
@@ -311,17 +320,26 @@ def update(
         ),
     ] = False,
     trust: TrustOption = False,
+    checkout: Annotated[
+        str | None,
+        typer.Option(
+            "--checkout",
+            help="For a project of a git template: the branch, tag or commit to update to "
+            "(default: its newest version tag).",
+        ),
+    ] = None,
 ) -> None:
     """Re-render every component with this plscaffold's templates, keeping your edits.
 
-    A project made from a local template folder is re-rendered from that folder as it is now.
+    A project made from a template folder is re-rendered from that folder as it is now; one
+    made from a git template, from its newest version tag (or --checkout REF).
     """
     from plscaffold.api import update as update_project
 
     with user_errors():
         result = update_project(
             Path(project), allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
-            dry_run=dry_run, force=force, trust=trust,
+            dry_run=dry_run, force=force, trust=trust, checkout=checkout,
         )  # fmt: skip
     _report_sync(result, "Updated", "Would update", dry_run, as_json)
 
