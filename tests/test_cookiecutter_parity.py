@@ -99,3 +99,70 @@ def test_a_trusted_template_loads_its_own_extension_module(tmp_path: Path) -> No
     result = new_project_from_template(str(template), "proj", tmp_path / "out", trust=True)
 
     assert (result.project_abspath / "a.txt").read_text() == "PROJ!\n"
+
+
+def _feature_template(root: Path, with_code: bool) -> Path:
+    """A template using what public templates use: choices, private and computed variables,
+    ``{% now %}``, raw blocks; and with ``with_code`` hooks and a local Jinja extension."""
+    from tests.conftest import make_template
+
+    files = {
+        "README.md": b"# {{ cookiecutter.project_name }} ({{ cookiecutter.license }})\n"
+        b"slug: {{ cookiecutter.__slug }}, module: {{ cookiecutter._module }}\n"
+        b"year: {% now 'utc', '%Y' %}\n"
+        b"{% raw %}{{ left alone }}{% endraw %}\n",
+        "{{ cookiecutter.__slug }}/__init__.py": b'"""{{ cookiecutter.description }}"""\n',
+        "{% if cookiecutter.license != 'none' %}LICENSE{% endif %}": b"{{ cookiecutter.license }}\n",
+    }
+    variables: dict[str, object] = {
+        "project_name": "My Project",
+        "description": "Says hello.",
+        "license": ["MIT", "BSD-3", "none"],
+        "__slug": "{{ cookiecutter.project_name|lower|replace(' ', '_') }}",
+        "_module": "{{ not rendered }}",
+    }
+    if with_code:
+        files["shout.txt"] = b"{{ cookiecutter.project_name|shout }}\n"
+        variables["_extensions"] = ["local_filters.ShoutExtension"]
+    template = make_template(root, files, variables)
+    if with_code:
+        (template / "local_filters.py").write_text(
+            "from jinja2.ext import Extension\n\n\n"
+            "class ShoutExtension(Extension):\n"
+            "    def __init__(self, environment):\n"
+            "        super().__init__(environment)\n"
+            "        environment.filters['shout'] = lambda value: value.upper() + '!'\n"
+        )
+        hooks = template / "hooks"
+        hooks.mkdir()
+        (hooks / "pre_gen_project.py").write_text(
+            "assert '{{ cookiecutter.license }}' in ('MIT', 'BSD-3', 'none')\n"
+        )
+        (hooks / "post_gen_project.py").write_text(
+            "from pathlib import Path\n"
+            "Path('made-by-hook.txt').write_text('{{ cookiecutter.__slug }}\\n')\n"
+        )
+    return template
+
+
+@pytest.mark.parametrize("with_code", [False, True], ids=["sandboxed", "trusted-hooks-extensions"])
+def test_public_template_features_render_as_cookiecutter_renders_them(
+    tmp_path: Path, with_code: bool
+) -> None:
+    from plscaffold.api import new_project_from_template
+
+    template = _feature_template(tmp_path / "t", with_code)
+    new_project_from_template(
+        str(template), "My Project", tmp_path / "ours", {"license": "BSD-3"}, trust=with_code
+    )
+    _cookiecutter(
+        [str(template), "--no-input", "-o", str(tmp_path / "theirs"), "license=BSD-3"], tmp_path
+    )
+
+    ours = tree_state(tmp_path / "ours" / "My Project")
+    ours = {k: v for k, v in ours.items() if not k.startswith(STATE_DIR_RELPATH)}
+    assert ours == tree_state(tmp_path / "theirs" / "My Project")
+    readme = (tmp_path / "ours" / "My Project" / "README.md").read_text()
+    assert "(BSD-3)" in readme and "slug: my_project" in readme and "{{ left alone }}" in readme
+    assert "module: {{ not rendered }}" in readme  # a `_` variable is not rendered
+    assert ("made-by-hook.txt" in ours) is with_code
