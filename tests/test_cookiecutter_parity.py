@@ -15,6 +15,15 @@ from plscaffold.api import new_project, project_options
 from plscaffold.templates import bundled_project_template
 from tests.conftest import tree_state
 
+# A Jinja extension in a module at the template's root, as `_extensions` can name one.
+SHOUT_EXTENSION = (
+    "from jinja2.ext import Extension\n\n\n"
+    "class ShoutExtension(Extension):\n"
+    "    def __init__(self, environment):\n"
+    "        super().__init__(environment)\n"
+    "        environment.filters['shout'] = lambda value: value.upper() + '!'\n"
+)
+
 OPTION_SETS = [
     pytest.param({}, id="defaults"),
     pytest.param({"gpus": 2, "precision": "bf16-mixed"}, id="gpus-2-bf16"),
@@ -88,13 +97,7 @@ def test_a_trusted_template_loads_its_own_extension_module(tmp_path: Path) -> No
         {"a.txt": b"{{ cookiecutter.project_name|shout }}\n"},
         {"project_name": "x", "_extensions": ["local_filters.ShoutExtension"]},
     )
-    (template / "local_filters.py").write_text(
-        "from jinja2.ext import Extension\n\n\n"
-        "class ShoutExtension(Extension):\n"
-        "    def __init__(self, environment):\n"
-        "        super().__init__(environment)\n"
-        "        environment.filters['shout'] = lambda value: value.upper() + '!'\n"
-    )
+    (template / "local_filters.py").write_text(SHOUT_EXTENSION)
 
     result = new_project_from_template(str(template), "proj", tmp_path / "out", trust=True)
 
@@ -126,13 +129,7 @@ def _feature_template(root: Path, with_code: bool) -> Path:
         variables["_extensions"] = ["local_filters.ShoutExtension"]
     template = make_template(root, files, variables)
     if with_code:
-        (template / "local_filters.py").write_text(
-            "from jinja2.ext import Extension\n\n\n"
-            "class ShoutExtension(Extension):\n"
-            "    def __init__(self, environment):\n"
-            "        super().__init__(environment)\n"
-            "        environment.filters['shout'] = lambda value: value.upper() + '!'\n"
-        )
+        (template / "local_filters.py").write_text(SHOUT_EXTENSION)
         hooks = template / "hooks"
         hooks.mkdir()
         (hooks / "pre_gen_project.py").write_text(
