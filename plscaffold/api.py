@@ -171,6 +171,14 @@ def project_options(project_name: str, **given: Any) -> ProjectOptions:
     return resolve_options(bundled_project_template(), project_name, given)
 
 
+def _rendered_components(template: Any, context: dict[str, Any]) -> dict[str, list[str]]:
+    """Return the template's components (``_components``) with their paths rendered."""
+    return {
+        name: render_relpaths(template, context, paths)
+        for name, paths in template_components(template).items()
+    }
+
+
 def render_components(
     options: ProjectOptions, added: tuple[AddedComponent, ...] = ()
 ) -> ProjectRendering:
@@ -191,10 +199,7 @@ def render_components(
             f"{context['cookiecutter']['package_name']!r}, not {names.package_name!r}"
         )
     files = render_tree(template, context)
-    components = {
-        name: render_relpaths(template, context, paths)
-        for name, paths in template_components(template).items()
-    }
+    components = _rendered_components(template, context)
     kinds = component_kinds() if added else {}
     taken = {package_name_for(name): name for name in components}
     for component in added:
@@ -426,10 +431,7 @@ def _user_template_rendering(
         files = render_tree(template, context)
         components = None
         if COMPONENTS_VARIABLE in read_variables(template):
-            components = {
-                name: render_relpaths(template, context, paths)
-                for name, paths in template_components(template).items()
-            }
+            components = _rendered_components(template, context)
     return files, components, commit
 
 

@@ -11,13 +11,14 @@ written into the project: data and run folders live in a temporary folder.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from plscaffold.experiments.probe import project_python_env
 
 _MARKER = "PLSCAFFOLD-CHECK "
 _TIMEOUT_SECONDS = 900
@@ -108,16 +109,12 @@ class CheckResult:
 def check_project(root_abspath: Path, package: str, gpus: int) -> CheckResult:
     """Smoke-train a generated project in this Python; see the module's docstring."""
     started = time.perf_counter()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(root_abspath / "src"), env.get("PYTHONPATH", "")) if p
-    )
     with tempfile.TemporaryDirectory(prefix="plscaffold-check-") as tmp:
         try:
             result = subprocess.run(
                 [sys.executable, "-c", _SCRIPT, package, tmp, str(gpus)],
                 cwd=tmp,
-                env=env,
+                env=project_python_env(root_abspath),
                 capture_output=True,
                 text=True,
                 timeout=_TIMEOUT_SECONDS,

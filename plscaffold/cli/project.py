@@ -316,7 +316,9 @@ def update(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Update even with an older plscaffold than wrote the project."
+            "--force",
+            help="Update even with an older plscaffold than wrote the project, or to an "
+            "older commit of its git template.",
         ),
     ] = False,
     trust: TrustOption = False,

@@ -93,6 +93,17 @@ def find_parent(root_abspath: Path, parent: str) -> Parent:
     raise ExperimentError(f"no parent {parent!r}; choose one of {', '.join(choices)}")
 
 
+def config_on_parent(
+    root_abspath: Path, package: str, parent: Parent, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the flat config ``changes`` make on ``parent``, as its files set it (no parser)."""
+    merged = {**load_schema(root_abspath, package).defaults}
+    merged.update(chain_keys(root_abspath, parent.lineage_name))
+    merged.update(parent.template_keys)
+    merged.update(changes)
+    return merged
+
+
 def _nested_leaf(key: str, known: dict[str, Any]) -> bool:
     """Tell a key below one that takes a nested value (``trainer.logger: null``)."""
     return any(key.startswith(prefix + ".") for prefix in known if known[prefix] in (None, {}))

@@ -113,20 +113,28 @@ print("PLSCAFFOLD-PROBE " + json.dumps({{"config": config, "types": types_}}, de
 """
 
 
+def project_python_env(root_abspath: Path) -> dict[str, str]:
+    """Return this process's environment with the project's ``src/`` first on the path.
+
+    The project then imports from its sources in a child of this Python, installed or not.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(root_abspath / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
 def _run(root_abspath: Path, package: str, script: str, argument: str) -> Any:
     """Run a probe script with the project's sources first on the path; return its JSON.
 
     Raises:
         ProjectEnvironmentError: the project's entry point cannot run in this Python.
     """
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(root_abspath / "src"), env.get("PYTHONPATH", "")) if p
-    )
     result = subprocess.run(
         [sys.executable, "-c", script.format(package=package), argument],
         cwd=root_abspath,
-        env=env,
+        env=project_python_env(root_abspath),
         capture_output=True,
         text=True,
         check=False,

@@ -22,16 +22,16 @@ from typing import Any
 
 from plscaffold.answers import ProjectState
 from plscaffold.errors import ExperimentError, ProjectBusyError, ProjectEnvironmentError
-from plscaffold.experiments.configs import chain_keys, normalize_key, read_value
+from plscaffold.experiments.configs import normalize_key, read_value
 from plscaffold.experiments.create import (
     Progress,
     check_new_name,
+    config_on_parent,
     find_parent,
     plan_experiment,
     write_experiments,
 )
 from plscaffold.experiments.runs import runs_root
-from plscaffold.experiments.schema import load_schema
 
 _USER_ATTR = "plscaffold"
 _LOCK_WAIT_SECONDS = 120.0
@@ -118,11 +118,7 @@ def search_space(
     repeated = sorted({key for key in keys if keys.count(key) > 1})
     if repeated:
         raise ExperimentError(f"{', '.join(repeated)} is searched twice; give each key once")
-    found = find_parent(root_abspath, parent)
-    merged = {**load_schema(root_abspath, package).defaults}
-    merged.update(chain_keys(root_abspath, found.lineage_name))
-    merged.update(found.template_keys)
-    merged.update(changes)
+    merged = config_on_parent(root_abspath, package, find_parent(root_abspath, parent), changes)
     monitor = str(merged.get("checkpoint.monitor") or "val_loss")
     mode = str(merged.get("checkpoint.mode") or "min")
     direction = "maximize" if mode == "max" else "minimize"
@@ -208,10 +204,7 @@ def _check_space(
             root_abspath, package, f"{name}-0", parent, {**space.changes, **probe},
             None, None, on_progress,
         )  # fmt: skip
-    schema = load_schema(root_abspath, package)
-    merged = {**schema.defaults, **chain_keys(root_abspath, parent.lineage_name)}
-    merged.update(parent.template_keys)
-    merged.update(space.changes)
+    merged = config_on_parent(root_abspath, package, parent, space.changes)
     devices, nodes = merged.get("trainer.devices"), merged.get("trainer.num_nodes") or 1
     if device_count(devices) != 1 or nodes != 1:
         raise ExperimentError(

@@ -34,10 +34,12 @@ from plscaffold.experiments.create import (
     PlannedExperiment,
     Progress,
     check_new_name,
+    config_on_parent,
     find_parent,
     plan_experiment,
     write_experiments,
 )
+from plscaffold.experiments.probe import project_python_env
 from plscaffold.experiments.schema import load_schema
 from plscaffold.names import validate_component_name
 from plscaffold.render import RenderedFile
@@ -177,16 +179,14 @@ def create_sweep(
     )
     extra = []
     if slurm:
-        schema = load_schema(root_abspath, package)
-        inherited = {
-            **schema.defaults,
-            **chain_keys(root_abspath, find_parent(root_abspath, parent).lineage_name),
-        }
+        found = find_parent(root_abspath, parent)
         configs = {
-            p.name: {
-                **inherited,
-                **flatten({k: v for k, v in p.document.items() if k != "lineage"}),
-            }
+            p.name: config_on_parent(
+                root_abspath,
+                package,
+                found,
+                flatten({k: v for k, v in p.document.items() if k != "lineage"}),
+            )
             for p in planned
         }
         extra.append(slurm_script_change(root_abspath, package, name, configs, slurm_throttle))
@@ -399,10 +399,7 @@ def _fit_command(package: str, point: str) -> list[str]:
 
 
 def _environment(root_abspath: Path, gpus: list[str] | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(root_abspath / "src"), env.get("PYTHONPATH", "")) if p
-    )
+    env = project_python_env(root_abspath)
     if gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     return env
