@@ -693,10 +693,33 @@ def _file_status(state: ProjectState, relpath: str, rendered: RenderedFile | Non
     )
 
 
+MODEL_KINDS = {"network": "model", "gan": "gan"}
+"""``add model --kind``: a network for the project's LightningModule, or a GAN of its own."""
+
+
+def component_kind(kind: str, model_kind: str | None) -> str:
+    """Return the component kind ``add KIND --kind MODEL_KIND`` creates.
+
+    Raises:
+        InvalidOptionError: ``--kind`` is unknown, or given for another kind than model.
+    """
+    if model_kind is None:
+        return kind
+    if kind != "model":
+        raise InvalidOptionError(
+            f"--kind {model_kind} applies to `plscaffold add model` only; leave it out for {kind}"
+        )
+    if model_kind not in MODEL_KINDS:
+        raise InvalidOptionError(
+            f"--kind {model_kind!r} is not a kind of model; choose one of {', '.join(MODEL_KINDS)}"
+        )
+    return MODEL_KINDS[model_kind]
+
+
 def add_component(
     kind: str, name: str, project_dir: Path = Path("."), dry_run: bool = False
 ) -> SyncResult:
-    """Add a new component (a second model, a datamodule, a callback) to the project.
+    """Add a new component (a second model or GAN, a datamodule, a callback) to the project.
 
     Raises:
         InvalidOptionError: ``kind`` is not a bundled component kind.

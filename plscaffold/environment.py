@@ -36,12 +36,16 @@ def template_loader(template: Template) -> BaseLoader:
     """Return a loader for ``{% include %}`` that never reads a file outside the template.
 
     It searches the project folder and the template's ``templates/`` folder, as
-    cookiecutter does; a name that reaches outside the template, through ``..`` or a
-    symbolic link, is refused.
+    cookiecutter does (and the shared partials a bundled template names); a name that
+    reaches outside those, through ``..`` or a symbolic link, is refused.
     """
     from jinja2 import FileSystemLoader
 
-    root_real = os.path.realpath(template.root_abspath)
+    search = [template.project_dir_abspath, template.include_dir_abspath]
+    allowed = [os.path.realpath(template.root_abspath)]
+    if template.shared_include_abspath is not None:
+        search.append(template.shared_include_abspath)
+        allowed.append(os.path.realpath(template.shared_include_abspath))
 
     class InsideTemplateLoader(FileSystemLoader):
         def get_source(
@@ -49,16 +53,14 @@ def template_loader(template: Template) -> BaseLoader:
         ) -> tuple[str, str, Callable[[], bool]]:
             source, filename, uptodate = super().get_source(environment, name)
             real = os.path.realpath(filename)
-            if os.path.commonpath([root_real, real]) != root_real:
+            if not any(os.path.commonpath([root, real]) == root for root in allowed):
                 raise UnsafePathError(
                     f"{template.ref}: {{% include {name!r} %}} reads {real}, outside the "
                     "template; copy what it needs into the template"
                 )
             return source, filename, uptodate
 
-    return InsideTemplateLoader(
-        [str(template.project_dir_abspath), str(template.include_dir_abspath)]
-    )
+    return InsideTemplateLoader([str(path) for path in search])
 
 
 def template_environment(template: Template, variables: dict[str, Any]) -> Environment:

@@ -87,6 +87,9 @@ def render_relpaths(
 ) -> list[str]:
     """Render file paths of the template (``src/{{cookiecutter.package_name}}/x.py``).
 
+    A path whose file name renders empty is left out, as :func:`render_tree` leaves out
+    its file.
+
     Raises:
         TemplateError: a path fails to render.
         UnsafePathError: a rendered path would leave the project folder.
@@ -103,7 +106,8 @@ def render_relpaths(
             raise sandbox_refusal(f"{template.ref}: path {template_relpath!r}", err) from err
         except JinjaError as err:
             raise TemplateError(f"{template.ref}: path {template_relpath!r}: {err}") from err
-        rendered.append(check_relpath(relpath))
+        if PurePosixPath(relpath).name and not relpath.endswith("/"):
+            rendered.append(check_relpath(relpath))
     return rendered
 
 

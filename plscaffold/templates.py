@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,16 @@ class Template:
         ref: How the answers file names this template (``bundled:project`` or a path).
         trusted: Render in cookiecutter's own environment, with the template's extensions,
             instead of Jinja's sandbox (``--trust``).
+        shared_include_abspath: Another template's ``templates/`` folder that
+            ``{% include %}`` may read too: the bundled components template renders the
+            project template's partials (the GAN's files), so each is written once.
     """
 
     root_abspath: Path
     project_dir_abspath: Path
     ref: str
     trusted: bool = False
+    shared_include_abspath: Path | None = None
 
     @property
     def context_file_abspath(self) -> Path:
@@ -95,11 +99,16 @@ def bundled_project_template() -> Template:
 
 
 def bundled_components_template() -> Template:
-    """Return the template of the components ``plscaffold add`` creates, all kinds in one."""
-    return load_template(
+    """Return the template of the components ``plscaffold add`` creates, all kinds in one.
+
+    It includes the bundled project template's partials, such as the GAN's model and tests.
+    """
+    project = bundled_project_template()
+    template = load_template(
         bundled_templates_abspath() / BUNDLED_COMPONENTS_TEMPLATE,
         f"bundled:{BUNDLED_COMPONENTS_TEMPLATE}",
     )
+    return replace(template, shared_include_abspath=project.include_dir_abspath)
 
 
 def _path_sets(template: Template, variable: str) -> dict[str, list[str]]:

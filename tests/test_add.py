@@ -93,8 +93,13 @@ def test_adding_a_second_datamodule_shares_the_package(runner: CliRunner, projec
         (["model", "Model"], "already has a component named 'model', which is 'Model' once"),
         (
             ["optimizer", "adam"],
-            "unknown component kind 'optimizer'; choose one of callback, datamodule, model",
+            "unknown component kind 'optimizer'; choose one of callback, datamodule, gan, model",
         ),
+        (
+            ["datamodule", "pairs", "--kind", "gan"],
+            "--kind gan applies to `plscaffold add model` only; leave it out for datamodule",
+        ),
+        (["model", "vae", "--kind", "vae"], "--kind 'vae' is not a kind of model; choose one"),
     ],
 )
 def test_bad_adds_are_refused_and_write_nothing(
@@ -127,6 +132,58 @@ def test_a_name_already_added_or_a_file_in_the_way_is_refused(
     assert clash.exit_code == 2
     assert "src/proj/networks/resnet.py already exists" in clash.stderr
     assert tree_state(project) == before
+
+
+GAN_FILES = [
+    "src/proj/models/__init__.py",
+    "src/proj/models/sketcher.py",
+    "src/proj/networks/discriminator.py",
+    "src/proj/networks/generator.py",
+    "configs/gan/sketcher.yaml",
+    "tests/test_gan_sketcher.py",
+]
+
+
+def test_add_model_kind_gan_writes_a_lightning_module_of_its_own(
+    runner: CliRunner, project: Path
+) -> None:
+    result = _add(runner, project, "model", "sketcher", "--kind", "gan")
+
+    assert result.exit_code == 0, result.output
+    for relpath in GAN_FILES:
+        assert outcome_of(result.output, relpath) == "created"
+    module = (project / "src/proj/models/sketcher.py").read_text()
+    assert "class SketcherGAN(LightningModule):" in module
+    assert "self.automatic_optimization = False" in module
+    config = (project / "configs/gan/sketcher.yaml").read_text()
+    assert "class_path: proj.models.sketcher.SketcherGAN" in config
+    assert "trainer:" not in config  # one process: no DDP setting
+    assert (
+        "from proj.models.sketcher import SketcherGAN"
+        in (project / "tests/test_gan_sketcher.py").read_text()
+    )
+    document = json.loads((project / ".plscaffold" / "answers.json").read_text())
+    assert document["added_components"] == [{"kind": "gan", "name": "sketcher"}]
+
+    # A second GAN shares the networks; its own module, config and test are new.
+    second = _add(runner, project, "model", "painter", "--kind", "gan")
+
+    assert second.exit_code == 0, second.output
+    assert outcome_of(second.output, "src/proj/networks/generator.py") == "identical"
+    assert outcome_of(second.output, "configs/gan/painter.yaml") == "created"
+
+
+def test_an_added_gan_in_a_ddp_project_asks_ddp_for_unused_parameters(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    new = runner.invoke(app, ["new", "multi", "-o", str(tmp_path), "--no-input", "--gpus", "2"])
+    assert new.exit_code == 0, new.output
+    project = tmp_path / "multi"
+
+    assert _add(runner, project, "model", "sketcher", "--kind", "gan").exit_code == 0
+
+    config = (project / "configs/gan/sketcher.yaml").read_text()
+    assert "trainer:\n" in config and "strategy: ddp_find_unused_parameters_true" in config
 
 
 def test_update_re_renders_added_components(runner: CliRunner, project: Path) -> None:

@@ -14,11 +14,12 @@ from tests.conftest import tree_state
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("model", ["cnn", "gan"])
 def test_new_check_trains_the_fresh_project_and_leaves_it_as_written(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, model: str
 ) -> None:
-    checked = runner.invoke(app, ["new", "proj", "--no-input", "--gpus", "1", "--check",
-                                  "-o", str(tmp_path / "checked")])  # fmt: skip
+    checked = runner.invoke(app, ["new", "proj", "--no-input", "--gpus", "1", "--model", model,
+                                  "--check", "-o", str(tmp_path / "checked")])  # fmt: skip
     assert checked.exit_code == 0, checked.output + checked.stderr
     (line,) = [line for line in checked.output.splitlines() if line.startswith("Check ")]
     assert line.startswith("Check passed in ")
@@ -29,7 +30,18 @@ def test_new_check_trains_the_fresh_project_and_leaves_it_as_written(
         or "a training step on" in line
     )
     plain = runner.invoke(
-        app, ["new", "proj", "--no-input", "--gpus", "1", "-o", str(tmp_path / "plain")]
+        app,
+        [
+            "new",
+            "proj",
+            "--no-input",
+            "--gpus",
+            "1",
+            "--model",
+            model,
+            "-o",
+            str(tmp_path / "plain"),
+        ],
     )
     assert plain.exit_code == 0
     # The check wrote nothing into the project: no data, no logs, no run.

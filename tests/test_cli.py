@@ -41,7 +41,7 @@ def test_new_with_defaults_records_every_answer(runner: CliRunner, tmp_path: Pat
     project = tmp_path / "myproj"
     assert _answers(project) == {
         "project_name": "myproj",
-        "description": "A PyTorch Lightning image classifier for MNIST.",
+        "description": "A PyTorch Lightning project on MNIST digits.",
         "gpus": 0,
         "strategy": "auto",
         "num_nodes": 1,
@@ -185,7 +185,7 @@ def test_help_shows_each_option_s_choices_and_default(runner: CliRunner) -> None
 
     assert result.exit_code == 0
     assert "--precision [32-true|16-mixed|bf16-mixed]" in result.output
-    assert "--model [cnn|mlp]" in result.output
+    assert "--model [cnn|mlp|gan]" in result.output
     assert "[default: 32-true]" in result.output and "[default: 64]" in result.output
 
 

@@ -28,6 +28,7 @@ OPTION_SETS = [
     pytest.param({}, id="defaults"),
     pytest.param({"gpus": 2, "precision": "bf16-mixed"}, id="gpus-2-bf16"),
     pytest.param({"model": "mlp", "logger": "csv", "lr": 0.02, "seed": 7}, id="mlp-csv"),
+    pytest.param({"model": "gan", "gpus": 2}, id="gan-gpus-2"),
 ]
 
 

@@ -74,6 +74,32 @@ def test_other_option_sets_lint_and_pass_their_tests(
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 
+GAN_TESTS = (
+    "test_each_optimizer_steps_its_own_network_only",
+    "test_resuming_restores_both_optimizers",
+    "test_both_sides_learn_and_samples_are_saved_each_epoch",
+    "test_manual_optimization_under_ddp_on_two_cpu_processes",
+)
+
+
+def test_the_gan_project_lints_and_passes_its_tests(tmp_path: Path) -> None:
+    project = new_project(project_options("gan", model="gan"), output_dir=tmp_path).project_abspath
+
+    _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
+    _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
+    started = time.perf_counter()
+    result = _run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider"],
+        cwd=project,
+        extra_env={"PYTHONPATH": str(project / "src")},
+    )
+    print(f"the GAN project's own suite: {time.perf_counter() - started:.1f} s")
+
+    for name in GAN_TESTS:
+        assert f"tests/test_model.py::{name} PASSED" in result.stdout
+    assert " failed" not in result.stdout
+
+
 def _read_idx_labels(path: Path) -> list[int]:
     return list(path.read_bytes()[8:])
 
@@ -193,7 +219,8 @@ def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path
     project = new_project(project_options("grown"), output_dir=tmp_path).project_abspath
     model = project / "src" / "grown" / "model.py"
     model.write_text(model.read_text() + "\n\nEXTRA_CLASSES = 0  # mine\n")
-    for kind, name in (("model", "wide-cnn"), ("datamodule", "my-images"), ("callback", "timer")):
+    added = [("model", "wide-cnn"), ("datamodule", "my-images"), ("callback", "timer")]
+    for kind, name in [*added, ("gan", "sketcher")]:
         add_component(kind, name, project)
     merged = regenerate("model", project, {"lr": 0.01})
     regenerate("config", project, {"model": "mlp", "gpus": 2, "precision": "bf16-mixed"})
@@ -212,6 +239,7 @@ def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path
         "tests/test_data_my_images.py::test_selected_by_class_path_it_trains PASSED",
         "tests/test_callback_timer.py::test_config_adds_it_and_it_logs PASSED",
         "tests/test_train.py::test_fit_learns_and_writes_checkpoints_that_reload PASSED",
+        *(f"tests/test_gan_sketcher.py::{name} PASSED" for name in GAN_TESTS),
     ):
         assert test_id in result.stdout
     assert " failed" not in result.stdout

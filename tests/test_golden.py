@@ -20,6 +20,7 @@ CASES = {
     "defaults": {},
     "gpus-2-bf16": {"gpus": 2, "precision": "bf16-mixed"},
     "mlp-csv": {"model": "mlp", "logger": "csv"},
+    "gan-gpus-2": {"model": "gan", "gpus": 2},
 }
 
 

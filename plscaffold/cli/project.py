@@ -349,13 +349,24 @@ def update(
 def add(
     kind: Annotated[str, typer.Argument(help="What to add: model, datamodule or callback.")],
     name: Annotated[str, typer.Argument(help="Its name: letters, digits, '-' and '_'.")],
+    model_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="With model: network (for the project's LightningModule, the default) or gan "
+            "(a LightningModule of its own: a generator and a discriminator, two optimizers).",
+            metavar="[network|gan]",
+            show_default=False,
+        ),
+    ] = None,
     project: ProjectOption = ".",
     dry_run: DryRunDiffOption = False,
 ) -> None:
     """Add a component with its config and its test, selectable from the entry point."""
-    from plscaffold.api import add_component
+    from plscaffold.api import add_component, component_kind
 
     with user_errors():
+        kind = component_kind(kind, model_kind)
         result = add_component(kind, name, Path(project), dry_run=dry_run)
     _report_sync(result, f"Added {kind} {name}", f"Would add {kind} {name}", dry_run, False)
 

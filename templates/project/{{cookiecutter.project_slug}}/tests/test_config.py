@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from pytorch_lightning import LightningDataModule, LightningModule
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+{%- if cookiecutter.model != "gan" %}
 from pytorch_lightning.trainer.states import TrainerStatus
+{%- endif %}
 
 from {{ cookiecutter.package_name }} import configs, devices
 from {{ cookiecutter.package_name }}.cli import cli_main
@@ -17,7 +19,9 @@ from {{ cookiecutter.package_name }}.errors import (
     DevicesUnavailableError,
     ExperimentNotFoundError,
 )
+{%- if cookiecutter.model != "gan" %}
 from {{ cookiecutter.package_name }}.networks import MLP, ConvNet
+{%- endif %}
 
 CONFIGS = sorted(config_dir().rglob("*.yaml"))
 
@@ -48,6 +52,7 @@ def test_the_default_config_is_valid_without_the_hardware_it_names(
     assert "trainer:" in capsys.readouterr().out
 
 
+{% if cookiecutter.model != "gan" -%}
 @pytest.mark.parametrize("network", [ConvNet, MLP])
 def test_each_network_trains_when_the_config_picks_it(cpu_args: list[str], network: type) -> None:
     class_path = f"{network.__module__}.{network.__qualname__}"
@@ -58,6 +63,7 @@ def test_each_network_trains_when_the_config_picks_it(cpu_args: list[str], netwo
     assert cli.trainer.state.status == TrainerStatus.FINISHED
 
 
+{% endif -%}
 def test_command_line_overrides_the_config(cpu_args: list[str]) -> None:
     cli = cli_main([*cpu_args, "--checkpoint.save_top_k=1", "--model.lr=0.5"], run=False)
 

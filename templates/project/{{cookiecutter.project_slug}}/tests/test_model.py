@@ -1,3 +1,9 @@
+{% if cookiecutter.model == "gan" -%}
+{% set gan_class = cookiecutter.class_name ~ "LitModule" -%}
+{% set gan_module = cookiecutter.package_name ~ ".model" -%}
+{% set gan_config = "" -%}
+{% include "gan/test_model.py" %}
+{%- else -%}
 """The LightningModule: its steps, its saved hyperparameters, its schedule and its checkpoints."""
 
 from __future__ import annotations
@@ -86,3 +92,4 @@ def test_a_checkpoint_of_another_network_is_named_as_such(
     # load_from_checkpoint rebuilds the network the checkpoint was trained with.
     loaded = {{ cookiecutter.class_name }}LitModule.load_from_checkpoint(checkpoint)
     assert type(loaded.net) is ConvNet
+{% endif %}

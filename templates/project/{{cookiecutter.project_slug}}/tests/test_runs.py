@@ -137,7 +137,11 @@ def test_predict_writes_each_prediction_into_the_run_folder(
         rows = list(csv.DictReader(handle))
     count = len(predicted.datamodule.test_set)
     assert sorted(int(row["index"]) for row in rows) == list(range(count))
+{%- if cookiecutter.model == "gan" %}
+    assert all(0 <= float(row["prediction"]) <= 1 for row in rows)  # how real each image looks
+{%- else %}
     assert all(0 <= int(row["prediction"]) < 10 for row in rows)
+{%- endif %}
     assert said == [f"Wrote {count} predictions to {path}"]
 
 
@@ -152,7 +156,7 @@ def test_a_resumed_csv_run_keeps_its_earlier_rows(cpu_args: list[str], tmp_path:
 
     with (tmp_path / "logs" / "csv" / "version_0" / "metrics.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    epochs = [int(row["epoch"]) for row in rows if row.get("val_acc")]
+    epochs = [int(row["epoch"]) for row in rows if row.get("{{ "val_d_acc" if cookiecutter.model == "gan" else "val_acc" }}")]
     steps = [int(row["step"]) for row in rows]
     assert epochs == [0, 1]
     assert steps == sorted(steps)  # one step axis across both processes

@@ -1,3 +1,7 @@
+{% if cookiecutter.model == "gan" -%}
+{% set gan_class = cookiecutter.class_name ~ "LitModule" -%}
+{% include "gan/model.py" %}
+{%- else -%}
 """The LightningModule: how a network is trained, validated, tested and used to predict."""
 
 from __future__ import annotations
@@ -185,3 +189,4 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
             "(--config <run folder>/config.yaml), or with "
             f"{type(self).__name__}.load_from_checkpoint(PATH), which rebuilds its network."
         )
+{% endif %}

@@ -1,0 +1,1 @@
+"""LightningModules added with ``plscaffold add model NAME --kind gan``, one module each."""

@@ -1,0 +1,2 @@
+{% set gan_class = cookiecutter.component_class ~ "GAN" -%}
+{% include "gan/model.py" %}

@@ -1,0 +1,1 @@
+{% include "gan/discriminator.py" %}

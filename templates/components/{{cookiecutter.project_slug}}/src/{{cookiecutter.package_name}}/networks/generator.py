@@ -1,0 +1,1 @@
+{% include "gan/generator.py" %}
