@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from pytorch_lightning import LightningModule
 from pytorch_lightning.core.optimizer import LightningOptimizer
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchvision.utils import make_grid, save_image
@@ -165,7 +166,8 @@ class {{ gan_class }}(LightningModule):
     @override
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
-        if not self.trainer.sanity_checking:
+        # One grid per training epoch: not in the sanity check, nor in `validate`.
+        if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
             self._save_samples()
 
     @override

@@ -218,6 +218,9 @@ def test_both_sides_learn_and_samples_are_saved_each_epoch(
     first, last = (Image.open(path) for path in (samples[0], samples[-1]))
     assert first.size == last.size == (8 * 30 + 2, 8 * 30 + 2)  # 64 images, 8 per row
     assert first.tobytes() != last.tobytes()
+    # Evaluating a checkpoint draws no grid: the run's grids stay those of its epochs.
+    cli.trainer.validate(cli.model, cli.datamodule)
+    assert sorted((runs_dir / "version_0" / "samples").glob("*.png")) == samples
 
 
 DRIVER = '''
