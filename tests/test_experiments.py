@@ -226,7 +226,7 @@ def test_new_reads_the_cached_schema_and_never_starts_the_projects_python(
         "trainer.max_epochs=abc": "trainer.max_epochs='abc' does not fit: trainer.max_epochs takes int or null",
         "model.net.init_args.channels=[16, 32, 64]": "takes a list of 2: int, int",
         "trainer.precision=bf16-mix": "trainer.precision='bf16-mix' does not fit",
-        "data.num_workers=null": "data.init_args.num_workers=None does not fit",
+        "data.batch_size=null": "data.init_args.batch_size=None does not fit",
         "checkpoint.dirpath=/x": "checkpoint.dirpath is set by the experiment machinery",
         "checkpoint={dirpath: /x, save_top_k: 1}": "checkpoint.dirpath is set by the experiment machinery",
         "trainer.logger.init_args.name=other": "trainer.logger.init_args.name is set by the experiment",

@@ -10,6 +10,7 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
+from {{ cookiecutter.package_name }} import datamodule as datamodule_module
 from {{ cookiecutter.package_name }}.datamodule import (
     MNIST_RAW_FILES,
     MNISTDataModule,
@@ -19,7 +20,9 @@ from {{ cookiecutter.package_name }}.errors import MissingDatasetError
 
 
 def test_batches_have_mnist_shapes(mnist_dir: Path) -> None:
-    datamodule = MNISTDataModule(data_dir=str(mnist_dir), batch_size=16, num_workers=0)
+    datamodule = MNISTDataModule(
+        data_dir=str(mnist_dir), batch_size=16, num_workers=0, device_resident=False
+    )
     datamodule.prepare_data()
     datamodule.setup("fit")
 
@@ -138,6 +141,29 @@ def test_every_process_gets_as_many_resident_batches_and_all_samples(shuffle: bo
     seen = torch.cat([y for rank_batches in batches for _, y in rank_batches])
     assert set(seen.tolist()) == set(range(count))
     assert len(seen) == count + 1  # one sample repeated to even out the shares
+
+
+def test_by_default_batches_are_resident_unless_the_transform_is_another(
+    mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    datamodule = MNISTDataModule(data_dir=str(mnist_dir))  # no trainer: the CPU
+    datamodule.setup("fit")
+    assert isinstance(datamodule.train_dataloader(), ResidentBatches)
+
+    # An augmentation the resident path would skip: the DataLoader, with spare workers.
+    monkeypatch.setattr(datamodule_module, "spare_cpus", lambda: 1)
+    datamodule.transform = transforms.Compose([transforms.RandomRotation(10), datamodule.transform])
+    loader = datamodule.train_dataloader()
+    assert isinstance(loader, DataLoader) and loader.num_workers == 1
+
+
+@pytest.mark.parametrize(("cores", "spare"), [(1, 0), (2, 0), (4, 2), (16, 8), (64, 8)])
+def test_spare_cpus_leaves_two_cores_to_training(
+    monkeypatch: pytest.MonkeyPatch, cores: int, spare: int
+) -> None:
+    monkeypatch.setattr(datamodule_module.os, "sched_getaffinity", lambda _: set(range(cores)))
+
+    assert datamodule_module.spare_cpus() == spare
 
 
 def test_the_resident_path_refuses_a_transform_it_would_skip(mnist_dir: Path) -> None:
