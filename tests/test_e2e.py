@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,32 @@ def _install(project: Path, venv: Path) -> Path:
         cwd=project,
     )
     return python
+
+
+@dataclass(frozen=True)
+class InstalledProject:
+    """A generated project installed (editable) into a virtual environment of its own."""
+
+    root: Path
+    package: str
+    venv: Path
+
+    @property
+    def entry_point(self) -> Path:
+        return self.venv / "bin" / self.package
+
+
+@pytest.fixture(scope="module")
+def installed_project(tmp_path_factory: pytest.TempPathFactory) -> InstalledProject:
+    """The default project, generated and installed once for the tests that only run it.
+
+    They run its tests and its entry point from folders of their own, so its files stay
+    as generated (a test that changes them generates its own project).
+    """
+    folder = tmp_path_factory.mktemp("installed")
+    result = new_project(project_options("digits-e2e"), output_dir=folder)
+    _install(result.project_abspath, folder / "venv")
+    return InstalledProject(result.project_abspath, result.names.package_name, folder / "venv")
 
 
 @pytest.mark.parametrize(
@@ -104,11 +131,11 @@ def _read_idx_labels(path: Path) -> list[int]:
     return list(path.read_bytes()[8:])
 
 
-def test_generated_project_lints_passes_its_tests_and_learns_digits(tmp_path: Path) -> None:
-    result = new_project(project_options("digits-e2e"), output_dir=tmp_path)
-    project = result.project_abspath
-    package = result.names.package_name
-    python = _install(project, tmp_path / "venv")
+def test_generated_project_lints_passes_its_tests_and_learns_digits(
+    installed_project: InstalledProject, tmp_path: Path
+) -> None:
+    project, package = installed_project.root, installed_project.package
+    python = installed_project.venv / "bin" / "python"
 
     _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
     _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
@@ -119,13 +146,13 @@ def test_generated_project_lints_passes_its_tests_and_learns_digits(tmp_path: Pa
 
     data_dir = tmp_path / "data"
     sizes = write_digits_dataset(data_dir)
-    entry_point = tmp_path / "venv" / "bin" / package
+    entry_point = installed_project.entry_point
+    work = tmp_path / "work"  # runs go here: the project's files stay as generated
+    work.mkdir()
     common = [f"--data.data_dir={data_dir}", "--data.num_workers=0", "--data.download=false",
               "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=10"]  # fmt: skip
-    _run(
-        [entry_point, "fit", *common, "--trainer.max_epochs=8", "--data.batch_size=32"], cwd=project
-    )
-    run = project / "logs" / package / "version_0"
+    _run([entry_point, "fit", *common, "--trainer.max_epochs=8", "--data.batch_size=32"], cwd=work)
+    run = work / "logs" / package / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "config.yaml").is_file()
     assert list(run.glob("events.out.tfevents.*"))
 
@@ -133,19 +160,20 @@ def test_generated_project_lints_passes_its_tests_and_learns_digits(tmp_path: Pa
     # the test metrics go into that run's folder.
     csv_logger = [f"--trainer.logger={package}.loggers.CSVLogger",
                   "--trainer.logger.save_dir=logs", f"--trainer.logger.name={package}"]  # fmt: skip
-    _run([entry_point, "test", *common, *csv_logger, "--ckpt_path=best"], cwd=project)
+    _run([entry_point, "test", *common, *csv_logger, "--ckpt_path=best"], cwd=work)
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     test_acc = float(next(row["test_acc"] for row in rows if row.get("test_acc")))
     print(f"held-out test accuracy on {sizes['test']} real digits: {test_acc:.4f}")
     assert test_acc >= 0.90
 
-    predicted = _run([entry_point, "predict", *common, "--ckpt_path=best"], cwd=project)
+    predicted = _run([entry_point, "predict", *common, "--ckpt_path=best"], cwd=work)
     predictions = list(csv.DictReader((run / "predictions.csv").open()))
     labels = _read_idx_labels(data_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte")
     correct = sum(int(row["prediction"]) == labels[int(row["index"])] for row in predictions)
     assert len(predictions) == sizes["test"] and correct / len(predictions) >= 0.90
     assert f"Wrote {sizes['test']} predictions to {run / 'predictions.csv'}" in predicted.stderr
     assert sorted(p.name for p in run.parent.iterdir()) == ["version_0"]
+    assert not (project / "logs").exists()
 
 
 def _refused(command: list[str | Path], cwd: Path) -> str:
@@ -159,20 +187,20 @@ def _refused(command: list[str | Path], cwd: Path) -> str:
     return result.stderr
 
 
-def test_user_errors_of_the_installed_project_are_short(tmp_path: Path) -> None:
+def test_user_errors_of_the_installed_project_are_short(
+    installed_project: InstalledProject, tmp_path: Path
+) -> None:
     if _has_cuda():
         pytest.skip("checks a machine without GPUs")
-    project = new_project(project_options("short-errors", gpus=2), output_dir=tmp_path)
-    root, package = project.project_abspath, project.names.package_name
-    _install(root, tmp_path / "venv")
-    entry_point = tmp_path / "venv" / "bin" / package
+    entry_point = installed_project.entry_point
 
-    no_gpu = _refused([entry_point, "fit"], root)
+    gpus = ["--trainer.accelerator=gpu", "--trainer.devices=2", "--trainer.strategy=ddp"]
+    no_gpu = _refused([entry_point, "fit", *gpus], tmp_path)
     cpu = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.strategy=auto"]
     no_data = _refused([entry_point, "fit", *cpu, f"--data.data_dir={tmp_path / 'empty'}",
-                        "--data.download=false"], root)  # fmt: skip
-    no_experiment = _refused([entry_point, "fit", *cpu, "--experiment", "nosuch"], root)
-    no_run = _refused([entry_point, "test", *cpu, "--ckpt_path=best"], root)
+                        "--data.download=false"], tmp_path)  # fmt: skip
+    no_experiment = _refused([entry_point, "fit", *cpu, "--experiment", "nosuch"], tmp_path)
+    no_run = _refused([entry_point, "test", *cpu, "--ckpt_path=best"], tmp_path)
 
     assert "asks for accelerator 'gpu' with devices 2, but this machine has no GPU" in no_gpu
     assert "--trainer.accelerator cpu --trainer.devices 1" in no_gpu

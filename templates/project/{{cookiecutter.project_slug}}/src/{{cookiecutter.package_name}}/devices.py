@@ -49,9 +49,10 @@ def check_devices(accelerator: Any, devices: Any) -> None:
     if enough:
         return
     has = "no GPU" if visible == 0 else f"{visible} GPU{'s' if visible > 1 else ''}"
+    asked = repr(devices) if wanted is None else wanted  # 2, not '2' from the command line
     other = f" or `--trainer.devices {visible}` to use what it has," if visible else ""
     raise DevicesUnavailableError(
-        f"the config asks for accelerator {accelerator!r} with devices {devices!r}, but this "
+        f"the config asks for accelerator {accelerator!r} with devices {asked}, but this "
         f"machine has {has}. Train on the CPU with `--trainer.accelerator cpu "
         f"--trainer.devices 1`,{other} or make the CPU the default with "
         "`plscaffold generate config --gpus 0`."
