@@ -57,6 +57,19 @@ def test_hyperparameters_hold_the_network_config(cpu_args: list[str]) -> None:
     assert model.hparams.net["class_path"].endswith(type(model.net).__qualname__)
 
 
+def test_batch_norm_restores_the_layout_earlier_convnets_were_trained_with() -> None:
+    # Before batch_norm was an option, ConvNet always had it: their checkpoints load
+    # with --model.net.init_args.batch_norm true.
+    norm = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    earlier = [
+        *("0.weight", "0.bias", *(f"1.{name}" for name in norm)),
+        *("4.weight", "4.bias", *(f"5.{name}" for name in norm)),
+    ]
+
+    assert list(ConvNet(batch_norm=True).features.state_dict()) == earlier
+    assert list(ConvNet().features.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias"]
+
+
 def test_compiling_keeps_parameter_names(cpu_args: list[str]) -> None:
     # Checkpoints of a compiled model load into an uncompiled one, and back.
     compiled = build_model(cpu_args, "--model.compile=true")
