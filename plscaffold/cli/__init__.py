@@ -19,7 +19,8 @@ app = typer.Typer(
     name="plscaffold",
     help="Start and grow PyTorch Lightning projects.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion and --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help text: rich's markdown renderer would triple the start-up time of --help.
     rich_markup_mode=None,
@@ -44,14 +45,19 @@ def _main(
     """Start and grow PyTorch Lightning projects."""
 
 
-app.command()(project.new)
-app.command()(project.generate)
+# Short summaries for the command table: Click cuts a longer docstring at 80 columns.
+app.command(short_help="Create a new, tested Lightning project.")(project.new)
+app.command(short_help="Regenerate one component, keeping your edits.")(project.generate)
 app.command("g", hidden=True, help="Alias of generate.")(project.generate)
-app.command()(project.update)
-app.command()(project.add)
-app.command("list")(project.list_components)
-app.command()(project.status)
-app.add_typer(experiment.app, name="experiment")
+app.command(short_help="Re-render the project with this plscaffold's templates.")(project.update)
+app.command(short_help="Add a model, GAN, datamodule or callback.")(project.add)
+app.command("list", short_help="List the project's components and their files.")(
+    project.list_components
+)
+app.command(short_help="List changed files and what an update would change.")(project.status)
+app.add_typer(
+    experiment.app, name="experiment", short_help="Create, list, compare and sweep experiments."
+)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from plscaffold.cli.completion import complete_experiment, complete_parent
 from plscaffold.cli.output import echo, print_table, user_errors
 from plscaffold.cli.params import ProjectOption
 from plscaffold.errors import InvalidOptionError
@@ -22,12 +23,16 @@ def _progress(message: str) -> None:
     echo(message, err=True)
 
 
-@app.command("new")
+@app.command("new", short_help="Write a new experiment, checked against the project.")
 def experiment_new(
     name: Annotated[str, typer.Argument(help="Experiment name; its runs go to logs/NAME/.")],
     parent: Annotated[
         str,
-        typer.Option("--from", help="Parent: default, another experiment, or a built-in template."),
+        typer.Option(
+            "--from",
+            help="Parent: default, another experiment, or a built-in template.",
+            autocompletion=complete_parent,
+        ),
     ] = "default",
     assignments: Annotated[
         list[str] | None,
@@ -49,7 +54,7 @@ def experiment_new(
     echo(f"Run it with: {created.command}")
 
 
-@app.command("templates")
+@app.command("templates", short_help="List the built-in experiment templates.")
 def experiment_templates() -> None:
     """List the built-in experiment templates (use them with --from NAME)."""
     from plscaffold.api import experiment_templates as templates
@@ -61,7 +66,7 @@ def experiment_templates() -> None:
                 echo(f"    {key}: {value}")
 
 
-@app.command("list")
+@app.command("list", short_help="Table of experiments and their runs.")
 def experiment_list(project: ProjectOption = ".") -> None:
     """Table of experiments: parent, changed keys, best monitored metric, last checkpoint."""
     from plscaffold.api import list_experiments
@@ -86,10 +91,14 @@ def experiment_list(project: ProjectOption = ".") -> None:
     print_table(header, rows)
 
 
-@app.command("compare")
+@app.command("compare", short_help="Compare runs: configs, metrics, a plot.")
 def experiment_compare(
     names: Annotated[
-        list[str], typer.Argument(help="Experiments, or a sweep's name for all its points.")
+        list[str],
+        typer.Argument(
+            help="Experiments, or a sweep's name for all its points.",
+            autocompletion=complete_experiment,
+        ),
     ],
     all_runs: Annotated[
         bool, typer.Option("--all-runs", help="Every run of each experiment, not its latest.")
@@ -137,7 +146,7 @@ def _best_words(best: dict[str, Any]) -> str:
     return f"best {best['metric']}={best['value']:.4f} at epoch {best['epoch']} ({best['mode']})"
 
 
-@app.command("sweep")
+@app.command("sweep", short_help="Write a sweep's points; run them here, on SLURM, or with Optuna.")
 def experiment_sweep(
     name: Annotated[str, typer.Argument(help="Sweep name; its points are NAME-0, NAME-1, ...")],
     grids: Annotated[
@@ -146,7 +155,11 @@ def experiment_sweep(
     ] = None,
     parent: Annotated[
         str,
-        typer.Option("--from", help="Parent of every point: default, an experiment, a template."),
+        typer.Option(
+            "--from",
+            help="Parent of every point: default, an experiment, a template.",
+            autocompletion=complete_parent,
+        ),
     ] = "default",
     assignments: Annotated[
         list[str] | None, typer.Option("--set", help="KEY=VALUE set on every point.")

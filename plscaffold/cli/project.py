@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from plscaffold.cli.completion import complete_component, complete_kind
 from plscaffold.cli.output import echo, user_errors
 from plscaffold.cli.params import (
     AllowDirtyOption,
@@ -269,7 +270,11 @@ def _report_sync(result: SyncResult, done: str, planned: str, dry_run: bool, as_
 @with_generation_options
 def generate(
     component: Annotated[
-        str, typer.Argument(help="Component to regenerate; `plscaffold list` shows them.")
+        str,
+        typer.Argument(
+            help="Component to regenerate; `plscaffold list` shows them.",
+            autocompletion=complete_component,
+        ),
     ],
     project: ProjectOption = ".",
     restore: RestoreOption = False,
@@ -347,7 +352,12 @@ def update(
 
 
 def add(
-    kind: Annotated[str, typer.Argument(help="What to add: model, datamodule or callback.")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="What to add: model, datamodule or callback.", autocompletion=complete_kind
+        ),
+    ],
     name: Annotated[str, typer.Argument(help="Its name: letters, digits, '-' and '_'.")],
     model_kind: Annotated[
         str | None,

@@ -1,0 +1,55 @@
+"""Shell completion of names: a project's components and experiments, built-in templates.
+
+Each function runs when the shell asks (``plscaffold generate <TAB>``); a folder that is no
+project completes to nothing rather than to an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from plscaffold.errors import PlscaffoldError
+
+
+def _starting(names: list[str], incomplete: str) -> list[str]:
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def _experiments(ctx: typer.Context) -> list[str]:
+    from plscaffold.experiments.configs import experiment_names
+
+    return experiment_names(Path(ctx.params.get("project") or "."))
+
+
+def complete_component(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Complete a component of the project (``model``, ``config``, an added one, ...)."""
+    from plscaffold.api import project_components
+
+    try:
+        names = list(project_components(Path(ctx.params.get("project") or ".")))
+    except PlscaffoldError:
+        return []
+    return _starting(names, incomplete)
+
+
+def complete_experiment(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Complete an experiment of the project (a file in configs/experiments/)."""
+    return _starting(_experiments(ctx), incomplete)
+
+
+def complete_parent(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Complete a parent: ``default``, an experiment, or a built-in template."""
+    from plscaffold.api import experiment_templates
+
+    return _starting(["default", *_experiments(ctx), *experiment_templates()], incomplete)
+
+
+def complete_kind(incomplete: str) -> list[str]:
+    """Complete what ``plscaffold add`` adds (a GAN is ``model --kind gan``)."""
+    from plscaffold.api import MODEL_KINDS
+    from plscaffold.templates import component_kinds
+
+    via_kind = set(MODEL_KINDS.values()) - {"model"}
+    return _starting(sorted(set(component_kinds()) - via_kind), incomplete)
