@@ -11,7 +11,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.trainer.states import TrainerStatus
 {%- endif %}
 
-from {{ cookiecutter.package_name }} import configs, devices
+from {{ cookiecutter.package_name }} import __version__, configs, devices
 from {{ cookiecutter.package_name }}.cli import cli_main
 from {{ cookiecutter.package_name }}.configs import config_dir
 from {{ cookiecutter.package_name }}.errors import (
@@ -102,6 +102,14 @@ def test_asking_for_gpus_the_machine_lacks_names_both_and_the_fix(
 def test_an_unknown_experiment_is_named_with_the_known_ones(cpu_args: list[str]) -> None:
     with pytest.raises(ExperimentNotFoundError, match="no experiment 'nosuch'"):
         cli_main(["fit", *cpu_args, "--experiment", "nosuch"])
+
+
+def test_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--version"])
+
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"{{ cookiecutter.package_name }} {__version__}"
 
 
 def test_help_lists_experiment_and_run(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 from typing_extensions import override
 
+from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.callbacks import DeferredRequeue, MonitoredMetricsCheck
 from {{ cookiecutter.package_name }}.configs import config_dir, with_experiment_configs
 from {{ cookiecutter.package_name }}.devices import check_devices
@@ -87,6 +88,10 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
             which instantiates the model, data and trainer without running anything.
     """
     defaults = {"default_config_files": [str(config_dir() / "default.yaml")]}
+    subcommands = {name: defaults for name in SUBCOMMANDS}
+    # `--version` prints the package's version; usage lines name the package, also under
+    # `python -m`, where the program would be __main__.py.
+    main = {"prog": "{{ cookiecutter.package_name }}", "version": __version__}
     return {{ cookiecutter.class_name }}CLI(
         # Any LightningModule and LightningDataModule, chosen by class_path in the config.
         LightningModule,
@@ -94,7 +99,7 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
         subclass_mode_model=True,
         subclass_mode_data=True,
         trainer_defaults={"callbacks": [MonitoredMetricsCheck(), DeferredRequeue()]},
-        parser_kwargs={name: defaults for name in SUBCOMMANDS} if run else defaults,
+        parser_kwargs={**subcommands, **main} if run else defaults,
         save_config_kwargs={"overwrite": True},
         args=args,
         run=run,
