@@ -92,6 +92,24 @@ def test_names_of_the_project_complete(runner: CliRunner, schema_project: Path) 
     assert _complete_bash("plscaffold generate ", schema_project.parent) == []
 
 
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        (["generate"], "generate [OPTIONS] {COMPONENT}"),
+        (["add"], "add [OPTIONS] {KIND} {NAME}"),
+        (["experiment", "compare"], "compare [OPTIONS] {NAME...}"),
+        (["new"], "new [OPTIONS] [NAME]"),
+    ],
+)
+def test_usage_lines_name_the_arguments_as_the_docs_do(
+    runner: CliRunner, command: list[str], usage: str
+) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+
+    assert result.exit_code == 0
+    assert usage in result.output.splitlines()[0]
+
+
 def test_help_shows_completion_and_whole_summaries(runner: CliRunner) -> None:
     top = runner.invoke(app, ["--help"], terminal_width=80)
     experiment = runner.invoke(app, ["experiment", "--help"], terminal_width=80)

@@ -25,7 +25,9 @@ def _progress(message: str) -> None:
 
 @app.command("new", short_help="Write a new experiment, checked against the project.")
 def experiment_new(
-    name: Annotated[str, typer.Argument(help="Experiment name; its runs go to logs/NAME/.")],
+    name: Annotated[
+        str, typer.Argument(help="Experiment name; its runs go to logs/NAME/.", metavar="NAME")
+    ],
     parent: Annotated[
         str,
         typer.Option(
@@ -97,6 +99,7 @@ def experiment_compare(
         list[str],
         typer.Argument(
             help="Experiments, or a sweep's name for all its points.",
+            metavar="NAME...",
             autocompletion=complete_experiment,
         ),
     ],
@@ -148,7 +151,9 @@ def _best_words(best: dict[str, Any]) -> str:
 
 @app.command("sweep", short_help="Write a sweep's points; run them here, on SLURM, or with Optuna.")
 def experiment_sweep(
-    name: Annotated[str, typer.Argument(help="Sweep name; its points are NAME-0, NAME-1, ...")],
+    name: Annotated[
+        str, typer.Argument(help="Sweep name; its points are NAME-0, NAME-1, ...", metavar="NAME")
+    ],
     grids: Annotated[
         list[str] | None,
         typer.Option("--grid", help="KEY=V1,V2,... values to sweep (YAML each); repeat per key."),

@@ -115,6 +115,7 @@ def new(
     name: Annotated[
         str | None,
         typer.Argument(
+            metavar="[NAME]",
             help="Project name: the folder, and the package with '-' as '_'. Asked for on a "
             "terminal when left out.",
             show_default=False,
@@ -273,6 +274,7 @@ def generate(
         str,
         typer.Argument(
             help="Component to regenerate; `plscaffold list` shows them.",
+            metavar="COMPONENT",
             autocompletion=complete_component,
         ),
     ],
@@ -355,10 +357,14 @@ def add(
     kind: Annotated[
         str,
         typer.Argument(
-            help="What to add: model, datamodule or callback.", autocompletion=complete_kind
+            help="What to add: model, datamodule or callback.",
+            metavar="KIND",
+            autocompletion=complete_kind,
         ),
     ],
-    name: Annotated[str, typer.Argument(help="Its name: letters, digits, '-' and '_'.")],
+    name: Annotated[
+        str, typer.Argument(help="Its name: letters, digits, '-' and '_'.", metavar="NAME")
+    ],
     model_kind: Annotated[
         str | None,
         typer.Option(
