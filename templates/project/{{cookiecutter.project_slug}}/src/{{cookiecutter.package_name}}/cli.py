@@ -91,7 +91,7 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
     subcommands = {name: defaults for name in SUBCOMMANDS}
     # `--version` prints the package's version; usage lines name the package, also under
     # `python -m`, where the program would be __main__.py.
-    main = {"prog": "{{ cookiecutter.package_name }}", "version": __version__}
+    program = {"prog": "{{ cookiecutter.package_name }}", "version": __version__}
     return {{ cookiecutter.class_name }}CLI(
         # Any LightningModule and LightningDataModule, chosen by class_path in the config.
         LightningModule,
@@ -99,7 +99,7 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
         subclass_mode_model=True,
         subclass_mode_data=True,
         trainer_defaults={"callbacks": [MonitoredMetricsCheck(), DeferredRequeue()]},
-        parser_kwargs={**subcommands, **main} if run else defaults,
+        parser_kwargs={**subcommands, **program} if run else defaults,
         save_config_kwargs={"overwrite": True},
         args=args,
         run=run,
