@@ -716,6 +716,12 @@ def component_kind(kind: str, model_kind: str | None) -> str:
     return MODEL_KINDS[model_kind]
 
 
+def addable_kinds() -> list[str]:
+    """Return the kinds ``plscaffold add KIND`` takes; a GAN is ``model --kind gan``."""
+    via_kind = set(MODEL_KINDS.values()) - {"model"}
+    return sorted(set(component_kinds()) - via_kind)
+
+
 def add_component(
     kind: str, name: str, project_dir: Path = Path("."), dry_run: bool = False
 ) -> SyncResult:
@@ -802,6 +808,14 @@ def experiment_templates() -> dict[str, tuple[str, dict[str, Any]]]:
         name: (description, configs.flatten(keys))
         for name, (description, keys) in configs.builtin_experiments().items()
     }
+
+
+def experiment_names(project_dir: Path = Path(".")) -> list[str]:
+    """Return the names of the project's experiments (its files in configs/experiments/)."""
+    from plscaffold.experiments import configs
+
+    with open_project(project_dir) as state:
+        return configs.experiment_names(state.root_abspath)
 
 
 def list_experiments(project_dir: Path = Path(".")) -> list[Experiment]:

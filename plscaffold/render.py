@@ -43,6 +43,11 @@ def check_relpath(relpath: str) -> str:
     return path.as_posix()
 
 
+def names_a_file(relpath: str) -> bool:
+    """Whether a rendered path names a file: cookiecutter leaves out one whose name is empty."""
+    return bool(PurePosixPath(relpath).name) and not relpath.endswith("/")
+
+
 def _template_line(err: BaseException, source_abspath: Path) -> int | None:
     """Return the template line an error was raised from, if its traceback shows it."""
     lineno = getattr(err, "lineno", None)
@@ -106,7 +111,7 @@ def render_relpaths(
             raise sandbox_refusal(f"{template.ref}: path {template_relpath!r}", err) from err
         except JinjaError as err:
             raise TemplateError(f"{template.ref}: path {template_relpath!r}: {err}") from err
-        if PurePosixPath(relpath).name and not relpath.endswith("/"):
+        if names_a_file(relpath):
             rendered.append(check_relpath(relpath))
     return rendered
 
@@ -173,8 +178,8 @@ def render_tree(
             head, tail = (parts[:copied], parts[copied:]) if copied else (parts, [])
             try:
                 relpath = "/".join([env.from_string("/".join(head)).render(**context), *tail])
-                if not PurePosixPath(relpath).name or relpath.endswith("/"):
-                    continue  # cookiecutter's way to leave a file out: its name renders empty
+                if not names_a_file(relpath):
+                    continue
                 mode = stat.S_IMODE(source_abspath.stat().st_mode)
                 if copied or is_binary(str(source_abspath)):
                     content = source_abspath.read_bytes()

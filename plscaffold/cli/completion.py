@@ -17,10 +17,18 @@ def _starting(names: list[str], incomplete: str) -> list[str]:
     return [name for name in names if name.startswith(incomplete)]
 
 
-def _experiments(ctx: typer.Context) -> list[str]:
-    from plscaffold.experiments.configs import experiment_names
+def _project(ctx: typer.Context) -> Path:
+    """The project the command names with --project, when given before the completed word."""
+    return Path(ctx.params.get("project") or ".")
 
-    return experiment_names(Path(ctx.params.get("project") or "."))
+
+def _experiments(ctx: typer.Context) -> list[str]:
+    from plscaffold.api import experiment_names
+
+    try:
+        return experiment_names(_project(ctx))
+    except PlscaffoldError:
+        return []
 
 
 def complete_component(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -28,7 +36,7 @@ def complete_component(ctx: typer.Context, incomplete: str) -> list[str]:
     from plscaffold.api import project_components
 
     try:
-        names = list(project_components(Path(ctx.params.get("project") or ".")))
+        names = list(project_components(_project(ctx)))
     except PlscaffoldError:
         return []
     return _starting(names, incomplete)
@@ -48,8 +56,6 @@ def complete_parent(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def complete_kind(incomplete: str) -> list[str]:
     """Complete what ``plscaffold add`` adds (a GAN is ``model --kind gan``)."""
-    from plscaffold.api import MODEL_KINDS
-    from plscaffold.templates import component_kinds
+    from plscaffold.api import addable_kinds
 
-    via_kind = set(MODEL_KINDS.values()) - {"model"}
-    return _starting(sorted(set(component_kinds()) - via_kind), incomplete)
+    return _starting(addable_kinds(), incomplete)
