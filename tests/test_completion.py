@@ -81,7 +81,7 @@ def test_names_of_the_project_complete(runner: CliRunner, schema_project: Path) 
     assert made.exit_code == 0, made.output + made.stderr
 
     assert _complete_bash("plscaffold generate ", schema_project) == [
-        "model", "datamodule", "trainer", "config", "tests", "readme", "packaging", "slurm"
+        "model", "datamodule", "trainer", "config", "tests", "readme", "packaging", "slurm", "ci"
     ]  # fmt: skip
     assert _complete_bash("plscaffold generate con", schema_project) == ["config"]
     assert _complete_bash("plscaffold experiment compare s", schema_project) == ["small"]
