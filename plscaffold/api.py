@@ -867,7 +867,7 @@ def compare_experiments(
         drawn = plot_comparison(comparison, png, " vs ".join(names))
     except PlotUnavailableError as err:
         return ComparedExperiments(comparison, None, str(err))
-    note = None if drawn else "no plot: none of the compared runs has logged a metric yet"
+    note = None if drawn else "no plot: none of the compared runs has metrics that can be read yet"
     return ComparedExperiments(comparison, drawn, note)
 
 

@@ -153,7 +153,7 @@ def test_prompts_re_ask_wrong_answers_and_refuse_impossible_ones_at_once(
     # description, gpus, strategy, num_nodes, precision, model, max_epochs, batch_size,
     # lr, seed, logger. 16-mixed without a GPU is refused at its own question.
     typed = ["class", "asked", "", "0", "", "", "16-mixed", "bf16-mixed", "resnet", "mlp",
-             "abc", "4", "", "", "", "wandb", "csv"]  # fmt: skip
+             "abc", "4", "", "", "", "neptune", "csv"]  # fmt: skip
 
     result = runner.invoke(app, ["new", "-o", str(tmp_path), "--input"], input="\n".join(typed))
 
@@ -162,7 +162,7 @@ def test_prompts_re_ask_wrong_answers_and_refuse_impossible_ones_at_once(
     assert "Training precision (32-true, 16-mixed, bf16-mixed)" in result.output
     assert "--precision 16-mixed needs a GPU" in result.stderr
     assert "'resnet' is not one of cnn, mlp" in result.stderr
-    assert "'wandb' is not one of tensorboard, csv" in result.stderr
+    assert "'neptune' is not one of tensorboard, csv, mlflow, wandb" in result.stderr
     answers = _answers(tmp_path / "asked")
     assert (answers["precision"], answers["model"], answers["max_epochs"]) == (
         "bf16-mixed",
@@ -233,7 +233,7 @@ BAD_INPUT = [
     pytest.param(["new", "p", "--precision", "fp8"], "--precision 'fp8' is not one of", "32-true, 16-mixed, bf16-mixed", id="unknown-precision"),
     pytest.param(["new", "p", "--gpus", "-1"], "--gpus -1 is negative", "pass 0 to train on the CPU", id="negative-gpus"),
     pytest.param(["new", "p", "--model", "resnet"], "--model 'resnet' is not one of", "cnn, mlp", id="unknown-model"),
-    pytest.param(["new", "p", "--logger", "wandb"], "--logger 'wandb' is not one of", "tensorboard, csv", id="unknown-logger"),
+    pytest.param(["new", "p", "--logger", "neptune"], "--logger 'neptune' is not one of", "tensorboard, csv, mlflow, wandb", id="unknown-logger"),
     pytest.param(["new", "p", "--batch-size", "0"], "--batch-size 0", "at least 1", id="zero-batch"),
     pytest.param(["new", "p", "--max-epochs", "0"], "--max-epochs 0", "at least 1", id="zero-epochs"),
     pytest.param(["new", "p", "--lr", "-0.1"], "--lr -0.1", "positive number", id="negative-lr"),

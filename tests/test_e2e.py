@@ -77,8 +77,11 @@ def installed_project(tmp_path_factory: pytest.TempPathFactory) -> InstalledProj
 
 @pytest.mark.parametrize(
     "given",
-    [{"gpus": 2, "precision": "bf16-mixed"}, {"model": "mlp", "logger": "csv"}],
-    ids=["gpus-2-bf16", "mlp-csv"],
+    [
+        {"gpus": 2, "precision": "bf16-mixed", "logger": "mlflow"},
+        {"model": "mlp", "logger": "csv"},
+    ],
+    ids=["gpus-2-bf16-mlflow", "mlp-csv"],
 )
 def test_other_option_sets_lint_and_pass_their_tests(
     tmp_path: Path, given: dict[str, object]
@@ -99,6 +102,29 @@ def test_other_option_sets_lint_and_pass_their_tests(
         env["PYTHONPATH"] += os.pathsep + str(blocker.parent)
     result = _run(pytest_args, cwd=project, extra_env=env)
     assert " passed" in result.stdout and " failed" not in result.stdout
+    if given.get("logger") == "mlflow":
+        _fit_and_compare_an_experiment(project, tmp_path, env)
+
+
+def _fit_and_compare_an_experiment(project: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    """Train an experiment of an MLflow project on real digits; compare reads MLflow's store."""
+    from plscaffold.api import compare_experiments, new_experiment
+
+    new_experiment("small", project, assignments=["data.batch_size=32"])
+    data_dir = tmp_path / "data"
+    write_digits_dataset(data_dir)
+    cpu = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.strategy=auto",
+           "--trainer.precision=32-true", "--trainer.enable_progress_bar=false"]  # fmt: skip
+    data = [f"--data.data_dir={data_dir}", "--data.download=false", "--data.num_workers=0"]
+    fit = [sys.executable, "-m", "variant", "fit", "--experiment=small", *cpu, *data]
+    _run([*fit, "--trainer.max_epochs=2"], cwd=project, extra_env=env)
+
+    compared = compare_experiments(["small"], project, plot=False).comparison
+    (run,) = compared.experiments[0].runs
+    assert run.relpath == "logs/small/version_0" and run.unreadable is None
+    assert sorted(run.metrics["val_acc"]) == [0, 1]
+    assert run.best is not None and run.best["metric"] == "val_acc"
+    assert (project / "mlruns" / "mlflow.db").is_file()
 
 
 GAN_TESTS = (
@@ -110,7 +136,9 @@ GAN_TESTS = (
 
 
 def test_the_gan_project_lints_and_passes_its_tests(tmp_path: Path) -> None:
-    project = new_project(project_options("gan", model="gan"), output_dir=tmp_path).project_abspath
+    # Logged to W&B, offline: its tests must pass without a network or an account.
+    options = project_options("gan", model="gan", logger="wandb")
+    project = new_project(options, output_dir=tmp_path).project_abspath
 
     _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
     _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)

@@ -20,9 +20,9 @@ from plscaffold.api import new_project, project_options
 
 VARIANTS = {
     "defaults": {},
-    "gpus-2-bf16": {"gpus": 2, "precision": "bf16-mixed"},
+    "gpus-2-bf16-mlflow": {"gpus": 2, "precision": "bf16-mixed", "logger": "mlflow"},
     "mlp-csv": {"model": "mlp", "logger": "csv"},
-    "gan": {"model": "gan"},
+    "gan-wandb": {"model": "gan", "logger": "wandb"},
 }
 
 

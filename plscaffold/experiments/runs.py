@@ -1,14 +1,18 @@
 """Runs of an experiment: the folders its logger made, the config each saved and its metrics.
 
 Every ``fit`` of an experiment is one folder, ``<save_dir>/<name>/<run>/``, holding the
-config LightningCLI saved (``config.yaml``, what the run really used), the logger's files
-(TensorBoard event files or ``metrics.csv``) and ``checkpoints/``.
+config LightningCLI saved (``config.yaml``, what the run really used), ``checkpoints/``
+and the logger's files: TensorBoard event files, ``metrics.csv``, or the record of the
+run's MLflow or W&B run (``mlflow.json``, ``wandb.json``). MLflow's metrics are read from
+a local store (SQLite or files); W&B's offline files only W&B reads.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,9 @@ from plscaffold.experiments.configs import (
 )
 
 SAVED_CONFIG = "config.yaml"
+# What the project's MLflow and W&B loggers write in a run's folder: which tracker run it is.
+MLFLOW_RECORD = "mlflow.json"
+WANDB_RECORD = "wandb.json"
 # Metrics that are not per epoch: step-level values and what Lightning logs for itself.
 _NOT_PER_EPOCH = ("epoch", "step", "hp_metric")
 
@@ -48,6 +55,8 @@ class Run:
 
     experiment: str
     folder: Path
+    # Where the project runs from: a tracker's local store named by a relative path is there.
+    project_abspath: Path | None = None
 
     @property
     def name(self) -> str:
@@ -65,6 +74,14 @@ class Run:
             return _csv_metrics(csv_path)
         if any(self.folder.glob("events.out.tfevents.*")):
             return _tensorboard_metrics(self.folder)
+        if (self.folder / MLFLOW_RECORD).is_file():
+            return _mlflow_metrics(self.folder / MLFLOW_RECORD, self.project_abspath or Path.cwd())
+        if (self.folder / WANDB_RECORD).is_file():
+            return Metrics(
+                unreadable=f"its W&B files ({self.folder / 'wandb'}) are in W&B's own format, "
+                "which plscaffold does not read; `wandb sync "
+                f"{self.folder / 'wandb'}/offline-run-*` uploads them to compare in W&B"
+            )
         return Metrics()
 
     def monitor(self) -> tuple[str, str]:
@@ -115,15 +132,58 @@ def _tensorboard_metrics(folder: Path) -> Metrics:
         )
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
-    tags = events.Tags().get("scalars", [])
-    epochs = {e.step: int(e.value) for e in events.Scalars("epoch")} if "epoch" in tags else {}
+    logged = [
+        (tag, float(event.value), int(event.step))
+        for tag in events.Tags().get("scalars", [])
+        for event in events.Scalars(tag)
+    ]
+    return _by_epoch(logged)
+
+
+def _mlflow_metrics(record_path: Path, base: Path) -> Metrics:
+    """Read a run's metrics from the MLflow store its record names: SQLite or a file store."""
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    uri, run_id = str(record.get("tracking_uri") or ""), str(record.get("run_id") or "")
+    if uri.startswith("sqlite:///"):
+        store = base / uri.removeprefix("sqlite:///")  # an absolute path stays itself
+        if not store.is_file():
+            return Metrics(unreadable=f"its MLflow store {store} is not there")
+        with sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True) as connection:
+            rows = connection.execute(
+                "SELECT key, value, step, is_nan FROM metrics WHERE run_uuid = ?"
+                " ORDER BY timestamp",
+                (run_id,),
+            ).fetchall()
+        logged = [
+            (key, math.nan if is_nan else float(value), int(step))
+            for key, value, step, is_nan in rows
+        ]
+    elif uri.startswith("file:"):
+        store = base / uri.removeprefix("file:").removeprefix("//")
+        folder = store / str(record.get("experiment_id")) / run_id / "metrics"
+        if not folder.is_dir():
+            return Metrics(unreadable=f"its MLflow run is not in {store}")
+        logged = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = path.relative_to(folder).as_posix()
+            for line in path.read_text(encoding="utf-8").splitlines():
+                _, value, step = line.split()[:3]
+                logged.append((key, float(value), int(step)))
+    else:
+        return Metrics(
+            unreadable=f"its metrics are on the MLflow server {uri}; plscaffold reads local "
+            "stores (sqlite:///, file:) only: compare them in MLflow's UI"
+        )
+    return _by_epoch(logged)
+
+
+def _by_epoch(logged: list[tuple[str, float, int]]) -> Metrics:
+    """Return per-epoch metrics from ``(name, value, step)`` rows that include ``epoch``."""
+    epochs = {step: int(value) for name, value, step in logged if name == "epoch"}
     values: dict[str, dict[int, float]] = {}
-    for tag in tags:
-        if not _per_epoch(tag):
-            continue
-        for event in events.Scalars(tag):
-            if event.step in epochs:
-                values.setdefault(tag, {})[epochs[event.step]] = float(event.value)
+    for name, value, step in logged:
+        if _per_epoch(name) and step in epochs:
+            values.setdefault(name, {})[epochs[step]] = value
     return Metrics(values)
 
 
@@ -138,5 +198,9 @@ def runs_root(root_abspath: Path, name: str) -> Path:
 def experiment_runs(root_abspath: Path, name: str) -> list[Run]:
     """Return an experiment's runs, oldest first (by when each last wrote a file)."""
     folder = runs_root(root_abspath, name)
-    found = [Run(name, p) for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+    found = (
+        [Run(name, p, root_abspath) for p in folder.iterdir() if p.is_dir()]
+        if folder.is_dir()
+        else []
+    )
     return sorted(found, key=Run.last_change_ns)

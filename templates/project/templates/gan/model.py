@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from pytorch_lightning import LightningModule
@@ -16,6 +14,7 @@ from torchvision.utils import make_grid, save_image
 from typing_extensions import override
 
 from {{ cookiecutter.package_name }}.datamodule import MNIST_MEAN, MNIST_STD
+from {{ cookiecutter.package_name }}.runs import run_folder
 
 Batch = tuple[Tensor, Tensor]
 STAGES = ("train", "val", "test")
@@ -191,8 +190,8 @@ class {{ gan_class }}(LightningModule):
     def _save_samples(self) -> None:
         images = self(self.fixed_noise).float()
         grid = make_grid(images, nrow=8, padding=2, pad_value=1.0)
-        # Every process asks: under DDP, log_dir is a broadcast from the first one.
-        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
+        # Every process asks: under DDP, the run's folder is a broadcast from the first one.
+        folder = run_folder(self.trainer) / "samples"
         if not self.trainer.is_global_zero:
             return
         folder.mkdir(parents=True, exist_ok=True)

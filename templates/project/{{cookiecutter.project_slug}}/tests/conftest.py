@@ -53,8 +53,21 @@ def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+{% if cookiecutter.logger == "mlflow" -%}
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One MLflow store for the session's runs: a new SQLite store takes about a second."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture
+def cpu_args(
+    mnist_dir: Path, mlflow_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+{%- else -%}
 @pytest.fixture
 def cpu_args(mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+{%- endif %}
     """Arguments that run any config on one CPU process, writing only under ``tmp_path``.
 
     Data loads in the main process: the tests' epochs are a few dozen steps, and worker
@@ -73,6 +86,9 @@ def cpu_args(mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         f"--trainer.default_root_dir={tmp_path}",
         f"--data.data_dir={mnist_dir}",
         "--data.num_workers=0",
+{%- if cookiecutter.logger == "mlflow" %}
+        f"--trainer.logger.init_args.tracking_uri={mlflow_store}",
+{%- endif %}
     ]
 
 

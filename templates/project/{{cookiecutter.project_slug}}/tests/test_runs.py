@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
+import json
+{%- endif %}
 import os
 import shutil
 import signal
@@ -32,7 +35,8 @@ def test_each_fit_is_a_run_with_its_logs_config_and_checkpoints(
 
     assert sorted(run.name for run in runs_dir.iterdir()) == ["version_0", "version_1"]
     for run in runs_dir.iterdir():
-        assert (run / "config.yaml").is_file() and (run / "hparams.yaml").is_file()
+        # The logger's own file: {{ {"tensorboard": "hyperparameters", "csv": "hyperparameters", "mlflow": "which MLflow run it is", "wandb": "which W&B run it is"}[cookiecutter.logger] }}.
+        assert (run / "config.yaml").is_file() and (run / "{{ {"tensorboard": "hparams.yaml", "csv": "hparams.yaml", "mlflow": "mlflow.json", "wandb": "wandb.json"}[cookiecutter.logger] }}").is_file()
         assert (run / "checkpoints" / "last.ckpt").is_file()
         assert len(list((run / "checkpoints").glob("epoch=00-*.ckpt"))) == 1
     assert not [w for w in recwarn if "exists and is not empty" in str(w.message)]
@@ -56,7 +60,7 @@ def test_last_continues_the_latest_run_in_its_own_folder(
     resumed = resume(["fit", *cpu_args, "--trainer.max_epochs=2", "--ckpt_path=last"])
 
     assert resumed.trainer.logger.version == "version_1"
-    assert Path(resumed.trainer.log_dir).resolve() == runs_dir / "version_1"
+    assert Path(resumed.trainer.logger.log_dir).resolve() == runs_dir / "version_1"
     assert resumed.trainer.global_step == 2 * steps
     assert sorted(run.name for run in runs_dir.iterdir()) == ["version_0", "version_1"]
     assert len(list((runs_dir / "version_1" / "checkpoints").glob("epoch=01-*.ckpt"))) == 1
@@ -76,7 +80,7 @@ def test_a_named_run_is_resumed_by_name_and_never_started_twice(
     )
     tested = cli_main(["test", *cpu_args, "--run=0", "--ckpt_path=best"])
 
-    assert Path(resumed.trainer.log_dir).resolve() == runs_dir / "first"
+    assert Path(resumed.trainer.logger.log_dir).resolve() == runs_dir / "first"
     assert resumed.trainer.global_step == 2 * steps
     assert Path(tested.trainer.ckpt_path).resolve().parent == runs_dir / "version_0" / "checkpoints"
 
@@ -88,7 +92,7 @@ def test_a_checkpoint_file_of_a_run_continues_that_run(cpu_args: list[str], runs
 
     resumed = resume(["fit", *cpu_args, "--trainer.max_epochs=2", f"--ckpt_path={older}"])
 
-    assert Path(resumed.trainer.log_dir).resolve() == runs_dir / "version_0"
+    assert Path(resumed.trainer.logger.log_dir).resolve() == runs_dir / "version_0"
 
 
 def test_a_requeued_run_resumes_from_its_newest_own_checkpoint(
@@ -109,7 +113,7 @@ def test_a_requeued_run_resumes_from_its_newest_own_checkpoint(
     )
 
     assert Path(resumed.trainer.ckpt_path).resolve() == run / "hpc_ckpt_1.ckpt"
-    assert Path(resumed.trainer.log_dir).resolve() == run
+    assert Path(resumed.trainer.logger.log_dir).resolve() == run
 
 
 def test_last_and_best_without_a_run_say_what_to_do(cpu_args: list[str]) -> None:
@@ -162,6 +166,68 @@ def test_a_resumed_csv_run_keeps_its_earlier_rows(cpu_args: list[str], tmp_path:
     assert steps == sorted(steps)  # one step axis across both processes
 
 
+{% if cookiecutter.logger == "mlflow" -%}
+def test_a_run_and_its_continuation_are_one_mlflow_run(
+    cpu_args: list[str], runs_dir: Path, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    default_store = [*cpu_args, "--trainer.logger.init_args.tracking_uri=null"]
+    cli_main(["fit", *default_store, "--trainer.max_epochs=1"])
+    resume(["fit", *default_store, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    cli_main(["test", *default_store, "--ckpt_path=best", "--data.batch_size=16"])
+
+    record = json.loads((runs_dir / "version_0" / "mlflow.json").read_text())
+    # By default, a local store: SQLite in mlruns/ of the working folder.
+    assert record["tracking_uri"] == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file()
+    client = MlflowClient(record["tracking_uri"])
+    (run,) = client.search_runs([record["experiment_id"]])
+    assert run.info.run_id == record["run_id"] and run.info.run_name == "version_0"
+    history = client.get_metric_history(run.info.run_id, "{{ "val_d_acc" if cookiecutter.model == "gan" else "val_acc" }}")
+    assert len(history) == 2  # one per epoch, across both processes
+    # The run keeps the parameters it started with; each command's config is an artifact.
+    assert run.data.params["batch_size"] != "16"
+    artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "test-config.yaml"} <= artifacts
+
+
+def test_the_mlflow_tracking_uri_comes_from_the_config(
+    cpu_args: list[str], runs_dir: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "elsewhere" / "runs.db"
+    uri = f"sqlite:///{store}"
+
+    cli_main(["fit", *cpu_args, "--trainer.max_epochs=1", f"--trainer.logger.tracking_uri={uri}"])
+
+    assert store.is_file() and not (tmp_path / "mlruns" / "mlflow.db").exists()
+    assert json.loads((runs_dir / "version_0" / "mlflow.json").read_text())["tracking_uri"] == uri
+
+
+{% elif cookiecutter.logger == "wandb" -%}
+def test_wandb_stays_offline_in_the_run_folder_and_a_continuation_keeps_its_id(
+    cpu_args: list[str], runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Any request to W&B would fail here: a closed port, and no API key.
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+
+    cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
+    resume(["fit", *cpu_args, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])  # in the same process: its own run
+
+    first, second = (
+        json.loads((runs_dir / run / "wandb.json").read_text())["id"]
+        for run in ("version_0", "version_1")
+    )
+    assert first != second
+    offline = sorted((runs_dir / "version_0" / "wandb").glob("offline-run-*"))
+    assert len(offline) == 2 and all(f"-{first}" in folder.name for folder in offline)
+    assert all((folder / f"run-{first}.wandb").stat().st_size > 0 for folder in offline)
+    assert (offline[0] / "files" / "config.yaml").is_file()
+
+
+{% endif -%}
 def test_the_requeue_signal_is_handled_after_the_batch_not_in_the_handler() -> None:
     handled: list[int] = []
     # Stands in for Lightning's SLURM handler (checkpoint, then scontrol requeue).

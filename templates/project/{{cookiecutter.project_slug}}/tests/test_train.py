@@ -53,7 +53,7 @@ def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str]) -> N
 
     assert float(cli.trainer.callback_metrics["val_acc"]) >= 0.9
     best = Path(_checkpoint_callback(cli).best_model_path).resolve()
-    assert best.parent == Path(cli.trainer.log_dir).resolve() / "checkpoints"
+    assert best.parent == Path(cli.trainer.logger.log_dir).resolve() / "checkpoints"
     assert (best.parent / "last.ckpt").is_file()
 
     model = {{ cookiecutter.class_name }}LitModule.load_from_checkpoint(best)
@@ -69,7 +69,7 @@ def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str]) -> N
 {% endif -%}
 def _continue(cpu_args: list[str], run: Any, *args: str) -> Any:
     """Build, without running it, what `fit --ckpt_path last` builds to continue ``run``."""
-    folder = Path(run.trainer.log_dir)
+    folder = Path(run.trainer.logger.log_dir)
     version = f"--trainer.logger.init_args.version={folder.name}"
     resumed = cli_main([*cpu_args, version, *args], run=False)
     resumed.last = str(folder / "checkpoints" / "last.ckpt")

@@ -15,9 +15,14 @@ import sys
 
 import torch
 from jsonargparse import Namespace
-from pytorch_lightning import LightningDataModule, LightningModule
+from pytorch_lightning import LightningDataModule, LightningModule, Trainer
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
+from pytorch_lightning.cli import (
+    ArgsType,
+    LightningArgumentParser,
+    LightningCLI,
+    SaveConfigCallback,
+)
 from typing_extensions import override
 
 from {{ cookiecutter.package_name }} import __version__
@@ -25,9 +30,39 @@ from {{ cookiecutter.package_name }}.callbacks import DeferredRequeue, Monitored
 from {{ cookiecutter.package_name }}.configs import config_dir, with_experiment_configs
 from {{ cookiecutter.package_name }}.devices import check_devices
 from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.runs import select_run
+from {{ cookiecutter.package_name }}.runs import run_folder, select_run
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+class SaveRunConfig(SaveConfigCallback):
+    """LightningCLI's SaveConfigCallback, saving into the run's folder with every logger.
+
+    Lightning saves in ``trainer.log_dir``: the run's folder for TensorBoard and CSV, but
+    for MLflow and W&B their shared ``save_dir``, where each run would overwrite the last
+    one's config. A logger that keeps files of its own (``log_config``) gets it too.
+    """
+
+    @override
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.already_saved:
+            return
+        folder = run_folder(trainer)  # every process asks: a broadcast under DDP
+        if trainer.is_global_zero:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / self.config_filename
+            self.parser.save(
+                self.config,
+                str(path),
+                skip_none=False,
+                overwrite=self.overwrite,
+                multifile=self.multifile,
+            )
+            for logger in trainer.loggers:
+                if hasattr(logger, "log_config"):
+                    logger.log_config(path)
+            self.already_saved = True
+        self.already_saved = trainer.strategy.broadcast(self.already_saved)
 
 
 class {{ cookiecutter.class_name }}CLI(LightningCLI):
@@ -100,6 +135,7 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
         subclass_mode_data=True,
         trainer_defaults={"callbacks": [MonitoredMetricsCheck(), DeferredRequeue()]},
         parser_kwargs={**subcommands, **program} if run else defaults,
+        save_config_callback=SaveRunConfig,
         save_config_kwargs={"overwrite": True},
         args=args,
         run=run,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from jsonargparse import Namespace
@@ -28,6 +28,9 @@ from {{ cookiecutter.package_name }}.errors import (
     RunExistsError,
     RunNotFoundError,
 )
+
+if TYPE_CHECKING:
+    from pytorch_lightning import Trainer
 
 CHECKPOINT_DIR = "checkpoints"
 # Lightning saves these in default_root_dir when SLURM signals a requeue.
@@ -69,6 +72,18 @@ class Run:
 
 def _newest(paths: list[Path]) -> Path | None:
     return max(paths, key=lambda path: path.stat().st_mtime_ns, default=None)
+
+
+def run_folder(trainer: Trainer) -> Path:
+    """Return the folder of the run in progress, where its files go.
+
+    That is the first logger's ``log_dir`` with every logger of this project (Lightning's
+    ``trainer.log_dir`` is the run's folder for TensorBoard and CSV only). Every process
+    must call it: under DDP, the folder is the first process's.
+    """
+    logger = trainer.loggers[0] if trainer.loggers else None
+    folder = getattr(logger, "log_dir", None) if trainer.is_global_zero else None
+    return Path(trainer.strategy.broadcast(folder) or trainer.default_root_dir)
 
 
 def runs_in(root: Path) -> list[Run]:
