@@ -198,34 +198,39 @@ class MLFlowLogger(RunFolder, LightningMLFlowLogger):
             artifact_location=artifact_location,
         )
         self._init_run_folder(save_dir, name, version)
+        self._continues = False
 
     @property
     @override
     @rank_zero_experiment
     def experiment(self) -> Any:
-        if not self._initialized:
-            record = self._read_record()
-            if record.get("tracking_uri") == self._tracking_uri:
-                self._run_id = record["run_id"]  # continue the folder's MLflow run
-            else:
-                self._run_name = self.version
+        if self._initialized:
+            return super().experiment
+        record = self._read_record()
+        # The folder's MLflow run continues, if it is in this store; else a new one starts.
+        self._continues = record.get("tracking_uri") == self._tracking_uri
+        if self._continues:
+            self._run_id = record["run_id"]
+        else:
+            self._run_name = self.version
         client = super().experiment
-        if not self._read_record():
-            self._write_record(
-                {
-                    "tracking_uri": self._tracking_uri,
-                    "experiment_id": self._experiment_id,
-                    "run_id": self._run_id,
-                }
-            )
+        current = {
+            "tracking_uri": self._tracking_uri,
+            "experiment_id": self._experiment_id,
+            "run_id": self._run_id,
+        }
+        if record != current:
+            self._write_record(current)
         return client
 
     @override
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace) -> None:
-        if self._read_record():  # a run that continues: keep what it logged first
-            logged = self.experiment.get_run(self.run_id).data.params
-            params = {k: v for k, v in flat_params(params).items() if k not in logged}
+        params = flat_params(params)
+        client = self.experiment  # starts or continues the run: _continues is known then
+        if self._continues:  # keep what the run logged first
+            logged = client.get_run(self.run_id).data.params
+            params = {key: value for key, value in params.items() if key not in logged}
         super().log_hyperparams(params)
 
     def log_config(self, path: Path) -> None:
