@@ -131,7 +131,14 @@ def test_compare_says_which_stores_it_cannot_read(project: Path) -> None:
     gone = _experiment(project, "gone")
     _record(gone, f"sqlite:///{project / 'nowhere.db'}", "1", "abc")
 
-    comparison = compare_experiments(project, "proj", ["server", "offline", "gone"])
+    not_mlflow = _experiment(project, "not-mlflow")
+    (project / "other.db").write_bytes(b"not a database at all, " * 100)
+    _record(not_mlflow, f"sqlite:///{project / 'other.db'}", "1", "abc")
+    broken = _experiment(project, "broken")
+    (broken / "mlflow.json").write_text("{half a rec")
+
+    names = ["server", "offline", "gone", "not-mlflow", "broken"]
+    comparison = compare_experiments(project, "proj", names)
 
     reasons = {e.name: e.runs[0].unreadable for e in comparison.experiments}
     assert "on the MLflow server http://mlflow.example:5000" in reasons["server"]
@@ -139,3 +146,5 @@ def test_compare_says_which_stores_it_cannot_read(project: Path) -> None:
     assert "W&B's own format" in reasons["offline"]
     assert f"wandb sync {offline / 'wandb'}/offline-run-*" in reasons["offline"]
     assert f"its MLflow store {project / 'nowhere.db'} is not there" == reasons["gone"]
+    assert "could not be read: file is not a database" in reasons["not-mlflow"]
+    assert f"its MLflow run ({broken / 'mlflow.json'}) could not be read" in reasons["broken"]

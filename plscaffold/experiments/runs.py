@@ -75,7 +75,11 @@ class Run:
         if any(self.folder.glob("events.out.tfevents.*")):
             return _tensorboard_metrics(self.folder)
         if (self.folder / MLFLOW_RECORD).is_file():
-            return _mlflow_metrics(self.folder / MLFLOW_RECORD, self.project_abspath or Path.cwd())
+            record = self.folder / MLFLOW_RECORD
+            try:
+                return _mlflow_metrics(record, self.project_abspath or Path.cwd())
+            except (OSError, ValueError, KeyError, sqlite3.Error) as err:
+                return Metrics(unreadable=f"its MLflow run ({record}) could not be read: {err}")
         if (self.folder / WANDB_RECORD).is_file():
             return Metrics(
                 unreadable=f"its W&B files ({self.folder / 'wandb'}) are in W&B's own format, "
