@@ -92,6 +92,22 @@ def test_names_of_the_project_complete(runner: CliRunner, schema_project: Path) 
     assert _complete_bash("plscaffold generate ", schema_project.parent) == []
 
 
+def test_a_template_folder_completes_as_a_path(tmp_path: Path) -> None:
+    # --template takes a folder or a URL: no names of plscaffold's own, so each shell
+    # completes it as a path (zsh is told `_files`; bash's script falls back to `-o default`).
+    zsh = _plscaffold(
+        {
+            "_PLSCAFFOLD_COMPLETE": "complete_zsh",
+            "_TYPER_COMPLETE_ARGS": "plscaffold new proj --template ",
+        },
+        tmp_path,
+    )
+    assert zsh.split() == ["_files"]
+    assert _complete_bash("plscaffold new proj --template ", tmp_path) == []
+    # ... while an option with choices still completes them.
+    assert _complete_bash("plscaffold new proj --model ", tmp_path) == ["cnn", "mlp", "gan"]
+
+
 @pytest.mark.parametrize(
     ("command", "usage"),
     [

@@ -44,6 +44,15 @@ NoConflictsOption = Annotated[
 ]
 
 
+def _completing(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """Return a shell completion of one option's choices."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [choice for choice in choices if choice.startswith(incomplete)]
+
+    return complete
+
+
 def _generation_parameters() -> list[inspect.Parameter]:
     """One keyword parameter per generation option, typed and described for Typer.
 
@@ -59,6 +68,7 @@ def _generation_parameters() -> list[inspect.Parameter]:
             help=f"{option.question}. [default: {option.default}]",
             metavar=metavar,
             show_default=False,
+            autocompletion=_completing(option.choices) if option.choices else None,
         )
         parameters.append(
             inspect.Parameter(
