@@ -54,7 +54,7 @@ class SaveRunConfig(SaveConfigCallback):
             self.parser.save(
                 self.config,
                 str(path),
-                skip_none=False,
+                skip_unset=False,  # keep null values: they are what the run used
                 overwrite=self.overwrite,
                 multifile=self.multifile,
             )
