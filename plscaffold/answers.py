@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packaging.version import Version
+
 from plscaffold.errors import (
     AnswersFileError,
     PlscaffoldError,
     PlscaffoldNotice,
     ProjectBusyError,
     ProjectNotFoundError,
+    one_line,
 )
 from plscaffold.render import RenderedFile, Rendering
 
@@ -75,6 +78,11 @@ class AnswersDocument:
         fix = f"restore {where} from version control"
         try:
             document = json.loads(content)
+            _check_depth(document, MAX_DEPTH)
+            version = str(document["plscaffold_version"])
+            if len(version) > 64:
+                raise ValueError(f"plscaffold_version {version[:20]!r}... is not a version")
+            Version(version)  # raises InvalidVersion, a ValueError
             answers = dict(document["answers"])
             added = tuple(
                 AddedComponent(str(c["kind"]), str(c["name"]))
@@ -84,15 +92,19 @@ class AnswersDocument:
             if commit is not None and not _COMMIT.fullmatch(str(commit)):
                 raise ValueError(f"template_commit {commit!r} is not a commit id")
             parsed = cls(
-                str(document["plscaffold_version"]),
+                version,
                 str(document["template"]),
                 answers,
                 added,
                 None if commit is None else str(commit),
             )
+        except RecursionError as err:
+            raise AnswersFileError(
+                f"{where} nests its values too deeply to be read; {fix}"
+            ) from err
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise AnswersFileError(
-                f"{where} is not a readable answers file ({err}); {fix}"
+                f"{where} is not a readable answers file ({one_line(str(err))}); {fix}"
             ) from err
         for component in added:
             try:
@@ -103,6 +115,27 @@ class AnswersDocument:
                     f"{where}: an added component is not valid: {err}; {fix}"
                 ) from err
         return parsed
+
+
+MAX_DEPTH = 32
+"""How deeply an answers file may nest its values: answers are flat, a few levels at most."""
+
+
+def _check_depth(value: Any, limit: int) -> None:
+    """Refuse JSON nested deeper than ``limit``, without recursing.
+
+    Raises:
+        ValueError: a list or object lies deeper than ``limit``.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        if children and depth > limit:
+            raise ValueError(f"its values nest more than {limit} levels deep")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def pristine_relpath(relpath: str) -> str:

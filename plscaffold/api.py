@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from packaging.version import Version
 
 from plscaffold import __version__
 from plscaffold.answers import (
@@ -28,15 +29,17 @@ from plscaffold.errors import (
     DirtyWorkTreeError,
     DowngradeError,
     ForeignTemplateError,
+    InvalidNameError,
     InvalidOptionError,
+    PlscaffoldError,
     TemplateError,
     UnknownComponentError,
-    UnsafePathError,
 )
 from plscaffold.merge import CONFLICTS, FilePlan, Outcome, has_conflict_markers, plan_file
 from plscaffold.names import (
     ProjectNames,
     package_name_for,
+    project_names,
     validate_component_name,
     validate_project_name,
 )
@@ -44,11 +47,18 @@ from plscaffold.options import (
     GenerationOption,
     ProjectOptions,
     resolve_options,
+    template_choices,
     template_defaults,
     validate_options,
 )
 from plscaffold.options import generation_options as options_of_template
-from plscaffold.render import RenderedFile, Rendering, render_relpaths, render_tree
+from plscaffold.render import (
+    RenderedFile,
+    Rendering,
+    render_relpaths,
+    render_template_bounded,
+    render_tree,
+)
 from plscaffold.templates import (
     build_context,
     bundled_components_template,
@@ -110,12 +120,15 @@ class SyncResult:
 
     Attributes:
         stale_components: Other components that render differently with the new answers.
+        refusal: On a dry run, why the real run would refuse to write (uncommitted
+            changes); None when it would write.
     """
 
     project_abspath: Path
     plans: list[FilePlan]
     dry_run: bool
     stale_components: tuple[str, ...] = ()
+    refusal: str | None = None
 
     @property
     def conflicts(self) -> list[str]:
@@ -189,7 +202,7 @@ def render_components(
         ComponentExistsError: an added component takes a name already in use.
         TemplateError: a template failed to render.
     """
-    names = validate_project_name(options.project_name)
+    names = project_names(options.project_name)
     template = bundled_project_template()
     validate_options(options, template)
     context = build_context(template, options.answers())
@@ -250,7 +263,12 @@ def render_component(
 
 
 def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
-    """Render a new project in memory, with its answers file and pristine copies."""
+    """Render a new project in memory, with its answers file and pristine copies.
+
+    Raises:
+        InvalidNameError: as for :func:`check_project_options`.
+    """
+    validate_project_name(options.project_name)  # a new name must shadow nothing
     project = render_components(options)
     document = AnswersDocument(__version__, bundled_project_template().ref, options.answers())
     return project.names, with_project_state(project.files, document)
@@ -300,7 +318,6 @@ def new_project_from_template(
         UnsafePathError: a path or link would leave the template or the project folder.
         TemplateError: a file fails to render (the message names the file and line).
     """
-    from plscaffold.render import check_relpath
     from plscaffold.sources import (
         check_trust,
         is_remote,
@@ -323,17 +340,16 @@ def new_project_from_template(
             )
         if "project_name" in variables:
             answers["project_name"] = project_name
-        context = build_context(template, answers)
-        (folder_name,) = render_relpaths(template, context, [template.project_dir_abspath.name])
-        if "/" in check_relpath(folder_name):
-            raise UnsafePathError(f"template folder renders to {folder_name!r}, not a folder name")
-        recorded = {k: v for k, v in context["cookiecutter"].items() if not k.startswith("_")}
+        rendered = render_template_bounded(template, answers)
+        recorded = {k: v for k, v in rendered.values.items() if not k.startswith("_")}
         commit = template_commit(template) if is_remote(source) else None
         document = AnswersDocument(__version__, template.ref, recorded, template_commit=commit)
-        rendering = with_project_state(render_tree(template, context), document)
-        project_abspath = (output_dir / folder_name).absolute()
+        rendering = with_project_state(rendered.files, document)
+        project_abspath = (output_dir / rendered.folder_name).absolute()
         check_target(project_abspath)
-        run_hook = _hook_runner(template, context) if trust and template_hooks(template) else None
+        run_hook = None
+        if trust and template_hooks(template):
+            run_hook = _hook_runner(template, {"cookiecutter": rendered.values})
         if not dry_run:
             write_new_project(rendering, project_abspath, run_hook)
     return NewProjectResult(project_abspath, None, rendering, dry_run)
@@ -381,6 +397,17 @@ def _options_of(state: ProjectState, changes: dict[str, Any]) -> ProjectOptions:
     answers = dict(state.document.answers)
     project_name = _project_name(state)
     answers.pop("project_name")
+    try:
+        recorded = resolve_options(template, project_name, answers)
+        project_names(project_name)
+        validate_options(recorded, template)
+    except (InvalidOptionError, InvalidNameError) as err:
+        raise AnswersFileError(
+            f"{state.root_abspath / ANSWERS_RELPATH} records an answer no flag would take: "
+            f"{err}. Fix that answer, or restore the file from version control"
+        ) from err
+    if not changes:
+        return recorded
     return resolve_options(template, project_name, {**answers, **changes})
 
 
@@ -414,7 +441,6 @@ def _user_template_rendering(
         open_template,
         template_commit,
     )
-    from plscaffold.templates import COMPONENTS_VARIABLE, read_variables
 
     source = state.document.template
     if is_remote(source) and checkout is None:
@@ -427,12 +453,8 @@ def _user_template_rendering(
         if commit and recorded and commit != recorded and not force:
             _refuse_template_downgrade(template, recorded, commit, checkout)
         # The recorded answers enter the context as values, never rendered.
-        context = build_context(template, dict(state.document.answers))
-        files = render_tree(template, context)
-        components = None
-        if COMPONENTS_VARIABLE in read_variables(template):
-            components = _rendered_components(template, context)
-    return files, components, commit
+        rendered = render_template_bounded(template, dict(state.document.answers))
+    return rendered.files, rendered.components, commit
 
 
 def _refuse_template_downgrade(
@@ -462,8 +484,12 @@ def _sync(
     restore: bool,
     no_conflicts: bool,
     dry_run: bool,
+    refusal: str | None = None,
 ) -> SyncResult:
-    """Plan every file in ``relpaths`` against its pristine copy and apply the plan."""
+    """Plan every file in ``relpaths`` against its pristine copy and apply the plan.
+
+    ``refusal``, on a dry run, is why the real run would refuse to write.
+    """
     for relpath in sorted(relpaths):  # refuse links before reading through them
         project_path(state.root_abspath, relpath)
         project_path(state.root_abspath, pristine_relpath(relpath))
@@ -484,7 +510,7 @@ def _sync(
             "from an earlier run; resolve them (keep the lines you want, delete the <<<<<<<, "
             "======= and >>>>>>> lines), then run this again. Nothing was written."
         )
-    result = SyncResult(state.root_abspath, plans, dry_run)
+    result = SyncResult(state.root_abspath, plans, dry_run, refusal=refusal)
     conflicts = result.conflicts
     if no_conflicts and conflicts:
         raise ConflictError(
@@ -551,8 +577,7 @@ def regenerate(
                 f"no component {component!r} in {state.root_abspath}; choose one of "
                 f"{', '.join(new.components)} (`plscaffold list` shows their files)"
             )
-        if not allow_dirty and not dry_run:
-            _check_clean_work_tree(state.root_abspath)
+        refusal = _check_clean_work_tree(state.root_abspath, allow_dirty, dry_run)
 
         def files_of(name: str) -> set[str]:
             return set(new.components.get(name, [])) | set(old.components.get(name, []))
@@ -566,30 +591,39 @@ def regenerate(
         names = (component,) if only else (component, *affected)
         relpaths = set().union(*(files_of(name) for name in names))
         document = replace(state.document, answers=options.answers())
-        result = _sync(state, document, relpaths, new.files, restore, no_conflicts, dry_run)
+        result = _sync(
+            state, document, relpaths, new.files, restore, no_conflicts, dry_run, refusal
+        )
         return replace(result, stale_components=affected if only else ())
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    """Return a version's numbers, to compare releases (``0.10.0`` after ``0.9.1``)."""
-    return tuple(int(number) for number in re.findall(r"\d+", version))
-
-
-def _check_clean_work_tree(root_abspath: Path) -> None:
+def _check_clean_work_tree(root_abspath: Path, allow_dirty: bool, dry_run: bool) -> str | None:
     """Refuse uncommitted changes inside the project folder (not elsewhere in its repository).
 
+    A dry run refuses nothing: it returns what the real run would refuse with, to say so.
+
+    Returns:
+        The refusal a real run would raise, on a dry run; else None.
+
     Raises:
-        DirtyWorkTreeError: ``git status`` lists changes under the project root.
+        DirtyWorkTreeError: ``git status`` lists changes under the project root, and
+            neither ``allow_dirty`` nor ``dry_run``.
     """
     from plscaffold.git import git_output
 
+    if allow_dirty:
+        return None
     status = git_output(root_abspath, "status", "--porcelain", "--", ".")
-    if status and status.strip():
-        changed = ", ".join(line[3:] for line in status.splitlines()[:5])
-        raise DirtyWorkTreeError(
-            f"{root_abspath} has uncommitted changes ({changed}); commit or stash them so "
-            "the change can be reviewed and undone, or pass --allow-dirty"
-        )
+    if not (status and status.strip()):
+        return None
+    changed = ", ".join(line[3:] for line in status.splitlines()[:5])
+    error = DirtyWorkTreeError(
+        f"{root_abspath} has uncommitted changes ({changed}); commit or stash them so "
+        "the change can be reviewed and undone, or pass --allow-dirty"
+    )
+    if dry_run:
+        return str(error)
+    raise error
 
 
 def _regenerate_from_own_template(
@@ -619,10 +653,10 @@ def _regenerate_from_own_template(
             f"no component {component!r} in {state.root_abspath}; choose one of "
             f"{', '.join(components)}"
         )
-    if not allow_dirty and not dry_run:
-        _check_clean_work_tree(state.root_abspath)
+    refusal = _check_clean_work_tree(state.root_abspath, allow_dirty, dry_run)
     document = replace(state.document, plscaffold_version=__version__, template_commit=commit)
-    return _sync(state, document, set(components[component]), files, restore, no_conflicts, dry_run)
+    relpaths = set(components[component])
+    return _sync(state, document, relpaths, files, restore, no_conflicts, dry_run, refusal)
 
 
 def update(
@@ -649,14 +683,13 @@ def update(
     """
     with open_project(project_dir) as state:
         recorded = state.document.plscaffold_version
-        if _version_key(recorded) > _version_key(__version__) and not force:
+        if Version(recorded) > Version(__version__) and not force:
             raise DowngradeError(
                 f"{state.root_abspath} was written by plscaffold {recorded}, newer than this "
                 f"{__version__}: updating would undo that version's template changes. Upgrade "
                 "plscaffold, or pass --force to go back on purpose"
             )
-        if not allow_dirty and not dry_run:
-            _check_clean_work_tree(state.root_abspath)
+        refusal = _check_clean_work_tree(state.root_abspath, allow_dirty, dry_run)
         commit = None
         if _made_from_bundled(state):
             if checkout is not None:
@@ -669,16 +702,116 @@ def update(
             files, _, commit = _user_template_rendering(state, trust, checkout, force)
         relpaths = set(files) | set(state.pristine_relpaths())
         document = replace(state.document, plscaffold_version=__version__, template_commit=commit)
-        return _sync(state, document, relpaths, files, restore, no_conflicts, dry_run)
+        return _sync(state, document, relpaths, files, restore, no_conflicts, dry_run, refusal)
 
 
-def project_status(project_dir: Path = Path(".")) -> list[FileStatus]:
-    """Return the generated files that the user changed or deleted, or an update would change."""
+@dataclass(frozen=True)
+class ContradictedAnswer:
+    """An answer the answers file records that a file of the project no longer agrees with.
+
+    Such as ``max_epochs: 20`` after a conflicted ``generate config --max-epochs 20`` whose
+    conflict the user resolved by keeping ``max_epochs: 5``.
+
+    Attributes:
+        name: The answer (``max_epochs``).
+        value: What the answers file records.
+        relpath: A file that no longer holds any of the lines that value renders.
+        component: The component of that file, to regenerate with the value the user chose.
+    """
+
+    name: str
+    value: Any
+    relpath: str
+    component: str | None
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """What ``status`` reports: changed files, and answers the files contradict."""
+
+    files: list[FileStatus]
+    contradicted: list[ContradictedAnswer]
+
+
+def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
+    """Return the generated files that the user changed or deleted, or an update would change,
+    and the recorded answers that the files the user changed no longer agree with."""
     with open_project(project_dir) as state:
-        new = render_components(_options_of(state, {}), state.document.added)
+        options = _options_of(state, {})
+        new = render_components(options, state.document.added)
         relpaths = sorted(set(new.files) | set(state.pristine_relpaths()))
         statuses = [_file_status(state, relpath, new.files.get(relpath)) for relpath in relpaths]
-    return [status for status in statuses if status.changed]
+        modified = {
+            status.relpath: current.content
+            for status in statuses
+            if status.modified and (current := state.read(status.relpath)) is not None
+        }
+        contradicted = _contradicted_answers(options, state.document.added, new, modified)
+    return ProjectStatus([status for status in statuses if status.changed], contradicted)
+
+
+def _contradicted_answers(
+    options: ProjectOptions,
+    added: tuple[AddedComponent, ...],
+    rendered: ProjectRendering,
+    modified: dict[str, bytes],
+) -> list[ContradictedAnswer]:
+    """Return the answers whose rendered lines are all gone from a file the user changed.
+
+    The lines an answer renders in a file are those that change when the answer alone
+    changes; a file holding none of them any more no longer says what the answer records.
+    """
+    if not modified:
+        return []
+    component_of = {
+        relpath: name for name, paths in rendered.components.items() for relpath in paths
+    }
+    found = []
+    for name, value in options.answers().items():
+        other = _other_rendering(options, added, name)
+        if other is None:
+            continue
+        for relpath, current in sorted(modified.items()):
+            mine = rendered.files.get(relpath)
+            theirs = other.files.get(relpath)
+            if mine is None:
+                continue
+            lines = set(_lines(mine.content)) - set(_lines(theirs.content if theirs else b""))
+            if lines and lines.isdisjoint(_lines(current)):
+                found.append(ContradictedAnswer(name, value, relpath, component_of.get(relpath)))
+    return found
+
+
+def _lines(content: bytes) -> list[str]:
+    return [
+        line.strip() for line in content.decode("utf-8", "replace").splitlines() if line.strip()
+    ]
+
+
+def _other_rendering(
+    options: ProjectOptions, added: tuple[AddedComponent, ...], name: str
+) -> ProjectRendering | None:
+    """Render the project with one answer changed to another valid value, or None if none is."""
+    value = getattr(options, name)
+    choices = template_choices(bundled_project_template()).get(name)
+    if name == "project_name":
+        return None
+    if choices:
+        candidates: list[Any] = [choice for choice in choices if choice != str(value)]
+    elif isinstance(value, bool):
+        candidates = [not value]
+    elif isinstance(value, int):
+        candidates = [value + 1, value - 1]
+    elif isinstance(value, float):
+        candidates = [value * 2]
+    else:
+        candidates = [f"{value} (other)"]
+    for candidate in candidates:
+        try:
+            return render_components(replace(options, **{name: candidate}), added)
+        except PlscaffoldError:
+            continue
+    return None
 
 
 def _file_status(state: ProjectState, relpath: str, rendered: RenderedFile | None) -> FileStatus:
@@ -723,11 +856,20 @@ def addable_kinds() -> list[str]:
 
 
 def add_component(
-    kind: str, name: str, project_dir: Path = Path("."), dry_run: bool = False
+    kind: str,
+    name: str,
+    project_dir: Path = Path("."),
+    *,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
 ) -> SyncResult:
     """Add a new component (a second model or GAN, a datamodule, a callback) to the project.
 
+    As :func:`regenerate`, it refuses a git work tree with uncommitted changes unless
+    ``allow_dirty``.
+
     Raises:
+        DirtyWorkTreeError: the project has uncommitted changes and not ``allow_dirty``.
         InvalidOptionError: ``kind`` is not a bundled component kind.
         InvalidNameError: ``name`` cannot be a Python module.
         ComponentExistsError: the name is taken, or one of its files already exists.
@@ -750,7 +892,8 @@ def add_component(
                 f"choose another name for the {kind}"
             )
         document = replace(state.document, added=added)
-        return _sync(state, document, relpaths, new.files, False, True, dry_run)
+        refusal = _check_clean_work_tree(state.root_abspath, allow_dirty, dry_run)
+        return _sync(state, document, relpaths, new.files, False, True, dry_run, refusal)
 
 
 def check_new_project(options: ProjectOptions, project_abspath: Path) -> CheckResult:
@@ -816,6 +959,14 @@ def experiment_names(project_dir: Path = Path(".")) -> list[str]:
 
     with open_project(project_dir) as state:
         return configs.experiment_names(state.root_abspath)
+
+
+def sweep_names(project_dir: Path = Path(".")) -> dict[str, list[str]]:
+    """Return the project's sweeps, each with its points (``NAME-0``, ``NAME-1``, ...)."""
+    from plscaffold.experiments.compare import sweeps
+
+    with open_project(project_dir) as state:
+        return sweeps(state.root_abspath)
 
 
 def list_experiments(project_dir: Path = Path(".")) -> list[Experiment]:
@@ -987,12 +1138,14 @@ __all__ = [
     "PRISTINE_DIR_RELPATH",
     "STATE_DIR_RELPATH",
     "ComparedExperiments",
+    "ContradictedAnswer",
     "CreatedExperiment",
     "CreatedSweep",
     "FileStatus",
     "NewProjectResult",
     "Outcome",
     "ProjectOptions",
+    "ProjectStatus",
     "SyncResult",
     "add_component",
     "check_new_project",
@@ -1013,6 +1166,7 @@ __all__ = [
     "render_project",
     "run_optuna_study",
     "run_sweep",
+    "sweep_names",
     "sweep_slurm_script",
     "update",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from plscaffold.errors import UnsafePathError, UntrustedTemplateError
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader, Environment
+    from jinja2 import Template as JinjaTemplate
 
     from plscaffold.templates import Template
 
@@ -75,10 +77,6 @@ def template_environment(template: Template, variables: dict[str, Any]) -> Envir
         template: The template, whose ``trusted`` flag picks the environment.
         variables: Its ``cookiecutter.json`` variables (``_extensions`` is read when trusted).
     """
-    options: dict[str, Any] = {
-        "keep_trailing_newline": True,
-        "loader": template_loader(template),
-    }
     if template.trusted:
         from cookiecutter.environment import StrictEnvironment
 
@@ -86,14 +84,36 @@ def template_environment(template: Template, variables: dict[str, Any]) -> Envir
         sys.path.insert(0, str(template.root_abspath))
         try:
             environment: Environment = StrictEnvironment(
-                context={"cookiecutter": variables}, **options
+                context={"cookiecutter": variables},
+                keep_trailing_newline=True,
+                loader=template_loader(template),
             )
         finally:
             sys.path.remove(str(template.root_abspath))
         return environment
+    return _sandboxed_environment(template)
+
+
+@functools.lru_cache(maxsize=8)
+def _sandboxed_environment(template: Template) -> Environment:
+    """Return the sandbox a template renders in; one per template, so compiled files are kept.
+
+    The sandbox takes nothing from the answers (they are passed at each render), so one
+    environment serves every rendering of a template, and its cache of compiled files
+    (checked against each file's modification time) saves compiling them again.
+    """
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
     return SandboxedEnvironment(
-        extensions=list(DEFAULT_EXTENSIONS), undefined=StrictUndefined, **options
+        extensions=list(DEFAULT_EXTENSIONS),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        loader=template_loader(template),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled(environment: Environment, source: str) -> JinjaTemplate:
+    """Return ``source`` (a path or a variable's default) compiled in ``environment``, once."""
+    return environment.from_string(source)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class PlscaffoldError(Exception):
     """Base of every error plscaffold raises on purpose."""
@@ -117,3 +119,28 @@ class InterruptedAfterWrite(KeyboardInterrupt):
     The commit (renames and removals) is never cut short: the signal is held until it is
     complete, then raised as this, so the message can say every change was written.
     """
+
+
+def shown(value: str) -> str:
+    """Return a user's value as a message shows it: as typed, or quoted where it holds a
+    line break or another character that printing would hide."""
+    return value if value.isprintable() else repr(value)
+
+
+def one_line(text: str) -> str:
+    """Return ``text`` on one line: each run of white space that holds a line break is a space."""
+    return re.sub(r"\s*[\r\n]\s*", " ", text).strip()
+
+
+def failure(at: str, err: BaseException) -> str:
+    """Return a one-line message for an error raised while rendering at ``at``."""
+    if isinstance(err, RecursionError):
+        reason = "it nests or includes itself too deeply"
+    elif isinstance(err, MemoryError):
+        reason = "it needs more memory than rendering a template may take"
+    else:
+        kind = type(err).__name__
+        if kind[:1].islower():
+            kind = f"{type(err).__module__}.{kind}"  # re.error, not a bare "error"
+        reason = f"{kind}: {one_line(str(err)) or 'no reason given'}"
+    return f"{at}: {reason}"

@@ -49,7 +49,16 @@ def shadows_an_importable_module(module_name: str) -> bool:
 # Room for the longest file name derived from a name (tests/test_model_<name>.py) within
 # the 255 bytes file systems allow, with a margin.
 MAX_NAME_LENGTH = 100
-_FIX = "use letters, digits, '-' and '_', starting with a letter (for example: mnist-classifier)"
+_RULE = "use letters, digits, '-' and '_', starting with a letter"
+
+
+def _fix(name: str) -> str:
+    """Return the naming rule with an example: the name itself made valid, where it can be."""
+    example = re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-_")
+    example = re.sub(r"^[^A-Za-z]+", "", example)[:MAX_NAME_LENGTH]
+    if not NAME_PATTERN.fullmatch(example) or keyword.iskeyword(package_name_for(example)):
+        example = "mnist-classifier"
+    return f"{_RULE} (for example: {example})"
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,7 @@ def _check_identifier_name(name: str, label: str, where_hint: str) -> str:
             keyword.
     """
     if not name.strip():
-        raise InvalidNameError(f"the {label} is empty; {_FIX}")
+        raise InvalidNameError(f"the {label} is empty; {_fix(name)}")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(
             f"{label} {name[:20]!r}... is {len(name)} characters long; file systems and "
@@ -91,12 +100,12 @@ def _check_identifier_name(name: str, label: str, where_hint: str) -> str:
         raise InvalidNameError(f"{label} {name!r} holds a path separator; {where_hint}")
     if name[0].isdigit():
         raise InvalidNameError(
-            f"{label} {name!r} starts with a digit, which a Python module cannot; {_FIX}"
+            f"{label} {name!r} starts with a digit, which a Python module cannot; {_fix(name)}"
         )
     if not NAME_PATTERN.fullmatch(name):
         bad = sorted({c for c in name if not (c.isalnum() or c in "-_") or not c.isascii()})
         shown = ", ".join(repr(c) for c in bad) or "its characters"
-        raise InvalidNameError(f"{label} {name!r} holds {shown}; {_FIX}")
+        raise InvalidNameError(f"{label} {name!r} holds {shown}; {_fix(name)}")
     module_name = package_name_for(name)
     if keyword.iskeyword(module_name):
         raise InvalidNameError(
@@ -116,22 +125,37 @@ def validate_component_name(name: str) -> ProjectNames:
     return ProjectNames(name, module_name, class_name_for(name))
 
 
-def validate_project_name(project_name: str) -> ProjectNames:
+def project_names(project_name: str) -> ProjectNames:
     """Check that a name can be a folder and a Python package, and derive its names.
+
+    For a project that exists: its package may well be importable (installed with
+    ``pip install -e .``), so the shadowing check of :func:`validate_project_name` does
+    not apply.
 
     Raises:
         InvalidNameError: the name is empty, holds a path separator or other character a
-            package name cannot have, starts with a digit, its package is a keyword, or it
-            would shadow a module the project imports.
+            package name cannot have, starts with a digit, or its package is a keyword.
     """
     package_name = _check_identifier_name(
         project_name,
         "project name",
         "give a bare name and choose the parent folder with --output-dir",
     )
+    return ProjectNames(project_name, package_name, class_name_for(project_name))
+
+
+def validate_project_name(project_name: str) -> ProjectNames:
+    """Check a new project's name: as :func:`project_names`, and that it shadows nothing.
+
+    Raises:
+        InvalidNameError: as for :func:`project_names`, or the package would shadow a
+            module the project imports.
+    """
+    names = project_names(project_name)
+    package_name = names.package_name
     if shadows_an_importable_module(package_name):
         raise InvalidNameError(
             f"project name {project_name!r} would shadow the installed module {package_name!r}; "
             f"choose another name (for example: my-{project_name})"
         )
-    return ProjectNames(project_name, package_name, class_name_for(project_name))
+    return names

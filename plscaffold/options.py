@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -111,17 +112,60 @@ def resolve_options(template: Template, project_name: str, given: dict[str, Any]
     converted: dict[str, Any] = {}
     for field in fields(ProjectOptions):
         kind = _KINDS.get(str(field.type), str)
-        try:
-            converted[field.name] = kind(values[field.name])
-        except (TypeError, ValueError, OverflowError) as err:
-            raise InvalidOptionError(
-                f"{_flag(field.name)} {values[field.name]!r} is not a valid {kind.__name__}"
-            ) from err
+        converted[field.name] = _converted(field.name, values[field.name], kind)
     return ProjectOptions(**converted)
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def _converted(name: str, value: Any, kind: type) -> Any:
+    """Return ``value`` as ``kind``, refusing what a flag of that type would refuse.
+
+    An answer read back from a file is held to the same: ``1.5`` is no batch size, and
+    ``true`` no number of GPUs.
+
+    Raises:
+        InvalidOptionError: the value is not of the option's type.
+    """
+    shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}..."
+    if isinstance(value, bool) or (kind is not str and isinstance(value, str) and not value):
+        ok = False
+    elif kind is int:
+        ok = (isinstance(value, int) and abs(value) < 10**18) or (
+            isinstance(value, str) and _INTEGER.fullmatch(value.strip()) is not None
+        )
+    elif kind is float:
+        ok = isinstance(value, (int, float)) or (
+            isinstance(value, str) and len(value) <= 40 and _is_float(value)
+        )
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise InvalidOptionError(f"{_flag(name)} {shown} is not a valid {kind.__name__}")
+    return kind(value)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+RANGES: dict[str, tuple[int, int]] = {
+    "gpus": (0, 1024),  # per node; 0 trains on the CPU
+    "num_nodes": (1, 100_000),
+    "max_epochs": (1, 10_000_000),
+    "batch_size": (1, 1 << 24),
+    "seed": (0, 2**32 - 1),  # what seed_everything accepts
+}
+"""The whole-number options' ranges, for flags and for answers read back alike."""
 
 
 def validate_options(options: ProjectOptions, template: Template) -> None:
@@ -136,27 +180,24 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
             raise InvalidOptionError(
                 f"{_flag(name)} {value!r} is not one of {', '.join(choices)}; pick one of those"
             )
-    positive = {
-        "max_epochs": options.max_epochs,
-        "batch_size": options.batch_size,
-        "num_nodes": options.num_nodes,
-    }
-    for name, value in positive.items():
-        if value < 1:
-            raise InvalidOptionError(f"{_flag(name)} {value} must be at least 1")
+    if options.gpus < 0:
+        raise InvalidOptionError(
+            f"--gpus {options.gpus} is negative; pass 0 to train on the CPU or N >= 1 for N GPUs"
+        )
+    for name, (low, high) in RANGES.items():
+        value = getattr(options, name)
+        if value < low:
+            raise InvalidOptionError(f"{_flag(name)} {value} must be at least {low}")
+        if value > high:
+            shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:20]}..."
+            raise InvalidOptionError(f"{_flag(name)} {shown} is out of range; give {low} to {high}")
     if not options.description.isprintable():
         raise InvalidOptionError(
             f"--description {options.description!r} holds a line break or another control "
             "character; give one line of text"
         )
-    if options.gpus < 0:
-        raise InvalidOptionError(
-            f"--gpus {options.gpus} is negative; pass 0 to train on the CPU or N >= 1 for N GPUs"
-        )
     if not (options.lr > 0 and math.isfinite(options.lr)):
         raise InvalidOptionError(f"--lr {options.lr} must be a positive number, such as 0.001")
-    if options.seed < 0:
-        raise InvalidOptionError(f"--seed {options.seed} must be 0 or more")
     if options.precision == "16-mixed" and options.gpus == 0:
         raise InvalidOptionError(
             "--precision 16-mixed needs a GPU: float16 mixed precision is not supported on the "

@@ -6,14 +6,20 @@ import fnmatch
 import os
 import stat
 import traceback
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from plscaffold.environment import sandbox_refusal, template_environment
-from plscaffold.errors import TemplateError, UnsafePathError
-from plscaffold.templates import Template
+from plscaffold.environment import compiled, sandbox_refusal, template_environment
+from plscaffold.errors import PlscaffoldError, TemplateError, UnsafePathError, failure
+from plscaffold.templates import (
+    COMPONENTS_VARIABLE,
+    Template,
+    build_context,
+    read_variables,
+    template_components,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,9 @@ class RenderedFile:
 
 Rendering = dict[str, RenderedFile]
 """A rendered tree: POSIX paths relative to the project root, mapped to their files."""
+
+MAX_RENDERED_BYTES = 64 << 20
+"""Text an untrusted template may render in all: the bundled one renders 0.3 MiB."""
 
 
 def check_relpath(relpath: str) -> str:
@@ -41,6 +50,24 @@ def check_relpath(relpath: str) -> str:
             "fix the template's file names"
         )
     return path.as_posix()
+
+
+def check_not_git(relpath: str, where: str) -> str:
+    """Return ``relpath`` unless one of its parts is ``.git``, whatever its case.
+
+    A rendered ``.git`` (a folder, or a file pointing elsewhere) would make the project a
+    repository whose config the template wrote, and git runs programs such a config names.
+
+    Raises:
+        UnsafePathError: a part of the path is ``.git``.
+    """
+    if any(part.lower() == ".git" for part in PurePosixPath(relpath).parts):
+        raise UnsafePathError(
+            f"{where} renders {relpath!r}, inside a .git folder: a template may not write "
+            "git's own files, whose config can run programs; remove it from the template, or "
+            "pass --trust if you trust its author"
+        )
+    return relpath
 
 
 def names_a_file(relpath: str) -> bool:
@@ -99,27 +126,35 @@ def render_relpaths(
         TemplateError: a path fails to render.
         UnsafePathError: a rendered path would leave the project folder.
     """
-    from jinja2 import TemplateError as JinjaError
     from jinja2.exceptions import SecurityError
 
     env = _environment(template, context)
     rendered = []
     for template_relpath in template_relpaths:
+        where = f"{template.ref}: path {template_relpath!r}"
         try:
-            relpath = env.from_string(template_relpath).render(**context)
+            relpath = compiled(env, template_relpath).render(**context)
         except SecurityError as err:
-            raise sandbox_refusal(f"{template.ref}: path {template_relpath!r}", err) from err
-        except JinjaError as err:
-            raise TemplateError(f"{template.ref}: path {template_relpath!r}: {err}") from err
+            raise sandbox_refusal(where, err) from err
+        except PlscaffoldError:
+            raise
+        except Exception as err:
+            raise TemplateError(failure(where, err)) from err
         if names_a_file(relpath):
-            rendered.append(check_relpath(relpath))
+            rendered.append(_checked(template, check_relpath(relpath), where))
     return rendered
+
+
+def _checked(template: Template, relpath: str, where: str) -> str:
+    """Return a rendered path, refusing a ``.git`` one unless the template is trusted."""
+    return relpath if template.trusted else check_not_git(relpath, where)
 
 
 def render_tree(
     template: Template,
     context: Mapping[str, Any],
     template_relpaths: Collection[str] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> Rendering:
     """Render every file of the template's project folder in memory, or those named.
 
@@ -134,19 +169,22 @@ def render_tree(
         context: The context built by :func:`plscaffold.templates.build_context`.
         template_relpaths: Unrendered paths inside the project folder to render; all
             files when None.
+        report: Called with each file's name as its rendering starts.
 
     Raises:
-        TemplateError: a file or path fails to render; the message names the file and line.
-        UnsafePathError: a rendered path would leave the project folder.
+        TemplateError: a file or path fails to render, or an untrusted template renders
+            more than ``MAX_RENDERED_BYTES``; the message names the file and line.
+        UnsafePathError: a rendered path would leave the project folder, or an untrusted
+            one would be inside a ``.git`` folder.
     """
     from binaryornot.check import is_binary
-    from jinja2 import TemplateError as JinjaError
     from jinja2.exceptions import SecurityError
 
     root = template.project_dir_abspath
     env = _environment(template, context)
     verbatim = [str(p) for p in context.get("cookiecutter", {}).get("_copy_without_render", [])]
     rendering: Rendering = {}
+    rendered_bytes = 0
     template_real = template.root_abspath.resolve()
     visited: set[Path] = set()
     # Symbolic links are followed only while they stay inside the template.
@@ -165,6 +203,13 @@ def render_tree(
             if template_relpaths is not None and source_relpath not in template_relpaths:
                 continue
             where = f"{template.ref}: {template.project_dir_abspath.name}/{source_relpath}"
+            if report is not None:
+                report(where)
+            if not source_abspath.is_file():
+                raise UnsafePathError(
+                    f"{where} is not a regular file (a pipe or device?); a template holds "
+                    "files and folders only: remove it"
+                )
             parts = source_relpath.split("/")
             # The first of the file's folders, or the file itself, that is copied verbatim.
             copied = next(
@@ -177,7 +222,7 @@ def render_tree(
             )
             head, tail = (parts[:copied], parts[copied:]) if copied else (parts, [])
             try:
-                relpath = "/".join([env.from_string("/".join(head)).render(**context), *tail])
+                relpath = "/".join([compiled(env, "/".join(head)).render(**context), *tail])
                 if not names_a_file(relpath):
                     continue
                 mode = stat.S_IMODE(source_abspath.stat().st_mode)
@@ -187,11 +232,79 @@ def render_tree(
                     text = env.get_template(source_relpath).render(**context)
                     newline = _newline_of(source_abspath)
                     content = text.replace("\n", newline).encode("utf-8")
-            except (JinjaError, UnicodeDecodeError) as err:
+            except PlscaffoldError:
+                raise  # a refused include, already named
+            except Exception as err:
                 line = _template_line(err, source_abspath)
                 at = f"{where}, line {line}" if line else where
                 if isinstance(err, SecurityError):
                     raise sandbox_refusal(at, err) from err
-                raise TemplateError(f"{at}: {type(err).__name__}: {err}") from err
-            rendering[check_relpath(relpath)] = RenderedFile(content, mode)
+                raise TemplateError(failure(at, err)) from err
+            rendering[_checked(template, check_relpath(relpath), where)] = RenderedFile(
+                content, mode
+            )
+            if not copied and not template.trusted:
+                rendered_bytes += len(content)
+                if rendered_bytes > MAX_RENDERED_BYTES:
+                    raise TemplateError(
+                        f"{where}: the template renders more than "
+                        f"{MAX_RENDERED_BYTES >> 20} MiB of text, so it was stopped; fix the "
+                        "template, or pass --trust if it really is that big"
+                    )
     return rendering
+
+
+@dataclass(frozen=True)
+class TemplateRendering:
+    """A whole user template rendered with a project's answers.
+
+    Attributes:
+        values: The context's ``cookiecutter`` values (answers, defaults, computed ones).
+        folder_name: What the template's project folder renders to.
+        files: Every file of the project.
+        components: The template's ``_components`` with their paths rendered; None where
+            its ``cookiecutter.json`` names none.
+    """
+
+    values: dict[str, Any]
+    folder_name: str
+    files: Rendering
+    components: dict[str, list[str]] | None
+
+
+def render_template(
+    template: Template, answers: dict[str, Any], report: Callable[[str], None] | None = None
+) -> TemplateRendering:
+    """Render a whole template with ``answers`` (values, never rendered) in memory.
+
+    Raises:
+        TemplateError, UnsafePathError, UntrustedTemplateError: as for :func:`render_tree`,
+            and for a project folder that renders to more than one folder name.
+    """
+    if report is not None:
+        report(str(template.context_file_abspath))
+    context = build_context(template, answers)
+    (folder_name,) = render_relpaths(template, context, [template.project_dir_abspath.name])
+    if "/" in check_relpath(folder_name):
+        raise UnsafePathError(f"template folder renders to {folder_name!r}, not a folder name")
+    files = render_tree(template, context, report=report)
+    components = None
+    if COMPONENTS_VARIABLE in read_variables(template):
+        components = {
+            name: render_relpaths(template, context, paths)
+            for name, paths in template_components(template).items()
+        }
+    return TemplateRendering(dict(context["cookiecutter"]), folder_name, files, components)
+
+
+def render_template_bounded(template: Template, answers: dict[str, Any]) -> TemplateRendering:
+    """Render a whole template: bounded in time and memory unless it is trusted.
+
+    Raises:
+        TemplateError: as for :func:`render_template`, or the bounds were reached.
+    """
+    if template.trusted:
+        return render_template(template, answers)
+    from plscaffold.bounds import run_bounded
+
+    return run_bounded(lambda report: render_template(template, answers, report), template.ref)

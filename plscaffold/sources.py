@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from plscaffold.errors import TemplateSourceError, UntrustedTemplateError
+from plscaffold.errors import TemplateSourceError, UntrustedTemplateError, one_line, shown
 from plscaffold.templates import Template, load_template, read_variables
 
 HOOK_NAMES = ("pre_prompt", "pre_gen_project", "post_gen_project")
@@ -46,8 +46,8 @@ def open_template(source: str, checkout: str | None = None) -> Iterator[Template
             )
     if checkout is not None and not is_remote(source):
         raise TemplateSourceError(
-            f"--checkout {checkout} picks a commit of a repository; {source} is a folder, "
-            "rendered as it is"
+            f"--checkout {shown(checkout)} picks a commit of a repository; {shown(source)} is a "
+            "folder, rendered as it is"
         )
     if not is_remote(source):
         path = Path(source).expanduser()
@@ -56,31 +56,65 @@ def open_template(source: str, checkout: str | None = None) -> Iterator[Template
         except (OSError, ValueError) as err:
             raise TemplateSourceError(f"{source!r} cannot be a template folder: {err}") from err
         if not found:
-            raise TemplateSourceError(f"template folder {path} does not exist")
+            raise TemplateSourceError(f"template folder {shown(str(path))} does not exist")
         yield load_template(path, str(path.resolve()))
         return
-    clone_dir = Path(tempfile.mkdtemp(prefix="plscaffold-template-"))
+    clone_dir = Path(tempfile.mkdtemp(prefix="plscaffold-template-")).resolve()
     system_tempdir = tempfile.tempdir
     try:
         try:
             # cookiecutter unpacks a zip file into a folder of tempfile's: make that folder
             # ours, so that removing clone_dir leaves nothing behind.
             tempfile.tempdir = str(clone_dir)
-            repo_dir, _ = determine_repo_dir(
-                template=source, abbreviations={}, clone_to_dir=clone_dir, checkout=checkout,
-                no_input=True,
-            )  # fmt: skip
+            with _quiet_cookiecutter():
+                repo_dir, _ = determine_repo_dir(
+                    template=source, abbreviations={}, clone_to_dir=clone_dir,
+                    checkout=checkout, no_input=True,
+                )  # fmt: skip
         except (CookiecutterException, OSError, ValueError, subprocess.SubprocessError) as err:
-            reason = str(err).strip() or f"{type(err).__name__}, with no reason given"
             raise TemplateSourceError(
-                f"cannot fetch template {source}: {reason}; check the URL and that you can "
-                "reach it (git clone it by hand to see git's own message)"
+                f"cannot fetch template {shown(source)}: {_fetch_reason(err)}; check the URL "
+                "and that you can reach it (git clone it by hand to see git's own message)"
             ) from err
         finally:
             tempfile.tempdir = system_tempdir
+        # A zip names the folder it unpacks to by its first entry, which may climb out
+        # (../../somewhere/): only what was fetched into clone_dir is the template.
+        if not Path(repo_dir).resolve().is_relative_to(clone_dir):
+            raise TemplateSourceError(
+                f"template {shown(source)} unpacks to {Path(repo_dir).resolve()}, outside the "
+                "folder it was fetched into (its first entry climbs out with '..'); refusing it"
+            )
         yield load_template(Path(repo_dir), source)
     finally:
         shutil.rmtree(clone_dir, ignore_errors=True)
+
+
+@contextmanager
+def _quiet_cookiecutter() -> Iterator[None]:
+    """Keep cookiecutter from logging a failed clone's output and traceback to stderr."""
+    import logging
+
+    logger = logging.getLogger("cookiecutter")  # its modules' loggers inherit its level
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _fetch_reason(err: Exception) -> str:
+    """Return why fetching failed, on one line: the tool's last line of output where it has one."""
+    output = getattr(err, "output", None)
+    if isinstance(output, bytes):
+        output = output.decode("utf-8", "replace")
+    lines = [line.strip() for line in str(output or "").splitlines() if line.strip()]
+    if lines:
+        # git says what went wrong first ("fatal: ..."), then what to check.
+        line = next((li for li in lines if li.startswith(("fatal:", "error:"))), lines[-1])
+        return f"{line} (exit status {getattr(err, 'returncode', '?')})"
+    return one_line(str(err)) or f"{type(err).__name__}, with no reason given"
 
 
 def template_commit(template: Template) -> str | None:
@@ -104,10 +138,13 @@ def newest_tag(source: str) -> str | None:
         raise TemplateSourceError(
             f"{source}: only git templates have tags to update to; pass --checkout REF"
         )
+    from plscaffold.git import git_command, git_environment
+
     try:
         listed = subprocess.run(
-            ["git", "ls-remote", "--tags", "--refs", "--sort=-v:refname", "--", url],
-            capture_output=True, text=True, check=False, timeout=120,
+            git_command("ls-remote", "--tags", "--refs", "--sort=-v:refname", "--", url),
+            capture_output=True, text=True, check=False, timeout=120, env=git_environment(),
+            stdin=subprocess.DEVNULL,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError) as err:
         raise TemplateSourceError(f"cannot list the tags of {source}: {err}") from err

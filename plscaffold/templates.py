@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import TemplateError, UnsafePathError
+from plscaffold.errors import PlscaffoldError, TemplateError, UnsafePathError, failure
 
 CONTEXT_FILE = "cookiecutter.json"
 BUNDLED_PROJECT_TEMPLATE = "project"
@@ -68,10 +68,18 @@ def load_template(root_abspath: Path, ref: str) -> Template:
     Raises:
         TemplateError: ``cookiecutter.json`` is missing, or there is not exactly one
             ``{{cookiecutter.*}}`` folder beside it.
+        UnsafePathError: ``cookiecutter.json`` or the project folder is a symbolic link
+            to something outside the template.
     """
     root_abspath = root_abspath.resolve()
-    if not (root_abspath / CONTEXT_FILE).is_file():
+    context_file = root_abspath / CONTEXT_FILE
+    if not context_file.is_file():
         raise TemplateError(f"{root_abspath} has no {CONTEXT_FILE}; it is not a project template")
+    if context_file.is_symlink() and not context_file.resolve().is_relative_to(root_abspath):
+        raise UnsafePathError(
+            f"{context_file} is a symbolic link to {context_file.resolve()}, outside the "
+            "template; replace the link with the file itself"
+        )
     project_dirs = [
         child
         for child in sorted(root_abspath.iterdir())
@@ -171,10 +179,9 @@ def build_context(template: Template, answers: dict[str, Any]) -> dict[str, Any]
         TemplateError: a default cannot be rendered, or an answer is not one of its choices.
         UntrustedTemplateError: a default needs more than the sandbox allows.
     """
-    from jinja2 import TemplateError as JinjaError
     from jinja2.exceptions import SecurityError
 
-    from plscaffold.environment import sandbox_refusal, template_environment
+    from plscaffold.environment import compiled, sandbox_refusal, template_environment
 
     variables = read_variables(template)
     env = template_environment(template, variables)
@@ -187,7 +194,7 @@ def build_context(template: Template, answers: dict[str, Any]) -> dict[str, Any]
             return {render(key): render(value) for key, value in raw.items()}
         if isinstance(raw, list):
             return [render(item) for item in raw]
-        return env.from_string(str(raw)).render(cookiecutter=values)
+        return compiled(env, str(raw)).render(cookiecutter=values)
 
     for dictionaries in (False, True):
         for key, raw in variables.items():
@@ -203,11 +210,11 @@ def build_context(template: Template, answers: dict[str, Any]) -> dict[str, Any]
             except SecurityError as err:
                 where = f"{template.context_file_abspath}: variable {key!r}"
                 raise sandbox_refusal(where, err) from err
-            except JinjaError as err:
-                raise TemplateError(
-                    f"{template.context_file_abspath}: cannot render variable {key!r}: "
-                    f"{type(err).__name__}: {err}"
-                ) from err
+            except PlscaffoldError:
+                raise
+            except Exception as err:
+                where = f"{template.context_file_abspath}: cannot render variable {key!r}"
+                raise TemplateError(failure(where, err)) from err
     return {"cookiecutter": values}
 
 

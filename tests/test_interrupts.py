@@ -69,8 +69,38 @@ def _state_files(project: Path) -> dict[str, tuple[str, int]]:
     return {k: v for k, v in tree_state(project).items() if not k.startswith(".plscaffold/answers")}
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0])
-def test_a_signal_during_update_leaves_it_undone_or_complete(tmp_path: Path, delay: float) -> None:
+# Runs plscaffold and touches a marker file once a step has happened: SIGTERM's handler
+# installed (``signal``), or the Nth call of an os function (``unlink 1500``). A signal
+# sent once the marker appears lands after that step, wherever the machine's load puts it.
+AT_STEP = """
+import os, runpy, signal, sys
+from pathlib import Path
+
+step, nth = os.environ["AT_STEP"].split()
+marker, calls = Path(os.environ["AT_MARKER"]), [0]
+module = signal if step == "signal" else os
+original = getattr(module, step)
+
+def counted(*args, **kwargs):
+    result = original(*args, **kwargs)
+    if step != "signal" or args[0] == signal.SIGTERM:
+        calls[0] += 1
+        if calls[0] == int(nth):
+            marker.touch()
+    return result
+
+setattr(module, step, counted)
+sys.argv[0] = "plscaffold"
+runpy.run_module("plscaffold", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    "step",
+    ["signal 1", "replace 1", "unlink 1", "unlink 1500"],
+    ids=["ready", "journal", "first-removal", "mid-commit"],
+)
+def test_a_signal_during_update_leaves_it_undone_or_complete(tmp_path: Path, step: str) -> None:
     from plscaffold.api import new_project, project_options
 
     project = new_project(project_options("proj"), output_dir=tmp_path).project_abspath
@@ -83,14 +113,16 @@ def test_a_signal_during_update_leaves_it_undone_or_complete(tmp_path: Path, del
             path.write_text(f"{i}\n")
     before = _state_files(project)
     after_names = {k for k in before if not _is_legacy(k)}
-    process = _plscaffold("update", "--project", str(project), cwd=tmp_path)
+    marker = tmp_path / "marker"
+    process = subprocess.Popen(
+        [sys.executable, "-c", AT_STEP, "update", "--project", str(project)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "AT_STEP": step, "AT_MARKER": str(marker)},
+    )  # fmt: skip
 
-    time.sleep(delay)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
+    message = _signal_at_marker(process, marker, signal.SIGTERM)
 
     state = _state_files(project)
-    message = stderr.decode()
     if state == before:  # undone: not one file removed
         assert process.returncode == 143, message
         assert "Interrupted by SIGTERM; nothing was written." in message

@@ -6,14 +6,13 @@ and only ``output.user_errors`` turns plscaffold's errors into messages and exit
 
 from __future__ import annotations
 
-import signal
 from typing import Annotated
 
 import typer
 
 from plscaffold import __version__
 from plscaffold.cli import experiment, project
-from plscaffold.cli.output import echo, interrupt
+from plscaffold.cli.output import echo, watch_signals
 
 app = typer.Typer(
     name="plscaffold",
@@ -62,7 +61,7 @@ app.add_typer(
 
 def main() -> None:
     """Entry point of the ``plscaffold`` console script."""
-    signal.signal(signal.SIGTERM, interrupt)
+    watch_signals()
     app()
 
 

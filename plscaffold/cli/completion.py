@@ -42,9 +42,23 @@ def complete_component(ctx: typer.Context, incomplete: str) -> list[str]:
     return _starting(names, incomplete)
 
 
-def complete_experiment(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Complete an experiment of the project (a file in configs/experiments/)."""
-    return _starting(_experiments(ctx), incomplete)
+def complete_compared(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Complete what ``experiment compare`` takes: experiments, and sweeps by their name.
+
+    A sweep's points (``lr-0``, ``lr-1``, ...) are offered once its name and ``-`` are
+    typed; names already on the command line are not offered again.
+    """
+    from plscaffold.api import sweep_names
+
+    try:
+        sweeps = sweep_names(_project(ctx))
+    except PlscaffoldError:
+        return []
+    typed_sweep = any(incomplete.startswith(f"{sweep}-") for sweep in sweeps)
+    points = {point for members in sweeps.values() for point in members}
+    names = [name for name in _experiments(ctx) if typed_sweep or name not in points]
+    given = set(ctx.params.get("names") or [])
+    return [name for name in _starting(sorted({*names, *sweeps}), incomplete) if name not in given]
 
 
 def complete_parent(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from plscaffold.cli.completion import complete_experiment, complete_parent
+from plscaffold.cli.completion import complete_compared, complete_parent
 from plscaffold.cli.output import echo, print_table, user_errors
 from plscaffold.cli.params import ProjectOption
 from plscaffold.errors import InvalidOptionError
@@ -100,7 +100,7 @@ def experiment_compare(
         typer.Argument(
             help="Experiments, or a sweep's name for all its points.",
             metavar="NAME...",
-            autocompletion=complete_experiment,
+            autocompletion=complete_compared,
         ),
     ],
     all_runs: Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import warnings
 from collections.abc import Iterator, Sequence
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 
 import typer
 
-from plscaffold.errors import InterruptedAfterWrite, PlscaffoldError, PlscaffoldNotice
+from plscaffold.errors import InterruptedAfterWrite, PlscaffoldError, PlscaffoldNotice, one_line
 
 
 def echo(text: str = "", err: bool = False) -> None:
@@ -30,6 +31,22 @@ def interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(signum)
 
 
+def stop_before_work(signum: int, frame: object) -> None:
+    """End the process on SIGINT or SIGTERM that comes before a command starts its work.
+
+    Until :func:`user_errors` is entered nothing has been written, and an exception raised
+    inside the argument parser would end in its traceback or its "Aborted!".
+    """
+    echo(f"Interrupted by {signal.Signals(signum).name}; nothing was written.", err=True)
+    os._exit(128 + signum)
+
+
+def watch_signals() -> None:
+    """Stop at once on SIGINT or SIGTERM until a command's work starts (see user_errors)."""
+    signal.signal(signal.SIGINT, stop_before_work)
+    signal.signal(signal.SIGTERM, stop_before_work)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn plscaffold's errors and interrupts into a message on stderr and an exit code.
@@ -38,6 +55,10 @@ def user_errors() -> Iterator[None]:
     work is done, SIGINT and SIGTERM get their default action back: an interrupt while
     the result is printed ends the process without a misleading message.
     """
+    if signal.getsignal(signal.SIGTERM) is stop_before_work:
+        # From here a signal unwinds the work, which undoes or finishes what it wrote.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, interrupt)
     try:
         with warnings.catch_warnings(record=True) as notices:
             warnings.simplefilter("always", PlscaffoldNotice)
@@ -48,7 +69,7 @@ def user_errors() -> Iterator[None]:
                     if issubclass(notice.category, PlscaffoldNotice):
                         echo(f"Note: {notice.message}", err=True)
     except PlscaffoldError as err:
-        echo(f"Error: {err}", err=True)
+        echo(f"Error: {one_line(str(err))}", err=True)
         raise typer.Exit(err.exit_code) from err
     except KeyboardInterrupt as stopped:
         signum = stopped.args[0] if stopped.args else signal.SIGINT

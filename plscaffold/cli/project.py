@@ -21,7 +21,7 @@ from plscaffold.cli.params import (
     TrustOption,
     with_generation_options,
 )
-from plscaffold.errors import InvalidOptionError, PlscaffoldError
+from plscaffold.errors import DirtyWorkTreeError, InvalidOptionError, PlscaffoldError, one_line
 
 if TYPE_CHECKING:
     from plscaffold.api import NewProjectResult, SyncResult
@@ -62,10 +62,15 @@ def _report_new(result: NewProjectResult) -> None:
     if result.names is None:
         return  # a user template: its own README says what comes next
     package = result.names.package_name
-    echo('  pip install -e ".[test]"')
-    echo("  pytest                      # the project's own tests, offline")
-    echo(f"  {package} fit              # train with configs/default.yaml")
-    echo(f"  {package} test --ckpt_path best")
+    steps = [
+        ('pip install -e ".[test]"', ""),
+        ("pytest", "the project's own tests, offline"),
+        (f"{package} fit", "train with configs/default.yaml"),
+        (f"{package} test --ckpt_path best", "test the best checkpoint"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    for command, comment in steps:
+        echo(f"  {command:<{width}}  # {comment}" if comment else f"  {command}")
 
 
 def _ask_until_valid(question: str, default: Any, kind: type, check: Any) -> Any:
@@ -228,6 +233,7 @@ def _report_sync(result: SyncResult, done: str, planned: str, dry_run: bool, as_
             "dry_run": result.dry_run,
             "files": files,
             "conflicts": result.conflicts,
+            "refused": result.refusal,
         }
         echo(json.dumps(document, indent=2))
     else:
@@ -247,6 +253,9 @@ def _report_sync(result: SyncResult, done: str, planned: str, dry_run: bool, as_
                 f"With the new answers these components render differently too: {names}. "
                 f"Regenerate them with `plscaffold generate NAME`, or all with `plscaffold update`."
             )
+    if result.refusal is not None:
+        echo(f"Error: a real run would refuse: {one_line(result.refusal)}", err=True)
+        raise typer.Exit(DirtyWorkTreeError.exit_code)
     if result.conflicts and not dry_run:
         from plscaffold.api import PRISTINE_DIR_RELPATH
 
@@ -377,13 +386,14 @@ def add(
     ] = None,
     project: ProjectOption = ".",
     dry_run: DryRunDiffOption = False,
+    allow_dirty: AllowDirtyOption = False,
 ) -> None:
     """Add a component with its config and its test, selectable from the entry point."""
     from plscaffold.api import add_component, component_kind
 
     with user_errors():
         kind = component_kind(kind, model_kind)
-        result = add_component(kind, name, Path(project), dry_run=dry_run)
+        result = add_component(kind, name, Path(project), dry_run=dry_run, allow_dirty=allow_dirty)
     _report_sync(result, f"Added {kind} {name}", f"Would add {kind} {name}", dry_run, False)
 
 
@@ -404,11 +414,11 @@ def status(project: ProjectOption = ".") -> None:
     from plscaffold.api import project_status
 
     with user_errors():
-        statuses = project_status(Path(project))
-    if not statuses:
+        found = project_status(Path(project))
+    if not found.files and not found.contradicted:
         echo("Every generated file is as plscaffold rendered it, and an update changes nothing.")
         return
-    for item in statuses:
+    for item in found.files:
         marks = [
             label
             for label, flag in (
@@ -420,3 +430,11 @@ def status(project: ProjectOption = ".") -> None:
             if flag
         ]
         echo(f"  {item.relpath}: {', '.join(marks)}")
+    for answer in found.contradicted:
+        flag = "--" + answer.name.replace("_", "-")
+        regenerate = f"plscaffold generate {answer.component or 'COMPONENT'} {flag} VALUE"
+        echo(
+            f"  answer {answer.name}: .plscaffold/answers.json records {answer.value!r}, but "
+            f"{answer.relpath} no longer says so; record the value you chose with "
+            f"`{regenerate}`"
+        )

@@ -70,6 +70,16 @@ def sweep_points(root_abspath: Path, sweep: str) -> list[str]:
     return sorted(points, key=lambda name: int(name.rpartition("-")[2]))
 
 
+def sweeps(root_abspath: Path) -> dict[str, list[str]]:
+    """Return each sweep of the project with its points (see :func:`sweep_points`)."""
+    found: dict[str, list[str]] = {}
+    for name in experiment_names(root_abspath):
+        sweep = lineage_of(root_abspath, name).get("sweep")
+        if isinstance(sweep, str) and sweep and sweep not in found:
+            found[sweep] = sweep_points(root_abspath, sweep)
+    return {sweep: points for sweep, points in sorted(found.items()) if points}
+
+
 def expand_names(root_abspath: Path, names: list[str]) -> list[str]:
     """Return the experiments asked for, a sweep's name standing for all of its points.
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import ExperimentError
+from plscaffold.errors import ExperimentError, one_line
 from plscaffold.names import NAME_PATTERN
 from plscaffold.templates import bundled_templates_abspath
 
@@ -67,6 +67,15 @@ def owned_key(key: str) -> str | None:
     return next((own for own in OWN_KEYS if key == own or key.startswith(own + ".")), None)
 
 
+def yaml_reason(err: Exception) -> str:
+    """Return why YAML could not be read, on one line: the problem and where, no caret."""
+    problem = getattr(err, "problem", None) or getattr(err, "context", None)
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    if problem and mark is not None:
+        return f"{one_line(str(problem))} (line {mark.line + 1}, column {mark.column + 1})"
+    return one_line(str(err))
+
+
 def read_value(text: str, raw: str) -> Any:
     """Read one value as YAML: ``3`` an int, ``1e-3`` a float, ``[1, 2]`` a list, ``null``.
 
@@ -78,7 +87,7 @@ def read_value(text: str, raw: str) -> Any:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except (yaml.YAMLError, ValueError) as err:  # ValueError: an integer too long to read
-        raise ExperimentError(f"{text!r}: the value is not valid YAML: {err}") from err
+        raise ExperimentError(f"{text!r}: the value is not valid YAML: {yaml_reason(err)}") from err
     if isinstance(value, str) and _FLOAT.fullmatch(value):
         value = float(value)  # YAML 1.1 reads 1e-3 as a string; users mean a number
     return value
@@ -171,7 +180,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as err:
-        raise ExperimentError(f"cannot read {path}: {err}") from err
+        raise ExperimentError(f"cannot read {path}: {yaml_reason(err)}") from err
     if not isinstance(loaded, dict):
         raise ExperimentError(f"{path} must hold a mapping of config keys")
     return loaded

@@ -1,0 +1,168 @@
+"""An untrusted template renders within a time and memory budget; every failure is one line."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from plscaffold.bounds import SECONDS_VARIABLE
+from plscaffold.cli import app
+from tests.conftest import make_template
+
+LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
+
+# Each renders in a file named a.txt and must end in one line naming that file.
+FAILING = {
+    "nested-loops": (LOOPS, "took more than 2 s of CPU"),
+    "random-string": ("{{ random_ascii_string(10**9) }}", "took more than 2 s of CPU"),
+    "huge-string": ("{{ 'a' * 10**10 }}", "more memory than rendering a template may take"),
+    "huge-list": ("{{ [1]*10**9 }}", "more memory than rendering a template may take"),
+    "jsonify-cycler": ("{{ cycler|jsonify }}", "TypeError"),
+    "bad-slugify-pattern": ("{{ 'x'|slugify(regex_pattern='(') }}", "re.error"),
+    "huge-range": ("{{ range(10**9) }}", "OverflowError"),
+    "includes-itself": ("{% include 'a.txt' %}", "nests or includes itself too deeply"),
+    "nested-parentheses": ("{{ " + "(" * 2000 + "1" + ")" * 2000 + " }}", "too deeply"),
+    "nested-for-blocks": ("{% for i in [1] %}" * 300 + "{% endfor %}" * 300, "too deeply"),
+}
+
+
+@pytest.fixture(autouse=True)
+def _short_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECONDS_VARIABLE, "2")
+
+
+@pytest.mark.parametrize("case", sorted(FAILING))
+def test_a_hostile_template_ends_in_one_line_naming_its_file(
+    runner: CliRunner, tmp_path: Path, case: str
+) -> None:
+    content, reason = FAILING[case]
+    template = make_template(tmp_path / "t", {"a.txt": content.encode()}, {"project_name": "x"})
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(out)])
+
+    assert result.exit_code in (1, 2), result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and "a.txt" in lines[0] and reason in lines[0]
+    assert list(out.iterdir()) == []
+
+
+def test_a_variable_default_is_bounded_too(runner: CliRunner, tmp_path: Path) -> None:
+    variables = {"project_name": "x", "greeting": "{{ 'a' * 10**10 }}"}
+    template = make_template(tmp_path / "t", {"a.txt": b"{{ cookiecutter.greeting }}"}, variables)
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+
+    assert result.exit_code == 1, result.output
+    assert "variable 'greeting'" in result.stderr and "more memory" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_rendered_text_has_a_cap(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("plscaffold.render.MAX_RENDERED_BYTES", 1 << 20)
+    files = {f"f{i}.txt": b"{{ 'a' * 400000 }}" for i in range(4)}
+    template = make_template(tmp_path / "t", files, {"project_name": "x"})
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+
+    assert result.exit_code == 1, result.output
+    assert "f2.txt: the template renders more than 1 MiB of text" in result.stderr
+    assert not (tmp_path / "proj").exists()
+
+
+def test_a_trusted_template_renders_in_this_process(runner: CliRunner, tmp_path: Path) -> None:
+    """With --trust nothing is bounded: a template that is slow only for the sandbox renders."""
+    files = {"a.txt": b"{{ 'ab' * 3 }}\n"}
+    template = make_template(tmp_path / "t", files, {"project_name": "x"})
+
+    result = runner.invoke(
+        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path), "--trust"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "proj" / "a.txt").read_text() == "ababab\n"
+
+
+def test_a_bad_budget_setting_is_named(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECONDS_VARIABLE, "soon")
+    template = make_template(tmp_path / "t", {"a.txt": b"x"}, {"project_name": "x"})
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+
+    assert result.exit_code == 1, result.output
+    assert f"{SECONDS_VARIABLE}='soon' is not a number of seconds" in result.stderr
+
+
+def test_a_fifo_in_a_template_is_refused_not_read(runner: CliRunner, tmp_path: Path) -> None:
+    import os
+
+    template = make_template(tmp_path / "t", {"a.txt": b"x"}, {"project_name": "x"})
+    os.mkfifo(template / "{{cookiecutter.project_name}}" / "pipe")
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+
+    assert result.exit_code == 2, result.output
+    assert "pipe is not a regular file" in result.stderr
+
+
+def test_cookiecutter_json_linked_outside_the_template_is_refused(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"project_name": "x", "token": "s3cret"}))
+    template = make_template(tmp_path / "t", {"a.txt": b"{{ cookiecutter.token }}"}, {})
+    (template / "cookiecutter.json").unlink()
+    (template / "cookiecutter.json").symlink_to(secret)
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+
+    assert result.exit_code == 2, result.output
+    assert "cookiecutter.json is a symbolic link" in result.stderr
+    assert "outside the template" in result.stderr
+    assert not (tmp_path / "proj").exists()
+
+
+def test_a_zip_whose_first_entry_climbs_out_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    elsewhere = make_template(tmp_path / "elsewhere", {"a.txt": b"not in the zip\n"}, {"project_name": "x"})
+    archive = tmp_path / "evil.zip"
+    climb = "../" * 12 + str(elsewhere).lstrip("/") + "/"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr(climb, "")
+        zipped.writestr("t/cookiecutter.json", '{"project_name": "x"}')
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(archive), "-o", str(out)])
+
+    assert result.exit_code == 2, result.output
+    assert "outside the folder it was fetched into" in result.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_a_failed_clone_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["new", "proj", "--template", "git+file:///nonexistent", "-o", str(tmp_path)]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert "does not appear to be a git repository" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_line_break_in_a_template_path_is_shown_quoted(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", "proj", "--template", "a\nb", "-o", str(tmp_path)])
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "Error: template folder 'a\\nb' does not exist\n"
