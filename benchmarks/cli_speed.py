@@ -1,11 +1,13 @@
 """Wall time of plscaffold's commands against each other, in one run.
 
-`plscaffold --help`, `plscaffold new` and `cookiecutter --no-input`; then, inside a
+`plscaffold --help`, `plscaffold new` (bundled, and the same template as a user's folder,
+rendered in a bounded child process) and `cookiecutter --no-input`; then, inside a
 generated project (whose config schema is built once first, as a user's first
 `experiment new` does), `plscaffold experiment new` against `plscaffold list` and
 `plscaffold new`. Each command runs in a fresh process, as a user would run it; the figure
 is the median of ``--repeat`` runs, taken in interleaved rounds so that the machine's
-noise falls on all alike. Needs the generated project's dependencies (torch, Lightning)
+noise falls on all alike. Last, how soon hostile templates are stopped by the bounds
+on untrusted rendering. Needs the generated project's dependencies (torch, Lightning)
 in this Python, as `experiment new` does. Usage:
 ``python benchmarks/cli_speed.py [--repeat 7]``.
 """
@@ -87,9 +89,17 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
+        # The same template as a user's folder: rendered in a bounded child process.
+        user_template = Path(tmp) / "user-template"
+        shutil.copytree(template, user_template)
         commands = {
             "help": ([*plscaffold, "--help"], workdir, True),
             "new": ([*plscaffold, "new", "bench", "--no-input"], workdir, True),
+            "new --template": (
+                [*plscaffold, "new", "bench", "--template", str(user_template)],
+                workdir,
+                True,
+            ),
             "cookiecutter": (
                 [*_script("cookiecutter"), template, "--no-input", "project_name=bench"],
                 workdir,
@@ -118,6 +128,9 @@ def main() -> None:
     print(f"cookiecutter --no-input    {figures['cookiecutter']:.3f} s")
     ratio = figures["new"] / figures["cookiecutter"]
     print(f"new / cookiecutter         {ratio:.2f}x  (target <= 1.00x)")
+    print(f"new --template (bounded)   {figures['new --template']:.3f} s")
+    bounded = figures["new --template"] / figures["cookiecutter"]
+    print(f"new --template / cookiecutter {bounded:.2f}x")
     print(f"plscaffold list            {figures['list']:.3f} s")
     print(f"plscaffold experiment new  {figures['experiment new']:.3f} s")
     target = TARGETS["experiment new / list"]
@@ -126,6 +139,43 @@ def main() -> None:
         f"(target <= {target:.2f}x)"
     )
     print(f"experiment new / new       {figures['experiment new'] / figures['new']:.2f}x")
+    _bounds(plscaffold)
+
+
+# Untrusted templates that would run for hours or take all memory: how soon each is
+# stopped under the default budget, and how much memory this process's child may take.
+HOSTILE = {
+    "nested loops (CPU budget)": (
+        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
+    ),
+    "'a' * 10**10 (memory bound)": "{{ 'a' * 10**10 }}",
+}
+
+
+def _bounds(plscaffold: list[str]) -> None:
+    import json
+
+    from plscaffold.bounds import DEFAULT_SECONDS, MEMORY_BYTES
+
+    print(f"bounds: {DEFAULT_SECONDS} s of CPU, {MEMORY_BYTES >> 30} GiB beyond the process")
+    for name, content in HOSTILE.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            template = Path(tmp) / "t"
+            (template / "{{cookiecutter.project_name}}").mkdir(parents=True)
+            (template / "cookiecutter.json").write_text(json.dumps({"project_name": "x"}))
+            (template / "{{cookiecutter.project_name}}" / "a.txt").write_text(content)
+            started = time.perf_counter()
+            result = subprocess.run(
+                [*plscaffold, "new", "p", "--template", str(template), "-o", tmp],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            seconds = time.perf_counter() - started
+            lines = len(result.stderr.splitlines())
+            print(
+                f"  {name:<30} stopped in {seconds:.1f} s, exit {result.returncode}, {lines} line"
+            )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import PlscaffoldError, TemplateError, UnsafePathError, failure
+from plscaffold.errors import PlscaffoldError, TemplateError, UnsafePathError, failure, one_line
 
 CONTEXT_FILE = "cookiecutter.json"
 BUNDLED_PROJECT_TEMPLATE = "project"
@@ -158,8 +158,14 @@ def read_variables(template: Template) -> dict[str, Any]:
     """
     try:
         variables = json.loads(template.context_file_abspath.read_text(encoding="utf-8"))
+    except RecursionError as err:
+        raise TemplateError(
+            f"cannot read {template.context_file_abspath}: its values nest too deeply"
+        ) from err
     except (OSError, ValueError) as err:
-        raise TemplateError(f"cannot read {template.context_file_abspath}: {err}") from err
+        raise TemplateError(
+            f"cannot read {template.context_file_abspath}: {one_line(str(err))}"
+        ) from err
     if not isinstance(variables, dict):
         raise TemplateError(f"{template.context_file_abspath} must hold a JSON object")
     return variables

@@ -134,3 +134,33 @@ def test_a_jinja_error_in_a_cookiecutter_json_value_is_one_line(
     assert result.exit_code == 1
     assert "cannot render variable 'v': TemplateSyntaxError" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+LAUGHS = "[&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]" + "".join(
+    f", &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)
+) + "]"
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        (["experiment", "new", "x", "--set", "model.lr=[1"], "expected ',' or ']'"),
+        (["experiment", "sweep", "s", "--grid", "model.lr={1"], "expected ',' or '}'"),
+        (["experiment", "sweep", "s", "--optuna", "2", "--range", "model.lr={:1"], "expected"),
+        (["experiment", "new", "x", "--set", f"model.lr={LAUGHS}"], "aliases (*name) are not accepted"),
+        (["experiment", "sweep", "s", "--grid", "model.lr=&x 1,*x"], "aliases (*name) are not accepted"),
+    ],
+    ids=["set", "grid", "range", "billion-laughs", "alias-in-grid"],
+)
+def test_a_yaml_error_in_a_value_is_one_line(
+    runner: CliRunner, project: Path, command: list[str], reason: str
+) -> None:
+    before = tree_state(project)
+
+    result = runner.invoke(app, [*command, "--project", str(project)])
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "the value is not valid YAML" in result.stderr and reason in result.stderr
+    assert "^" not in result.stderr
+    assert tree_state(project) == before

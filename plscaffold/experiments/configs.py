@@ -76,6 +76,23 @@ def yaml_reason(err: Exception) -> str:
     return one_line(str(err))
 
 
+def _value_loader() -> Any:
+    """Return YAML's safe loader without aliases: ``&a [*a, *a]`` nested ten deep is a
+    billion items once expanded, and a value on the command line needs none."""
+    import yaml
+
+    class ValueLoader(yaml.SafeLoader):  # type: ignore[misc]
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not accepted in a value",
+                    self.peek_event().start_mark,
+                )  # fmt: skip
+            return super().compose_node(parent, index)
+
+    return ValueLoader
+
+
 def read_value(text: str, raw: str) -> Any:
     """Read one value as YAML: ``3`` an int, ``1e-3`` a float, ``[1, 2]`` a list, ``null``.
 
@@ -85,9 +102,12 @@ def read_value(text: str, raw: str) -> Any:
     import yaml
 
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = yaml.load(raw, Loader=_value_loader()) if raw.strip() else None
     except (yaml.YAMLError, ValueError) as err:  # ValueError: an integer too long to read
-        raise ExperimentError(f"{text!r}: the value is not valid YAML: {yaml_reason(err)}") from err
+        shown = text if len(text) <= 80 else f"{text[:77]}..."
+        raise ExperimentError(
+            f"{shown!r}: the value is not valid YAML: {yaml_reason(err)}"
+        ) from err
     if isinstance(value, str) and _FLOAT.fullmatch(value):
         value = float(value)  # YAML 1.1 reads 1e-3 as a string; users mean a number
     return value

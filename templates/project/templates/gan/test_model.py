@@ -31,6 +31,8 @@ SELECT = ["--config", str(CONFIG)]
 {%- else %}
 SELECT: list[str] = []  # the default config trains the GAN
 {%- endif %}
+# How long a subprocess may run before it counts as hung: far above a slow machine's time.
+HANG_SECONDS = 1200
 
 
 def build(cpu_args: list[str], *args: str) -> Any:
@@ -268,6 +270,7 @@ def test_manual_optimization_under_ddp_on_two_cpu_processes(
     args = [*SELECT, *cpu_args, *ddp, *batches, "--trainer.limit_val_batches=2"]
 
     # Its own session: a hang kills both processes, the one launched and the one it launches.
+    # The limit only catches a hang: a loaded machine may take minutes for these 4 steps.
     with subprocess.Popen(
         [sys.executable, str(driver), *args],
         cwd=tmp_path,
@@ -277,7 +280,7 @@ def test_manual_optimization_under_ddp_on_two_cpu_processes(
         start_new_session=True,
     ) as process:
         try:
-            stdout, stderr = process.communicate(timeout=180)
+            stdout, stderr = process.communicate(timeout=HANG_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             stdout, stderr = process.communicate()

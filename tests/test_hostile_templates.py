@@ -166,3 +166,26 @@ def test_a_line_break_in_a_template_path_is_shown_quoted(runner: CliRunner, tmp_
 
     assert result.exit_code == 2, result.output
     assert result.stderr == "Error: template folder 'a\\nb' does not exist\n"
+
+
+def test_a_cookiecutter_json_nested_too_deeply_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    template = make_template(tmp_path / "t", {"a.txt": b"x"}, {})
+    deep = '{"project_name": "x", "d": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    (template / "cookiecutter.json").write_text(deep)
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.endswith("cookiecutter.json: its values nest too deeply\n")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_nul_byte_in_a_rendered_path_is_named(runner: CliRunner, tmp_path: Path) -> None:
+    files = {"{{ cookiecutter.n }}.txt": b"x"}
+    template = make_template(tmp_path / "t", files, {"project_name": "x", "n": "a\x00b"})
+
+    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+
+    assert result.exit_code == 2, result.output
+    assert "rendered path 'a\\x00b.txt' holds a NUL byte" in result.stderr
+    assert not (tmp_path / "proj").exists()
