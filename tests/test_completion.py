@@ -92,6 +92,24 @@ def test_names_of_the_project_complete(runner: CliRunner, schema_project: Path) 
     assert _complete_bash("plscaffold generate ", schema_project.parent) == []
 
 
+def test_compare_completes_a_sweep_by_its_name_and_its_points_once_asked(
+    runner: CliRunner, schema_project: Path
+) -> None:
+    for command in (
+        ["experiment", "new", "small", "--set", "data.batch_size=32"],
+        ["experiment", "sweep", "lr", "--grid", "model.lr=1e-3,1e-2"],
+    ):
+        made = runner.invoke(app, [*command, "--project", str(schema_project)])
+        assert made.exit_code == 0, made.output
+
+    assert _complete_bash("plscaffold experiment compare ", schema_project) == ["lr", "small"]
+    assert _complete_bash("plscaffold experiment compare lr-", schema_project) == ["lr-0", "lr-1"]
+    assert _complete_bash("plscaffold experiment compare lr ", schema_project) == ["small"]
+    # Parents are experiments: a sweep's points are offered there, its name is not.
+    parents = _complete_bash("plscaffold experiment new big --from l", schema_project)
+    assert parents == ["lr-0", "lr-1", "lr-find"]
+
+
 def test_a_template_folder_completes_as_a_path(tmp_path: Path) -> None:
     # --template takes a folder or a URL: no names of plscaffold's own, so each shell
     # completes it as a path (zsh is told `_files`; bash's script falls back to `-o default`).

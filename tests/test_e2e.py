@@ -242,6 +242,28 @@ def test_user_errors_of_the_installed_project_are_short(
     assert "train one with `fit`" in no_run
 
 
+def test_plscaffold_serves_the_installed_project_and_a_second_clone(
+    installed_project: InstalledProject, tmp_path: Path
+) -> None:
+    """With the project installed (pip install -e .), its package is importable: that is no
+    new name shadowing a module, so status, generate and update still serve it."""
+    python = installed_project.venv / "bin" / "python"
+    plscaffold = [python, "-m", "plscaffold"]
+    inside = installed_project.root / "tests"
+    _run([*plscaffold, "status"], cwd=inside)
+    _run([*plscaffold, "generate", "readme", "--dry-run"], cwd=inside)
+    _run([*plscaffold, "update", "--dry-run"], cwd=inside)
+    clone = Path(shutil.copytree(installed_project.root, tmp_path / "clone"))
+    for command in (["status"], ["generate", "readme"], ["update"]):
+        _run([*plscaffold, *command], cwd=clone)
+    refused = subprocess.run(
+        [*map(str, plscaffold), "new", installed_project.root.name, "--no-input"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert f"would shadow the installed module '{installed_project.package}'" in refused.stderr
+
+
 def test_a_wheel_install_trains_from_any_folder(tmp_path: Path) -> None:
     project = new_project(project_options("wheel-e2e"), output_dir=tmp_path).project_abspath
     wheels = tmp_path / "wheels"

@@ -75,9 +75,7 @@ def test_a_variable_that_renders_to_git_is_refused(runner: CliRunner, tmp_path: 
     assert not (tmp_path / "proj").exists()
 
 
-def test_git_runs_no_program_a_repository_config_names(
-    runner: CliRunner, tmp_path: Path
-) -> None:
+def test_git_runs_no_program_a_repository_config_names(runner: CliRunner, tmp_path: Path) -> None:
     """Even a trusted template's .git (or a user's own config) runs nothing through plscaffold."""
     marker = tmp_path / "FSMONITOR-RAN"
     template = _git_folder_template(tmp_path / "t", marker)

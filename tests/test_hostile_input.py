@@ -136,9 +136,11 @@ def test_a_jinja_error_in_a_cookiecutter_json_value_is_one_line(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-LAUGHS = "[&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]" + "".join(
-    f", &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)
-) + "]"
+LAUGHS = (
+    "[&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"
+    + "".join(f", &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10))
+    + "]"
+)
 
 
 @pytest.mark.parametrize(
@@ -147,8 +149,14 @@ LAUGHS = "[&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]" + "".join(
         (["experiment", "new", "x", "--set", "model.lr=[1"], "expected ',' or ']'"),
         (["experiment", "sweep", "s", "--grid", "model.lr={1"], "expected ',' or '}'"),
         (["experiment", "sweep", "s", "--optuna", "2", "--range", "model.lr={:1"], "expected"),
-        (["experiment", "new", "x", "--set", f"model.lr={LAUGHS}"], "aliases (*name) are not accepted"),
-        (["experiment", "sweep", "s", "--grid", "model.lr=&x 1,*x"], "aliases (*name) are not accepted"),
+        (
+            ["experiment", "new", "x", "--set", f"model.lr={LAUGHS}"],
+            "aliases (*name) are not accepted",
+        ),
+        (
+            ["experiment", "sweep", "s", "--grid", "model.lr=&x 1,*x"],
+            "aliases (*name) are not accepted",
+        ),
     ],
     ids=["set", "grid", "range", "billion-laughs", "alias-in-grid"],
 )

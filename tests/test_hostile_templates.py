@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -116,16 +118,26 @@ def test_a_fifo_in_a_template_is_refused_not_read(runner: CliRunner, tmp_path: P
     assert "pipe is not a regular file" in result.stderr
 
 
+@pytest.mark.parametrize("source", ["folder", "git"])
 def test_cookiecutter_json_linked_outside_the_template_is_refused(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, source: str
 ) -> None:
     secret = tmp_path / "secret.json"
     secret.write_text(json.dumps({"project_name": "x", "token": "s3cret"}))
     template = make_template(tmp_path / "t", {"a.txt": b"{{ cookiecutter.token }}"}, {})
     (template / "cookiecutter.json").unlink()
     (template / "cookiecutter.json").symlink_to(secret)
+    where = str(template)
+    if source == "git":
+        if shutil.which("git") is None:
+            pytest.skip("needs git")
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run(["git", "init", "-q"], cwd=template, check=True)
+        subprocess.run([*git, "add", "-A"], cwd=template, check=True)
+        subprocess.run([*git, "commit", "-qm", "t"], cwd=template, check=True)
+        where = f"git+file://{template}"
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = runner.invoke(app, ["new", "proj", "--template", where, "-o", str(tmp_path)])
 
     assert result.exit_code == 2, result.output
     assert "cookiecutter.json is a symbolic link" in result.stderr
@@ -134,7 +146,9 @@ def test_cookiecutter_json_linked_outside_the_template_is_refused(
 
 
 def test_a_zip_whose_first_entry_climbs_out_is_refused(runner: CliRunner, tmp_path: Path) -> None:
-    elsewhere = make_template(tmp_path / "elsewhere", {"a.txt": b"not in the zip\n"}, {"project_name": "x"})
+    elsewhere = make_template(
+        tmp_path / "elsewhere", {"a.txt": b"not in the zip\n"}, {"project_name": "x"}
+    )
     archive = tmp_path / "evil.zip"
     climb = "../" * 12 + str(elsewhere).lstrip("/") + "/"
     with zipfile.ZipFile(archive, "w") as zipped:
@@ -168,7 +182,9 @@ def test_a_line_break_in_a_template_path_is_shown_quoted(runner: CliRunner, tmp_
     assert result.stderr == "Error: template folder 'a\\nb' does not exist\n"
 
 
-def test_a_cookiecutter_json_nested_too_deeply_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
+def test_a_cookiecutter_json_nested_too_deeply_is_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
     template = make_template(tmp_path / "t", {"a.txt": b"x"}, {})
     deep = '{"project_name": "x", "d": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (template / "cookiecutter.json").write_text(deep)

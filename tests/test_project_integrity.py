@@ -74,9 +74,20 @@ def test_a_version_no_release_has_is_refused(runner: CliRunner, project: Path) -
         ({"lr": "fast"}, "--lr 'fast' is not a valid float"),
         ({"description": ["a", "list"]}, "--description ['a', 'list'] is not a valid str"),
     ],
-    ids=["huge-gpus", "too-many-gpus", "float-batch", "bool-batch", "text-epochs", "seed", "lr", "list"],
+    ids=[
+        "huge-gpus",
+        "too-many-gpus",
+        "float-batch",
+        "bool-batch",
+        "text-epochs",
+        "seed",
+        "lr",
+        "list",
+    ],
 )
-@pytest.mark.parametrize("command", [["status"], ["generate", "config"]], ids=["status", "generate"])
+@pytest.mark.parametrize(
+    "command", [["status"], ["generate", "config"]], ids=["status", "generate"]
+)
 def test_answers_read_back_are_checked_as_flags_are(
     runner: CliRunner, project: Path, change: dict[str, object], message: str, command: list[str]
 ) -> None:
@@ -147,7 +158,9 @@ def test_a_new_project_may_still_not_shadow_an_installed_one(
 
 def _resolve_keeping_yours(path: Path) -> None:
     text = path.read_text()
-    path.write_text(re.sub(r"<<<<<<< yours\n(.*?)=======\n.*?>>>>>>> template\n", r"\1", text, flags=re.S))
+    path.write_text(
+        re.sub(r"<<<<<<< yours\n(.*?)=======\n.*?>>>>>>> template\n", r"\1", text, flags=re.S)
+    )
 
 
 def test_status_names_an_answer_the_files_contradict(runner: CliRunner, project: Path) -> None:
@@ -155,7 +168,9 @@ def test_status_names_an_answer_the_files_contradict(runner: CliRunner, project:
 
     config = project / "configs" / "default.yaml"
     config.write_text(config.read_text().replace("max_epochs: 10", "max_epochs: 5"))
-    conflicted = runner.invoke(app, ["generate", "config", "--max-epochs", "20", "--project", str(project)])
+    conflicted = runner.invoke(
+        app, ["generate", "config", "--max-epochs", "20", "--project", str(project)]
+    )
     assert conflicted.exit_code == 1, conflicted.output
     _resolve_keeping_yours(config)
 
@@ -171,7 +186,9 @@ def test_status_names_an_answer_the_files_contradict(runner: CliRunner, project:
         "`plscaffold generate config --max-epochs VALUE`"
     ) in result.stdout
 
-    recorded = runner.invoke(app, ["generate", "config", "--max-epochs", "5", "--project", str(project)])
+    recorded = runner.invoke(
+        app, ["generate", "config", "--max-epochs", "5", "--project", str(project)]
+    )
     assert recorded.exit_code == 0, recorded.output
     assert project_status(project).contradicted == []
 
@@ -210,7 +227,9 @@ def test_a_dry_run_on_a_dirty_tree_says_the_real_run_would_refuse(
 
     dry = runner.invoke(app, [*command, "--dry-run", "--project", str(project)])
     real = runner.invoke(app, [*command, "--project", str(project)])
-    allowed = runner.invoke(app, [*command, "--dry-run", "--allow-dirty", "--project", str(project)])
+    allowed = runner.invoke(
+        app, [*command, "--dry-run", "--allow-dirty", "--project", str(project)]
+    )
 
     assert real.exit_code == 2 and "uncommitted changes" in real.stderr
     assert dry.exit_code == 2, dry.output
@@ -226,7 +245,9 @@ def test_add_refuses_a_dirty_tree_unless_allowed(runner: CliRunner, project: Pat
     (project / "README.md").write_text("mine\n")
 
     refused = runner.invoke(app, ["add", "callback", "extra", "--project", str(project)])
-    added = runner.invoke(app, ["add", "callback", "extra", "--allow-dirty", "--project", str(project)])
+    added = runner.invoke(
+        app, ["add", "callback", "extra", "--allow-dirty", "--project", str(project)]
+    )
 
     assert refused.exit_code == 2 and "uncommitted changes" in refused.stderr
     assert added.exit_code == 0, added.output
