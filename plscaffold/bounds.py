@@ -8,6 +8,7 @@ strikes names the file, and sends the rendering back whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import select
@@ -69,16 +70,29 @@ def run_bounded(work: Callable[[Report], T], what: str) -> T:
     if not hasattr(os, "fork"):
         return work(lambda where: None)
     read_fd, write_fd = os.pipe()
+    # Ctrl-C or SIGTERM between the fork and the parent's try below would leave the child
+    # running: they wait until each side is ready for them.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; coverage cannot follow os._exit
         os.close(read_fd)
-        _child(work, write_fd, seconds)
+        _child(work, write_fd, seconds, held)
     os.close(write_fd)
-    result: T = _parent(pid, read_fd, seconds, what)
+    received: bytes | None = None
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        received = _receive(pid, read_fd, seconds)
+    finally:
+        os.close(read_fd)
+        if received is None:  # interrupted: the child goes too
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, wait_status = os.waitpid(pid, 0)
+    result: T = _outcome(received, wait_status, seconds, what)
     return result
 
 
-def _child(work: Callable[[Report], Any], write_fd: int, seconds: int) -> None:
+def _child(work: Callable[[Report], Any], write_fd: int, seconds: int, held: set[Any]) -> None:
     """Run ``work`` under the limits, send each report and the outcome, and exit."""
     status = 1
     where: list[str] = []
@@ -95,6 +109,7 @@ def _child(work: Callable[[Report], Any], write_fd: int, seconds: int) -> None:
                 send(("at", at))
 
             _limit(seconds)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             try:
                 message: tuple[str, Any] = ("ok", work(report))
             except PlscaffoldError as err:
@@ -155,31 +170,29 @@ def _out_of_time(where: str | None, seconds: int) -> TemplateError:
     )
 
 
-def _parent(pid: int, read_fd: int, seconds: int, what: str) -> Any:
-    """Read the child's reports and outcome; stop it if it outlives its budget."""
+def _receive(pid: int, read_fd: int, seconds: int) -> bytes:
+    """Read all the child sends; kill it if it outlives its budget (it never sleeps)."""
     received = bytearray()
     # A backstop: the CPU limit ends the child first unless it sleeps or blocks.
     deadline = time.monotonic() + 3 * seconds + 10
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                os.kill(pid, signal.SIGKILL)
-                break
-            ready, _, _ = select.select([read_fd], [], [], min(left, 1.0))
-            if not ready:
-                continue
-            chunk = os.read(read_fd, 1 << 20)
-            if not chunk:
-                break
-            received += chunk
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        raise
-    finally:
-        os.close(read_fd)
-        _, wait_status = os.waitpid(pid, 0)
-    messages = _messages(bytes(received))
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            os.kill(pid, signal.SIGKILL)
+            break
+        ready, _, _ = select.select([read_fd], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(read_fd, 1 << 20)
+        if not chunk:
+            break
+        received += chunk
+    return bytes(received)
+
+
+def _outcome(received: bytes, wait_status: int, seconds: int, what: str) -> Any:
+    """Return the rendering the child sent, or raise the error it sent or met."""
+    messages = _messages(received)
     where = next((m[1] for m in reversed(messages) if m[0] == "at"), None)
     outcome = next((m for m in messages if m[0] in ("ok", "error")), None)
     if outcome is None:

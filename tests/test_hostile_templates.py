@@ -205,3 +205,43 @@ def test_a_nul_byte_in_a_rendered_path_is_named(runner: CliRunner, tmp_path: Pat
     assert result.exit_code == 2, result.output
     assert "rendered path 'a\\x00b.txt' holds a NUL byte" in result.stderr
     assert not (tmp_path / "proj").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_a_signal_while_a_template_renders_stops_the_child_too(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    template = make_template(tmp_path / "t", {"a.txt": LOOPS.encode()}, {"project_name": "x"})
+    command = [sys.executable, "-m", "plscaffold", "new", "p", "--template", str(template)]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, SECONDS_VARIABLE: "600"},
+    )  # fmt: skip
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    own = "".join(f"{part}\0" for part in command).encode()
+
+    def renderer() -> int | None:
+        """The forked child: the same command line as its parent (not a helper program)."""
+        for pid in children.read_text().split():
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == own:
+                    return int(pid)
+            except OSError:
+                continue
+        return None
+
+    deadline = time.monotonic() + 120
+    while (child := renderer()) is None:  # its ready signal: the child exists
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 143, stderr
+    assert "Interrupted by SIGTERM; nothing was written." in stderr.decode()
+    assert not Path(f"/proc/{child}").exists()  # killed and reaped before the parent left
+    assert not (tmp_path / "p").exists()
