@@ -73,7 +73,13 @@ def run_bounded(work: Callable[[Report], T], what: str) -> T:
     # Ctrl-C or SIGTERM between the fork and the parent's try below would leave the child
     # running: they wait until each side is ready for them.
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as err:  # out of processes or memory: nothing was started
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        os.close(read_fd)
+        os.close(write_fd)
+        raise TemplateError(f"{what}: cannot start the process that renders it: {err}") from err
     if pid == 0:  # pragma: no cover - the child; coverage cannot follow os._exit
         os.close(read_fd)
         _child(work, write_fd, seconds, held)
@@ -142,9 +148,9 @@ def _limit(seconds: int) -> None:
     signal.signal(signal.SIGXCPU, out_of_time)
     # The soft limit lets Python raise; the hard one kills a loop inside C code.
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 2))
-    held = _address_space_bytes()
-    if held is not None:
-        limit = held + MEMORY_BYTES
+    mapped = _address_space_bytes()
+    if mapped is not None:
+        limit = mapped + MEMORY_BYTES
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
