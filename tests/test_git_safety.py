@@ -95,3 +95,20 @@ def test_git_runs_no_program_a_repository_config_names(runner: CliRunner, tmp_pa
     # The repository is real and its config live: plain git runs the program.
     subprocess.run(["git", "status"], cwd=project, capture_output=True, check=False)
     assert marker.exists()
+
+
+def test_every_git_command_carries_the_settings_the_docs_name() -> None:
+    from plscaffold.git import git_command, git_environment
+
+    command = git_command("status", "--porcelain")
+    settings = {command[i + 1] for i, part in enumerate(command) if part == "-c"}
+
+    assert command[-2:] == ["status", "--porcelain"] and "--no-pager" in command
+    assert {
+        "core.fsmonitor=false",
+        "core.hooksPath=/dev/null",
+        "core.pager=cat",
+        "diff.external=",
+        "credential.helper=",
+    } <= settings
+    assert git_environment()["GIT_TERMINAL_PROMPT"] == "0"
