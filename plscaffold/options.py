@@ -141,9 +141,12 @@ def _converted(name: str, value: Any, kind: type) -> Any:
         )
     else:
         ok = isinstance(value, str)
-    if not ok:
-        raise InvalidOptionError(f"{_flag(name)} {shown} is not a valid {kind.__name__}")
-    return kind(value)
+    try:
+        if ok:
+            return kind(value)
+    except (OverflowError, ValueError):  # a whole number too large for a float
+        pass
+    raise InvalidOptionError(f"{_flag(name)} {shown} is not a valid {kind.__name__}")
 
 
 def _is_float(text: str) -> bool:

@@ -72,6 +72,7 @@ def test_a_version_no_release_has_is_refused(runner: CliRunner, project: Path) -
         ({"max_epochs": "ten"}, "--max-epochs 'ten' is not a valid int"),
         ({"seed": 2**40}, "--seed 1099511627776 is out of range"),
         ({"lr": "fast"}, "--lr 'fast' is not a valid float"),
+        ({"lr": 10**400}, "--lr 1000000000"),
         ({"description": ["a", "list"]}, "--description ['a', 'list'] is not a valid str"),
     ],
     ids=[
@@ -82,6 +83,7 @@ def test_a_version_no_release_has_is_refused(runner: CliRunner, project: Path) -
         "text-epochs",
         "seed",
         "lr",
+        "huge-lr",
         "list",
     ],
 )
