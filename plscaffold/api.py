@@ -46,6 +46,7 @@ from plscaffold.names import (
 from plscaffold.options import (
     GenerationOption,
     ProjectOptions,
+    option_flag,
     resolve_options,
     template_choices,
     template_defaults,
@@ -55,7 +56,7 @@ from plscaffold.options import generation_options as options_of_template
 from plscaffold.render import (
     RenderedFile,
     Rendering,
-    render_relpaths,
+    render_components_relpaths,
     render_template_bounded,
     render_tree,
 )
@@ -64,7 +65,6 @@ from plscaffold.templates import (
     bundled_components_template,
     bundled_project_template,
     component_kinds,
-    template_components,
 )
 from plscaffold.writer import Change, check_target, project_path, write_new_project
 
@@ -184,14 +184,6 @@ def project_options(project_name: str, **given: Any) -> ProjectOptions:
     return resolve_options(bundled_project_template(), project_name, given)
 
 
-def _rendered_components(template: Any, context: dict[str, Any]) -> dict[str, list[str]]:
-    """Return the template's components (``_components``) with their paths rendered."""
-    return {
-        name: render_relpaths(template, context, paths)
-        for name, paths in template_components(template).items()
-    }
-
-
 def render_components(
     options: ProjectOptions, added: tuple[AddedComponent, ...] = ()
 ) -> ProjectRendering:
@@ -212,7 +204,7 @@ def render_components(
             f"{context['cookiecutter']['package_name']!r}, not {names.package_name!r}"
         )
     files = render_tree(template, context)
-    components = _rendered_components(template, context)
+    components = render_components_relpaths(template, context)
     kinds = component_kinds() if added else {}
     taken = {package_name_for(name): name for name in components}
     for component in added:
@@ -724,6 +716,11 @@ class ContradictedAnswer:
     relpath: str
     component: str | None
 
+    @property
+    def flag(self) -> str:
+        """The option that records another value (``--max-epochs``)."""
+        return option_flag(self.name)
+
 
 @dataclass(frozen=True)
 class ProjectStatus:
@@ -766,18 +763,24 @@ def _contradicted_answers(
     component_of = {
         relpath: name for name, paths in rendered.components.items() for relpath in paths
     }
+    # Each modified file's lines as the user has them, and as the recorded answers render.
+    files = {
+        relpath: (set(_lines(current)), set(_lines(rendered.files[relpath].content)))
+        for relpath, current in sorted(modified.items())
+        if relpath in rendered.files
+    }
+    choices = template_choices(bundled_project_template())
     found = []
     for name, value in options.answers().items():
-        other = _other_rendering(options, added, name)
+        if name == "project_name":
+            continue  # the folder and package: not an answer a file can contradict
+        other = _other_rendering(options, added, name, choices.get(name, []))
         if other is None:
             continue
-        for relpath, current in sorted(modified.items()):
-            mine = rendered.files.get(relpath)
+        for relpath, (current, mine) in files.items():
             theirs = other.files.get(relpath)
-            if mine is None:
-                continue
-            lines = set(_lines(mine.content)) - set(_lines(theirs.content if theirs else b""))
-            if lines and lines.isdisjoint(_lines(current)):
+            lines = mine - set(_lines(theirs.content if theirs else b""))
+            if lines and lines.isdisjoint(current):
                 found.append(ContradictedAnswer(name, value, relpath, component_of.get(relpath)))
     return found
 
@@ -789,17 +792,12 @@ def _lines(content: bytes) -> list[str]:
 
 
 def _other_rendering(
-    options: ProjectOptions, added: tuple[AddedComponent, ...], name: str
+    options: ProjectOptions, added: tuple[AddedComponent, ...], name: str, choices: list[str]
 ) -> ProjectRendering | None:
     """Render the project with one answer changed to another valid value, or None if none is."""
     value = getattr(options, name)
-    choices = template_choices(bundled_project_template()).get(name)
-    if name == "project_name":
-        return None
     if choices:
         candidates: list[Any] = [choice for choice in choices if choice != str(value)]
-    elif isinstance(value, bool):
-        candidates = [not value]
     elif isinstance(value, int):
         candidates = [value + 1, value - 1]
     elif isinstance(value, float):

@@ -146,7 +146,7 @@ def _converted(name: str, value: Any, kind: type) -> Any:
             return kind(value)
     except (OverflowError, ValueError):  # a whole number too large for a float
         pass
-    raise InvalidOptionError(f"{_flag(name)} {shown} is not a valid {kind.__name__}")
+    raise InvalidOptionError(f"{option_flag(name)} {shown} is not a valid {kind.__name__}")
 
 
 def _is_float(text: str) -> bool:
@@ -157,7 +157,8 @@ def _is_float(text: str) -> bool:
     return True
 
 
-def _flag(name: str) -> str:
+def option_flag(name: str) -> str:
+    """Return the command-line option of an answer: ``max_epochs`` is ``--max-epochs``."""
     return "--" + name.replace("_", "-")
 
 
@@ -181,7 +182,8 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
         value = getattr(options, name, None)
         if value is not None and str(value) not in choices:
             raise InvalidOptionError(
-                f"{_flag(name)} {value!r} is not one of {', '.join(choices)}; pick one of those"
+                f"{option_flag(name)} {value!r} is not one of {', '.join(choices)}; "
+                "pick one of those"
             )
     if options.gpus < 0:
         raise InvalidOptionError(
@@ -190,10 +192,12 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
     for name, (low, high) in RANGES.items():
         value = getattr(options, name)
         if value < low:
-            raise InvalidOptionError(f"{_flag(name)} {value} must be at least {low}")
+            raise InvalidOptionError(f"{option_flag(name)} {value} must be at least {low}")
         if value > high:
             shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:20]}..."
-            raise InvalidOptionError(f"{_flag(name)} {shown} is out of range; give {low} to {high}")
+            raise InvalidOptionError(
+                f"{option_flag(name)} {shown} is out of range; give {low} to {high}"
+            )
     if not options.description.isprintable():
         raise InvalidOptionError(
             f"--description {options.description!r} holds a line break or another control "

@@ -150,6 +150,20 @@ def render_relpaths(
     return rendered
 
 
+def render_components_relpaths(
+    template: Template, context: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """Return the template's components (``_components``) with their paths rendered.
+
+    Raises:
+        TemplateError: ``_components`` is malformed, or a path fails to render.
+    """
+    return {
+        name: render_relpaths(template, context, paths)
+        for name, paths in template_components(template).items()
+    }
+
+
 def _checked(template: Template, relpath: str, where: str) -> str:
     """Return a rendered path, refusing a ``.git`` one unless the template is trusted."""
     return relpath if template.trusted else check_not_git(relpath, where)
@@ -295,10 +309,7 @@ def render_template(
     files = render_tree(template, context, report=report)
     components = None
     if COMPONENTS_VARIABLE in read_variables(template):
-        components = {
-            name: render_relpaths(template, context, paths)
-            for name, paths in template_components(template).items()
-        }
+        components = render_components_relpaths(template, context)
     return TemplateRendering(dict(context["cookiecutter"]), folder_name, files, components)
 
 

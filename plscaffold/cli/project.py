@@ -431,8 +431,7 @@ def status(project: ProjectOption = ".") -> None:
         ]
         echo(f"  {item.relpath}: {', '.join(marks)}")
     for answer in found.contradicted:
-        flag = "--" + answer.name.replace("_", "-")
-        regenerate = f"plscaffold generate {answer.component or 'COMPONENT'} {flag} VALUE"
+        regenerate = f"plscaffold generate {answer.component or 'COMPONENT'} {answer.flag} VALUE"
         echo(
             f"  answer {answer.name}: .plscaffold/answers.json records {answer.value!r}, but "
             f"{answer.relpath} no longer says so; record the value you chose with "
