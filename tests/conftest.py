@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 
@@ -77,6 +78,13 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     folder.mkdir()
     with _tmpfs(folder, "size=64k"):
         yield folder
+
+
+def new_from_template(runner: CliRunner, template: Path | str, out: Path, *args: str) -> Result:
+    """Run ``plscaffold new proj --template TEMPLATE -o OUT [ARGS]`` in-process."""
+    from plscaffold.cli import app
+
+    return runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(out), *args])
 
 
 def make_template(root: Path, files: dict[str, bytes], variables: dict[str, object]) -> Path:

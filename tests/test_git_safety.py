@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
-from tests.conftest import make_template
+from tests.conftest import make_template, new_from_template
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -36,7 +36,7 @@ def test_an_untrusted_template_may_not_render_a_git_folder(
     out = tmp_path / "out"
     out.mkdir()
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(out)])
+    result = new_from_template(runner, template, out)
 
     assert result.exit_code == 2, result.output
     assert "inside a .git folder" in result.stderr and "--trust" in result.stderr
@@ -57,7 +57,7 @@ def test_every_spelling_of_a_git_path_is_refused(
 ) -> None:
     template = make_template(tmp_path / "t", {"ok.txt": b"ok\n", **files}, {"project_name": "x"})
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 2, result.output
     assert "inside a .git folder" in result.stderr
@@ -68,7 +68,7 @@ def test_a_variable_that_renders_to_git_is_refused(runner: CliRunner, tmp_path: 
     files = {"{{ cookiecutter.folder }}/config": b"[core]\n"}
     template = make_template(tmp_path / "t", files, {"project_name": "x", "folder": ".git"})
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 2, result.output
     assert "'.git/config'" in result.stderr
@@ -79,9 +79,7 @@ def test_git_runs_no_program_a_repository_config_names(runner: CliRunner, tmp_pa
     """Even a trusted template's .git (or a user's own config) runs nothing through plscaffold."""
     marker = tmp_path / "FSMONITOR-RAN"
     template = _git_folder_template(tmp_path / "t", marker)
-    created = runner.invoke(
-        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path), "--trust"]
-    )
+    created = new_from_template(runner, template, tmp_path, "--trust")
     assert created.exit_code == 0, created.output
     project = tmp_path / "proj"
     (project / "README.md").write_text("# mine\n")

@@ -12,8 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from plscaffold.bounds import SECONDS_VARIABLE
-from plscaffold.cli import app
-from tests.conftest import make_template
+from tests.conftest import make_template, new_from_template
 
 LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
 
@@ -46,7 +45,7 @@ def test_a_hostile_template_ends_in_one_line_naming_its_file(
     out = tmp_path / "out"
     out.mkdir()
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(out)])
+    result = new_from_template(runner, template, out)
 
     assert result.exit_code in (1, 2), result.output
     assert result.stdout == ""
@@ -60,7 +59,7 @@ def test_a_variable_default_is_bounded_too(runner: CliRunner, tmp_path: Path) ->
     variables = {"project_name": "x", "greeting": "{{ 'a' * 10**10 }}"}
     template = make_template(tmp_path / "t", {"a.txt": b"{{ cookiecutter.greeting }}"}, variables)
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 1, result.output
     assert "variable 'greeting'" in result.stderr and "more memory" in result.stderr
@@ -74,7 +73,7 @@ def test_rendered_text_has_a_cap(
     files = {f"f{i}.txt": b"{{ 'a' * 400000 }}" for i in range(4)}
     template = make_template(tmp_path / "t", files, {"project_name": "x"})
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 1, result.output
     assert "f2.txt: the template renders more than 1 MiB of text" in result.stderr
@@ -86,9 +85,7 @@ def test_a_trusted_template_renders_in_this_process(runner: CliRunner, tmp_path:
     files = {"a.txt": b"{{ 'ab' * 3 }}\n"}
     template = make_template(tmp_path / "t", files, {"project_name": "x"})
 
-    result = runner.invoke(
-        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path), "--trust"]
-    )
+    result = new_from_template(runner, template, tmp_path, "--trust")
 
     assert result.exit_code == 0, result.output
     assert (tmp_path / "proj" / "a.txt").read_text() == "ababab\n"
@@ -100,7 +97,7 @@ def test_a_bad_budget_setting_is_named(
     monkeypatch.setenv(SECONDS_VARIABLE, "soon")
     template = make_template(tmp_path / "t", {"a.txt": b"x"}, {"project_name": "x"})
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 1, result.output
     assert f"{SECONDS_VARIABLE}='soon' is not a number of seconds" in result.stderr
@@ -112,7 +109,7 @@ def test_a_fifo_in_a_template_is_refused_not_read(runner: CliRunner, tmp_path: P
     template = make_template(tmp_path / "t", {"a.txt": b"x"}, {"project_name": "x"})
     os.mkfifo(template / "{{cookiecutter.project_name}}" / "pipe")
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 2, result.output
     assert "pipe is not a regular file" in result.stderr
@@ -137,7 +134,7 @@ def test_cookiecutter_json_linked_outside_the_template_is_refused(
         subprocess.run([*git, "commit", "-qm", "t"], cwd=template, check=True)
         where = f"git+file://{template}"
 
-    result = runner.invoke(app, ["new", "proj", "--template", where, "-o", str(tmp_path)])
+    result = new_from_template(runner, where, tmp_path)
 
     assert result.exit_code == 2, result.output
     assert "cookiecutter.json is a symbolic link" in result.stderr
@@ -157,7 +154,7 @@ def test_a_zip_whose_first_entry_climbs_out_is_refused(runner: CliRunner, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(archive), "-o", str(out)])
+    result = new_from_template(runner, archive, out)
 
     assert result.exit_code == 2, result.output
     assert "outside the folder it was fetched into" in result.stderr
@@ -165,9 +162,7 @@ def test_a_zip_whose_first_entry_climbs_out_is_refused(runner: CliRunner, tmp_pa
 
 
 def test_a_failed_clone_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(
-        app, ["new", "proj", "--template", "git+file:///nonexistent", "-o", str(tmp_path)]
-    )
+    result = new_from_template(runner, "git+file:///nonexistent", tmp_path)
 
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines() == [result.stderr.strip()]
@@ -176,7 +171,7 @@ def test_a_failed_clone_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_a_line_break_in_a_template_path_is_shown_quoted(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["new", "proj", "--template", "a\nb", "-o", str(tmp_path)])
+    result = new_from_template(runner, "a\nb", tmp_path)
 
     assert result.exit_code == 2, result.output
     assert result.stderr == "Error: template folder 'a\\nb' does not exist\n"
@@ -189,7 +184,7 @@ def test_a_cookiecutter_json_nested_too_deeply_is_one_line(
     deep = '{"project_name": "x", "d": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (template / "cookiecutter.json").write_text(deep)
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 1, result.output
     assert result.stderr.endswith("cookiecutter.json: its values nest too deeply\n")
@@ -200,7 +195,7 @@ def test_a_nul_byte_in_a_rendered_path_is_named(runner: CliRunner, tmp_path: Pat
     files = {"{{ cookiecutter.n }}.txt": b"x"}
     template = make_template(tmp_path / "t", files, {"project_name": "x", "n": "a\x00b"})
 
-    result = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 2, result.output
     assert "rendered path 'a\\x00b.txt' holds a NUL byte" in result.stderr

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from plscaffold.api import new_project, project_options
 from plscaffold.cli import app
-from tests.conftest import make_template, tree_state
+from tests.conftest import make_template, new_from_template, tree_state
 
 # Outside Jinja's sandbox this runs a shell command, creating PWNED in the working folder.
 PAYLOAD = "{{ cycler.__init__.__globals__.os.popen('touch PWNED').read() }}"
@@ -24,10 +24,6 @@ def marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The file the payload would create: in ``tmp_path``, the test's working folder."""
     monkeypatch.chdir(tmp_path)
     return tmp_path / "PWNED"
-
-
-def _new(runner: CliRunner, out: Path, template: Path | str, *args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(out), *args])
 
 
 @pytest.mark.parametrize("where", ["content", "file name", "json value"])
@@ -45,7 +41,9 @@ def test_an_untrusted_template_cannot_run_code(
     template = make_template(tmp_path / "t", files, variables)
     before = tree_state(tmp_path / "t")
 
-    result = _new(runner, tmp_path / "out", template, *(["--dry-run"] if dry_run else []))
+    result = new_from_template(
+        runner, template, tmp_path / "out", *(["--dry-run"] if dry_run else [])
+    )
 
     assert result.exit_code == 2, result.output
     assert not marker.exists()
@@ -68,7 +66,7 @@ def test_a_git_repository_template_is_sandboxed_too(
     for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-q", "-m", "t"]):
         subprocess.run(["git", *command], cwd=repo, check=True)
 
-    result = _new(runner, tmp_path / "out", f"git+file://{repo}")
+    result = new_from_template(runner, f"git+file://{repo}", tmp_path / "out")
 
     assert result.exit_code == 2, result.output
     assert not marker.exists() and "--trust" in result.stderr
@@ -79,7 +77,7 @@ def test_with_trust_the_template_renders_unsandboxed(
 ) -> None:
     template = make_template(tmp_path / "t", {"a.txt": PAYLOAD.encode()}, {"project_name": "x"})
 
-    result = _new(runner, tmp_path / "out", template, "--trust")
+    result = new_from_template(runner, template, tmp_path / "out", "--trust")
 
     assert result.exit_code == 0, result.output + result.stderr
     assert marker.exists()  # cookiecutter's full behaviour: the author is trusted
