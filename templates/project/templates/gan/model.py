@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from pytorch_lightning import LightningModule
 from pytorch_lightning.core.optimizer import LightningOptimizer
 from pytorch_lightning.loggers import TensorBoardLogger
-from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchvision.utils import make_grid, save_image
 from typing_extensions import override
-
-from {{ cookiecutter.package_name }}.datamodule import MNIST_MEAN, MNIST_STD
-from {{ cookiecutter.package_name }}.runs import run_folder
 
 Batch = tuple[Tensor, Tensor]
 STAGES = ("train", "val", "test")
@@ -49,9 +47,6 @@ class {{ gan_class }}(LightningModule):
         grad_clip_norm: Clip each network's gradient norm to this before its step; ``null``
             leaves gradients as they are.
         num_samples: Images in the grid, drawn from noise fixed at the start.
-        data_mean: Mean the datamodule subtracts from real images; generated images get
-            the same normalisation, so their range gives nothing away.
-        data_std: Standard deviation the datamodule divides real images by.
     """
 
     def __init__(
@@ -62,8 +57,6 @@ class {{ gan_class }}(LightningModule):
         betas: tuple[float, float] = (0.5, 0.999),
         grad_clip_norm: float | None = 5.0,
         num_samples: int = 64,
-        data_mean: float = MNIST_MEAN,
-        data_std: float = MNIST_STD,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -89,9 +82,9 @@ class {{ gan_class }}(LightningModule):
         return self.generator(noise)
 
     def _generate(self, count: int, generator: torch.Generator | None = None) -> Tensor:
-        """Draw ``count`` images, normalised as the datamodule normalises real ones."""
+        """Draw ``count`` images in [0, 1], the range of the datamodule's real ones."""
         noise = torch.randn(count, self.latent_dim, device=self.device, generator=generator)
-        return (self(noise) - self.hparams.data_mean) / self.hparams.data_std
+        return self(noise)
 
     def _score(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Return the discriminator's loss, its per-image accuracy, and its logits on fakes."""
@@ -138,6 +131,8 @@ class {{ gan_class }}(LightningModule):
             g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
             self._optimizer_step(g_optimizer, g_loss)
         self._update("train", d_loss, g_loss, correct)
+        # Written every log_every_n_steps by Lightning, beside the epoch means.
+        self.log_dict({"train_d_loss_step": d_loss, "train_g_loss_step": g_loss})
 
     @override
     def on_train_epoch_end(self) -> None:
@@ -166,7 +161,7 @@ class {{ gan_class }}(LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
         # One grid per training epoch: not in the sanity check, nor in `validate`.
-        if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self._save_samples()
 
     @override
@@ -183,15 +178,14 @@ class {{ gan_class }}(LightningModule):
 
     @override
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
-        images, _ = batch
-        # How real the discriminator finds each image: a score for unusual inputs.
-        return torch.sigmoid(self.discriminator(images))
+        # One generated image per input: the inputs only set how many.
+        return self._generate(len(batch[0]))
 
     def _save_samples(self) -> None:
         images = self(self.fixed_noise).float()
         grid = make_grid(images, nrow=8, padding=2, pad_value=1.0)
         # Every process asks: under DDP, the run's folder is a broadcast from the first one.
-        folder = run_folder(self.trainer) / "samples"
+        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
         if not self.trainer.is_global_zero:
             return
         folder.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from {{ cookiecutter.package_name }}.datamodule import MNIST_RAW_FILES
+
+
+def run_if(min_gpus: int = 0) -> Callable[[Any], Any]:
+    """Mark a test ``gpu`` and skip it on a machine with fewer CUDA GPUs (as Lightning's RunIf)."""
+
+    def mark(test: Any) -> Any:
+        skip = pytest.mark.skipif(
+            torch.cuda.device_count() < min_gpus, reason=f"needs {min_gpus} CUDA GPU(s)"
+        )
+        return skip(pytest.mark.gpu(test)) if min_gpus else test
+
+    return mark
+
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10

@@ -4,6 +4,7 @@ Examples:
     {{ cookiecutter.package_name }} fit                            # a new run: logs/{{ cookiecutter.package_name }}/version_N/
     {{ cookiecutter.package_name }} fit --trainer.max_epochs 3     # override any key
     {{ cookiecutter.package_name }} fit --experiment NAME          # configs/experiments/NAME.yaml
+    {{ cookiecutter.package_name }} fit --config configs/debug/fast_dev_run.yaml   # a debug config
     {{ cookiecutter.package_name }} fit --ckpt_path last           # continue the latest run, in its folder
     {{ cookiecutter.package_name }} test --ckpt_path best          # the latest run's best checkpoint
     {{ cookiecutter.package_name }} test --run version_0 --ckpt_path best   # ... of a run you name
@@ -11,69 +12,57 @@ Examples:
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
+from pathlib import Path
+{%- endif %}
 
 import torch
 from jsonargparse import Namespace
-from pytorch_lightning import LightningDataModule, LightningModule, Trainer
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning import LightningDataModule, LightningModule{{ ", Trainer" if cookiecutter.logger in ("mlflow", "wandb") else "" }}
+from pytorch_lightning.callbacks import ModelCheckpoint
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
 from pytorch_lightning.cli import (
     ArgsType,
     LightningArgumentParser,
     LightningCLI,
     SaveConfigCallback,
 )
+{%- else %}
+from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
+{%- endif %}
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from typing_extensions import override
 
 from {{ cookiecutter.package_name }} import __version__
-from {{ cookiecutter.package_name }}.callbacks import DeferredRequeue, MonitoredMetricsCheck
 from {{ cookiecutter.package_name }}.configs import config_dir, with_experiment_configs
-from {{ cookiecutter.package_name }}.devices import check_devices
-from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.runs import run_folder, select_run
+from {{ cookiecutter.package_name }}.runs import RunError, next_config_name, {{ "record_tracker_run, " if cookiecutter.logger in ("mlflow", "wandb") else "" }}select_run
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
+# Printed as one line, exit status 2: data, a run or GPUs (Lightning's message) not there.
+USER_ERRORS = (FileNotFoundError, RunError, MisconfigurationException)
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
 
 
 class SaveRunConfig(SaveConfigCallback):
-    """LightningCLI's SaveConfigCallback, saving into the run's folder with every logger.
-
-    Lightning saves in ``trainer.log_dir``: the run's folder for TensorBoard and CSV, but
-    for MLflow and W&B their shared ``save_dir``, where each run would overwrite the last
-    one's config. A logger that keeps files of its own (``log_config``) gets it too.
-    """
+    """Lightning's SaveConfigCallback; it also records the tracker's run for a resume."""
 
     @override
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if self.already_saved:
-            return
-        folder = run_folder(trainer)  # every process asks: a broadcast under DDP
-        if trainer.is_global_zero:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / self.config_filename
-            self.parser.save(
-                self.config,
-                str(path),
-                skip_unset=False,  # keep null values: they are what the run used
-                overwrite=self.overwrite,
-                multifile=self.multifile,
-            )
-            for logger in trainer.loggers:
-                if hasattr(logger, "log_config"):
-                    logger.log_config(path)
-            self.already_saved = True
-        self.already_saved = trainer.strategy.broadcast(self.already_saved)
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if trainer.is_global_zero and trainer.log_dir:
+            record_tracker_run(Path(trainer.log_dir), trainer.loggers)
+{%- endif %}
 
 
 class {{ cookiecutter.class_name }}CLI(LightningCLI):
-    """LightningCLI with checkpointing and early stopping always on, experiments and runs."""
+    """LightningCLI with a ModelCheckpoint always on, experiments and runs."""
 
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # Forced callbacks get their own config sections and flags, such as
-        # --checkpoint.save_top_k 5 or --early_stopping.patience 10.
+        # Runs and --ckpt_path last|best rest on it: --checkpoint.save_top_k 5, and so on.
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_argument(
             "--experiment",
             type=str | None,
@@ -101,17 +90,23 @@ class {{ cookiecutter.class_name }}CLI(LightningCLI):
         else:
             argv = sys.argv[1:] if args is None else list(args)
             self.config = parser.parse_args(with_experiment_configs(argv))
-        subcommand = self.config.get("subcommand")
-        if subcommand:
-            select_run(self.config[subcommand], subcommand)
+        if subcommand := self.config.get("subcommand"):
+            folder = select_run(self.config[subcommand], subcommand)
+            # A run's every start keeps the config it used: config.yaml, config-2.yaml, ...
+            if folder is not None:
+                self.save_config_kwargs["config_filename"] = next_config_name(folder, subcommand)
+            elif subcommand != "fit":
+                self.save_config_kwargs["config_filename"] = f"{subcommand}-config.yaml"
 
-    @override
-    def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand] if self.subcommand else self.config
-        check_devices(config.trainer.accelerator, config.trainer.devices)
-        if self.subcommand not in (None, "fit"):
-            # Evaluation logs into the run it evaluates: keep the config fit saved there.
-            self.save_config_kwargs["config_filename"] = f"{self.subcommand}-config.yaml"
+
+def quiet_lightning_notices() -> None:
+    """Silence Lightning's notices that do not apply to this project."""
+    # jsonargparse's, about calls inside LightningCLI (documented switch).
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+    # Lightning's: batches are sliced from memory and need no worker processes.
+    warnings.filterwarnings("ignore", ".*does not have many workers")
+    # Raised inside Lightning by newer torch releases (torch.utils._pytree), not by this code.
+    warnings.filterwarnings("ignore", ".*LeafSpec.* is deprecated")
 
 
 def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_name }}CLI:
@@ -122,10 +117,9 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
         run: With subcommands (``fit``, ``test``, ...) when true; a bare parser otherwise,
             which instantiates the model, data and trainer without running anything.
     """
+    quiet_lightning_notices()
     defaults = {"default_config_files": [str(config_dir() / "default.yaml")]}
     subcommands = {name: defaults for name in SUBCOMMANDS}
-    # `--version` prints the package's version; usage lines name the package, also under
-    # `python -m`, where the program would be __main__.py.
     program = {"prog": "{{ cookiecutter.package_name }}", "version": __version__}
     return {{ cookiecutter.class_name }}CLI(
         # Any LightningModule and LightningDataModule, chosen by class_path in the config.
@@ -133,10 +127,10 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
-        trainer_defaults={"callbacks": [MonitoredMetricsCheck(), DeferredRequeue()]},
         parser_kwargs={**subcommands, **program} if run else defaults,
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
         save_config_callback=SaveRunConfig,
-        save_config_kwargs={"overwrite": True},
+{%- endif %}
         args=args,
         run=run,
     )
@@ -148,7 +142,7 @@ def main() -> None:
     torch.set_float32_matmul_precision("high")
     try:
         cli_main()
-    except UserError as err:
+    except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import yaml
 
-from {{ cookiecutter.package_name }}.errors import ConfigNotFoundError, ExperimentNotFoundError
-
 PACKAGE_DIR = Path(__file__).resolve().parent
 # An experiment is named like a module: never a path, so a name only reads a file in there.
 EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
@@ -23,13 +21,13 @@ def config_dir() -> Path:
     reads the project's own ``configs/``.
 
     Raises:
-        ConfigNotFoundError: neither holds ``default.yaml``.
+        FileNotFoundError: neither holds ``default.yaml``.
     """
     candidates = (PACKAGE_DIR / "configs", PACKAGE_DIR.parents[1] / "configs")
     for folder in candidates:
         if (folder / "default.yaml").is_file():
             return folder
-    raise ConfigNotFoundError(
+    raise FileNotFoundError(
         f"no default.yaml in {' or '.join(str(folder) for folder in candidates)}; restore "
         "configs/default.yaml in the project (plscaffold generate config), then reinstall it"
     )
@@ -43,7 +41,7 @@ def experiment_configs(name: str) -> list[Path]:
     whose keys the first file already holds.
 
     Raises:
-        ExperimentNotFoundError: there is no ``configs/experiments/NAME.yaml``, a parent's
+        FileNotFoundError: there is no ``configs/experiments/NAME.yaml``, a parent's
             file is missing, or the chain loops.
     """
     folder = config_dir() / "experiments"
@@ -52,24 +50,24 @@ def experiment_configs(name: str) -> list[Path]:
         path = folder / f"{name}.yaml"
         if not EXPERIMENT_NAME.fullmatch(name) or not path.is_file():
             if chain:
-                raise ExperimentNotFoundError(
+                raise FileNotFoundError(
                     f"{chain[0]} names the parent {name!r}, which is not in {folder}; "
                     "restore it or change lineage.parent"
                 )
             known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none yet"
-            raise ExperimentNotFoundError(
+            raise FileNotFoundError(
                 f"no experiment {name!r} in {folder} (known: {known}); create it with "
                 f"`plscaffold experiment new {name}`"
             )
         if path in chain:
-            raise ExperimentNotFoundError(
+            raise FileNotFoundError(
                 f"experiment {name!r} is its own ancestor; fix lineage.parent in {chain[0]}"
             )
         chain.insert(0, path)
         lineage = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("lineage") or {}
         name = str(lineage.get("parent") or "default")
     if not chain:
-        raise ExperimentNotFoundError(
+        raise FileNotFoundError(
             f"--experiment {name!r} names no experiment: the defaults apply without it"
         )
     return chain

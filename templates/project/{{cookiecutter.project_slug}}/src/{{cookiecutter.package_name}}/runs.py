@@ -1,235 +1,198 @@
-"""Run folders: every ``fit`` is one run, and ``--ckpt_path last|best`` mean one run's files.
+"""Runs: every ``fit`` is one run folder, and ``--ckpt_path last|best`` mean one run's files.
 
-A run keeps what it made in one folder, in Lightning's own layout::
+A run keeps what it made in the first logger's folder, Lightning's own layout::
 
     logs/<name>/<run>/               the logger's files and hparams.yaml
-    logs/<name>/<run>/config.yaml    the config the run trained with
-    logs/<name>/<run>/checkpoints/   its ModelCheckpoint files: the top k and last.ckpt
+    logs/<name>/<run>/config.yaml    the config of its first start (config-2.yaml: the next)
+    logs/<name>/<run>/checkpoints/   ModelCheckpoint's files: the top k and last.ckpt
 
-``<name>`` is the logger's name (the package, or the experiment) and ``<run>`` is
-``version_N`` for a new run, or the name ``--run`` gives it. :func:`select_run` turns
-``--ckpt_path last|best`` and ``--run`` into a file of one run and points the logger
-(and the Trainer's ``default_root_dir``, where SLURM requeue checkpoints go) at that
-run's folder: a resumed run continues in its folder with its step count, and
-``test``/``validate``/``predict`` log beside the checkpoint they evaluate.
+``<run>`` is ``version_N`` for a new run, or the name ``--run`` gives it. ``select_run``
+turns ``--ckpt_path last|best`` and ``--run`` into a file of one run and sets the loggers'
+``version`` (and the Trainer's ``default_root_dir``, where SLURM's requeue checkpoints go)
+to that run, so a resumed run continues its folder and step count, and ``test`` logs
+beside the checkpoint it evaluates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+{% if cookiecutter.logger in ("mlflow", "wandb") -%}
+import json
+{% endif -%}
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
+from typing import Any
+{%- endif %}
 
 import torch
 from jsonargparse import Namespace
+from pytorch_lightning.utilities import rank_zero_only
 
-from {{ cookiecutter.package_name }}.errors import (
-    CheckpointNotFoundError,
-    RunExistsError,
-    RunNotFoundError,
-)
-
-if TYPE_CHECKING:
-    from pytorch_lightning import Trainer
-
-CHECKPOINT_DIR = "checkpoints"
+CHECKPOINTS = "checkpoints"
 # Lightning saves these in default_root_dir when SLURM signals a requeue.
 REQUEUE_CHECKPOINTS = "hpc_ckpt_*.ckpt"
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
+# The tracker's run a run folder continues: {"run_id": ...} or {"id": ...}.
+TRACKER_RECORD = "{{ cookiecutter.logger }}.json"
+{%- endif %}
 
 
-@dataclass(frozen=True)
-class Run:
-    """One run: its folder, and the folder its ModelCheckpoint writes to."""
+class RunError(Exception):
+    """A run or checkpoint that is not there, or a run name in use; printed as one line."""
 
-    folder: Path
-    checkpoint_dir: Path
 
-    @property
-    def name(self) -> str:
-        return self.folder.name
+def checkpoints(folder: Path) -> list[Path]:
+    """Return a run's checkpoints, ModelCheckpoint's and SLURM's requeue ones, oldest first."""
+    found = [*(folder / CHECKPOINTS).glob("*.ckpt"), *folder.glob(REQUEUE_CHECKPOINTS)]
+    return sorted(found, key=lambda path: path.stat().st_mtime_ns)
 
-    def checkpoints(self) -> list[Path]:
-        """Return every checkpoint of the run: ModelCheckpoint's and SLURM's requeue ones."""
-        return [*self.checkpoint_dir.glob("*.ckpt"), *self.folder.glob(REQUEUE_CHECKPOINTS)]
 
-    def last_checkpoint(self) -> Path | None:
-        """Return where training stopped: the newest of last.ckpt and the requeue ones."""
-        return _newest([p for p in self.checkpoints() if p.name.startswith(("last", "hpc_ckpt_"))])
-
-    def best_checkpoint(self) -> Path | None:
-        """Return the best checkpoint by the monitored metric, or None if none was kept."""
-        newest = _newest(self.checkpoints())
-        if newest is None:
-            return None
-        # Every checkpoint holds ModelCheckpoint's state, which names the best file so far.
-        saved = torch.load(newest, map_location="cpu", weights_only=True, mmap=True)
-        for key, state in saved.get("callbacks", {}).items():
-            if key.startswith("ModelCheckpoint") and state.get("best_model_path"):
-                best = self.checkpoint_dir / Path(state["best_model_path"]).name
-                return best if best.is_file() else None
+def best_checkpoint(folder: Path) -> Path | None:
+    """Return the best checkpoint ModelCheckpoint recorded in the run's newest checkpoint."""
+    if not (found := checkpoints(folder)):
         return None
+    saved = torch.load(found[-1], map_location="cpu", weights_only=True, mmap=True)
+    for state in saved.get("callbacks", {}).values():  # ModelCheckpoint.state_dict()
+        if best := state.get("best_model_path"):
+            path = folder / CHECKPOINTS / Path(best).name
+            return path if path.is_file() else None
+    return None
 
 
-def _newest(paths: list[Path]) -> Path | None:
-    return max(paths, key=lambda path: path.stat().st_mtime_ns, default=None)
-
-
-def run_folder(trainer: Trainer) -> Path:
-    """Return the folder of the run in progress, where its files go.
-
-    That is the first logger's ``log_dir`` with every logger of this project (Lightning's
-    ``trainer.log_dir`` is the run's folder for TensorBoard and CSV only). Every process
-    must call it: under DDP, the folder is the first process's.
-    """
-    logger = trainer.loggers[0] if trainer.loggers else None
-    folder = getattr(logger, "log_dir", None) if trainer.is_global_zero else None
-    return Path(trainer.strategy.broadcast(folder) or trainer.default_root_dir)
-
-
-def runs_in(root: Path) -> list[Run]:
-    """Return the runs under a logger's folder (``<save_dir>/<name>``) that hold checkpoints."""
-    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    runs = [Run(folder, folder / CHECKPOINT_DIR) for folder in folders]
-    return [run for run in runs if run.checkpoints()]
-
-
-def latest_run(runs: list[Run]) -> Run | None:
-    """Return the run that saved a checkpoint last."""
-    return max(
-        runs,
-        key=lambda run: max(path.stat().st_mtime_ns for path in run.checkpoints()),
-        default=None,
-    )
+def checkpoint_of(folder: Path, which: str) -> Path:
+    """Return a run's ``last`` checkpoint (where training stopped) or its ``best``."""
+    if which == "last":
+        last = [p for p in checkpoints(folder) if p.name.startswith(("last", "hpc_ckpt_"))]
+        path = last[-1] if last else None
+    else:
+        path = best_checkpoint(folder)
+    if path is None:
+        names = ", ".join(p.name for p in checkpoints(folder)) or "none"
+        raise RunError(
+            f"--ckpt_path {which}: run {folder} has no {which} checkpoint (its files: {names}); "
+            "pass --ckpt_path PATH/TO/FILE.ckpt"
+        )
+    return path
 
 
 def run_name(text: str) -> str:
-    """Return the folder name ``--run`` means: ``3`` is ``version_3``, a name is itself.
-
-    Raises:
-        RunNotFoundError: the name is not a plain folder name.
-    """
+    """Return the folder ``--run`` means: ``3`` is ``version_3``, a name is itself."""
     name = f"version_{text}" if text.isdigit() else text
     if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise RunNotFoundError(
-            f"--run {text!r} is not a run name; give a folder name such as version_3 or slurm-1234"
-        )
+        raise RunError(f"--run {text!r}: give a folder name such as version_3 or slurm-1234")
     return name
 
 
-def _versioned_loggers(trainer: Namespace) -> list[Namespace]:
-    """Return the configured loggers that keep runs in ``<save_dir>/<name>/<version>``."""
+def next_config_name(folder: Path, subcommand: str) -> str:
+    """Return the name a start of ``subcommand`` saves its config under, keeping earlier ones."""
+    stem = "config" if subcommand == "fit" else f"{subcommand}-config"
+    number = 1
+    while (folder / (f"{stem}.yaml" if number == 1 else f"{stem}-{number}.yaml")).exists():
+        number += 1
+    return f"{stem}.yaml" if number == 1 else f"{stem}-{number}.yaml"
+
+
+def _loggers(trainer: Namespace) -> list[Namespace]:
     configured = trainer.get("logger")
     loggers = configured if isinstance(configured, list) else [configured]
-    return [
-        logger
-        for logger in loggers
-        if isinstance(logger, Namespace)
-        and isinstance(init := logger.get("init_args"), Namespace)
-        and all(key in init for key in ("save_dir", "name", "version"))
-    ]
+    return [logger for logger in loggers if isinstance(logger, Namespace)]
 
 
-def select_run(config: Namespace, subcommand: str) -> None:
+def select_run(config: Namespace, subcommand: str) -> Path | None:
     """Point one subcommand's parsed config at the run it continues or evaluates.
 
-    ``--ckpt_path last`` and ``best`` become a file of the named run (``--run``) or of
-    the run that saved a checkpoint last; a checkpoint file inside a run selects that
-    run. The logger then writes into that run's folder instead of a new ``version_N``.
+    Returns:
+        The folder of an existing run the command works in; None for a new run.
 
     Raises:
-        RunNotFoundError: there is no such run, or it has no such checkpoint.
-        RunExistsError: ``fit --run NAME`` without ``--ckpt_path`` names an existing run.
-        CheckpointNotFoundError: ``--ckpt_path`` names a file that is not there.
+        RunError: no such run, checkpoint or file, or ``fit --run NAME`` (no ``--ckpt_path``)
+            names an existing run.
     """
     ckpt_path, wanted = config.get("ckpt_path"), config.get("run")
     name = run_name(str(wanted)) if wanted is not None else None
-    if _is_local_file_path(ckpt_path) and not Path(str(ckpt_path)).is_file():
-        raise CheckpointNotFoundError(
-            f"--ckpt_path {ckpt_path}: no such file; pass an existing checkpoint, or last or "
-            "best for one of a run's"
-        )
-    loggers = _versioned_loggers(config.trainer)
-    dirpath = config.get("checkpoint.dirpath")
-    if dirpath is not None or not loggers:
-        if name is not None:
-            raise RunNotFoundError(
-                "--run needs a folder per run: a logger with a save_dir (trainer.logger) and "
-                "checkpoint.dirpath: null"
+    is_file = ckpt_path is not None and ckpt_path not in ("last", "best", "hpc")
+    if is_file and "://" not in str(ckpt_path) and not Path(str(ckpt_path)).is_file():
+        raise RunError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
+    loggers = _loggers(config.trainer)
+    init = loggers[0].init_args if loggers else None
+    if init is None or "version" not in init or config.get("checkpoint.dirpath") is not None:
+        if name is not None or ckpt_path in ("last", "best"):
+            raise RunError(
+                "--run and --ckpt_path last|best need a folder per run: a TensorBoard or CSV "
+                "logger first in trainer.logger, and checkpoint.dirpath: null"
             )
-        if ckpt_path == "best":  # Lightning finds last.ckpt in that one folder itself
-            folder = Path(config.trainer.get("default_root_dir") or ".")
-            checkpoints = Path(dirpath) if dirpath is not None else folder / CHECKPOINT_DIR
-            config.ckpt_path = str(_checkpoint_of(Run(folder, checkpoints), "best"))
-        return
-    init = loggers[0].init_args
-    save_dir = Path(init.save_dir or config.trainer.get("default_root_dir") or ".")
-    root = save_dir / init.name if init.name else save_dir
-    run, checkpoint = _choose(runs_in(root), root, name, ckpt_path, subcommand)
-    if checkpoint is not None:
-        config.ckpt_path = str(checkpoint)
-    if run is None:
-        return
-    for logger in loggers:
-        logger.init_args.version = run.name
-    if config.trainer.get("default_root_dir") is None:
-        config.trainer.default_root_dir = str(run.folder)
-
-
-def _choose(
-    runs: list[Run], root: Path, name: str | None, ckpt_path: Any, subcommand: str
-) -> tuple[Run | None, Path | None]:
-    """Return the run a command works in (None: a new ``version_N``) and its checkpoint."""
-    named = next((run for run in runs if run.name == name), None)
-    new = Run(root / name, root / name / CHECKPOINT_DIR) if name is not None else None
+        return None
+    root = Path(init.save_dir or config.trainer.get("default_root_dir") or ".") / init.name
+    runs = [p for p in root.iterdir() if p.is_dir() and checkpoints(p)] if root.is_dir() else []
+    folder: Path | None = None
     if ckpt_path in ("last", "best"):
-        run = named if name is not None else latest_run(runs)
-        if run is not None:
-            return run, _checkpoint_of(run, ckpt_path)
-        if subcommand == "fit" and ckpt_path == "last":
-            # Nothing to resume yet: Lightning warns and starts afresh (in the named run).
-            return new, None
-        known = ", ".join(run.name for run in runs) or "none"
-        which = f"run {name!r}" if name else "a run"
-        raise RunNotFoundError(
-            f"--ckpt_path {ckpt_path}: {which} with checkpoints is not in {root} (runs there: "
-            f"{known}); train one with `fit`, or pass --ckpt_path PATH/TO/FILE.ckpt"
-        )
-    if _is_local_file_path(ckpt_path):
-        folder = Path(str(ckpt_path)).resolve().parent
-        holder = next(
-            (run for run in runs if folder in (run.checkpoint_dir.resolve(), run.folder.resolve())),
-            None,
-        )
-        return new or holder, None
-    if ckpt_path is not None:  # hpc, a model registry or a URL: Lightning resolves those
-        return new, None
-    if new is None:
-        return None, None
-    if subcommand != "fit":
-        raise RunNotFoundError(
-            f"--run {name}: say which of its checkpoints to {subcommand} with --ckpt_path "
-            "best, last or a file"
-        )
-    if new.folder.exists():
-        raise RunExistsError(
-            f"run {name!r} exists in {root}; continue it with --ckpt_path last, or give the new "
-            "run another name"
-        )
-    return new, None
+        if name is not None:
+            folder = root / name
+        elif runs:
+            folder = max(runs, key=lambda run: checkpoints(run)[-1].stat().st_mtime_ns)
+        if folder is None or folder not in runs:
+            known = ", ".join(sorted(run.name for run in runs)) or "none"
+            raise RunError(
+                f"--ckpt_path {ckpt_path}: {f'run {name!r}' if name else 'a run'} with "
+                f"checkpoints is not in {root} (runs there: {known}); train one with `fit`, "
+                "or pass --ckpt_path PATH/TO/FILE.ckpt"
+            )
+        config.ckpt_path = str(checkpoint_of(folder, ckpt_path))
+    elif is_file:  # a checkpoint inside a run continues that run
+        parent = Path(str(ckpt_path)).resolve().parent
+        folder = next((r for r in runs if parent in (r.resolve(), r.resolve() / CHECKPOINTS)), None)
+    elif name is not None:
+        if subcommand != "fit":
+            raise RunError(f"--run {name}: say which checkpoint to use with --ckpt_path")
+        if (root / name).exists():
+            raise RunError(
+                f"run {name!r} exists in {root}; continue it with --ckpt_path last, or give "
+                "the new run another name"
+            )
+    if name is not None and folder is None:
+        folder = root / name  # a new run with that name
+    if folder is None:
+        return None
+    for logger in loggers:
+        if "version" in logger.init_args:
+            logger.init_args.version = folder.name
+    if config.trainer.get("default_root_dir") is None:
+        config.trainer.default_root_dir = str(folder)
+    continue_logs(folder, config.trainer)
+    return folder if folder.is_dir() else None
 
 
-def _is_local_file_path(ckpt_path: Any) -> bool:
-    """Tell a checkpoint file on this machine from Lightning's names and URLs."""
-    text = "" if ckpt_path is None else str(ckpt_path)
-    return bool(text) and text not in ("last", "best", "hpc") and ":" not in text.split("/")[0]
+def continue_logs(folder: Path, trainer: Namespace) -> None:
+    """Keep the logs of a run's earlier starts{{ ", and continue its tracker's run" if cookiecutter.logger in ("mlflow", "wandb") else "" }}."""
+    keep_metrics(folder)
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
+    record = folder / TRACKER_RECORD
+    saved = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+    for logger in _loggers(trainer):
+        for key in ("run_id", "id"):  # MLFlowLogger's and WandbLogger's
+            if key in logger.init_args and key in saved:
+                logger.init_args[key] = saved[key]
+{%- endif %}
 
 
-def _checkpoint_of(run: Run, which: str) -> Path:
-    path = run.last_checkpoint() if which == "last" else run.best_checkpoint()
-    if path is None:
-        raise RunNotFoundError(
-            f"--ckpt_path {which}: run {run.folder} has no {which} checkpoint (its files: "
-            f"{', '.join(p.name for p in run.checkpoints()) or 'none'}); pass --ckpt_path "
-            "PATH/TO/FILE.ckpt"
-        )
-    return path
+@rank_zero_only
+def keep_metrics(folder: Path) -> None:
+    """Lightning's CSVLogger deletes the metrics.csv of a folder it starts in: move it aside."""
+    metrics = folder / "metrics.csv"
+    if metrics.is_file():
+        metrics.rename(folder / f"metrics-{1 + len(list(folder.glob('metrics-*.csv')))}.csv")
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
+
+
+def record_tracker_run(folder: Path, loggers: list[Any]) -> None:
+    """Write which {{ 'MLflow' if cookiecutter.logger == 'mlflow' else 'W&B' }} run this folder is, for its next start to continue."""
+    for logger in loggers:
+        {%- if cookiecutter.logger == "mlflow" %}
+        record = {"run_id": logger.run_id} if type(logger).__name__ == "MLFlowLogger" else None
+        {%- else %}
+        record = {"id": logger.version} if type(logger).__name__ == "WandbLogger" else None
+        {%- endif %}
+        if record:
+            temporary = folder / f".{TRACKER_RECORD}.tmp"
+            temporary.write_text(json.dumps(record) + "\n", encoding="utf-8")
+            temporary.replace(folder / TRACKER_RECORD)
+{%- endif %}

@@ -1,25 +1,71 @@
+{% if cookiecutter.model == "gan" -%}
+"""PredictionWriter: ``predict`` saves the generator's images as a grid in the run's folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from pytorch_lightning import LightningModule, Trainer
+from pytorch_lightning.callbacks import BasePredictionWriter
+from pytorch_lightning.utilities import rank_zero_info
+from torchvision.utils import save_image
+from typing_extensions import override
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Save every image ``predict`` generated, one grid of 16 per row, in the run's folder.
+
+    Under DDP each process writes ``<stem>-rank<N>.png``.
+
+    Args:
+        filename: Name of the image file in the run's folder.
+    """
+
+    def __init__(self, filename: str = "samples.png") -> None:
+        super().__init__(write_interval="epoch")
+        self.filename = filename
+
+    @override
+    def write_on_epoch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        predictions: Sequence[Any],
+        batch_indices: Sequence[Any],
+    ) -> None:
+        path = Path(trainer.log_dir or trainer.default_root_dir) / self.filename
+        if trainer.world_size > 1:
+            path = path.with_name(f"{path.stem}-rank{trainer.global_rank}{path.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        images = torch.cat(list(predictions)).float()
+        save_image(images, path, nrow=16, padding=2, pad_value=1.0)
+        rank_zero_info(f"Wrote {len(images)} generated images to {path.resolve()}")
+{%- else -%}
 """PredictionWriter: ``predict`` writes its predictions to a CSV file in the run's folder."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import torch
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import BasePredictionWriter
 from pytorch_lightning.utilities import rank_zero_info
 from typing_extensions import override
 
-from {{ cookiecutter.package_name }}.runs import run_folder
-
 
 class PredictionWriter(BasePredictionWriter):
-    """Write one row per predicted sample: its index in the dataset and the predicted class.
+    """Write one row per sample: its index, its label (-1: unknown), the prediction and
+    each class's probability.
 
-    The file goes to the run's folder (the logger's, which ``--ckpt_path best`` points at
-    the run that trained the checkpoint). Under DDP each process writes its own file,
-    ``<stem>-rank<N>.csv``; the indices tell which sample each row is.
+    The file goes to the run's folder, which ``--ckpt_path best`` points at the run that
+    trained the checkpoint. Under DDP each process writes ``<stem>-rank<N>.csv``.
 
     Args:
         filename: Name of the file in the run's folder.
@@ -37,16 +83,18 @@ class PredictionWriter(BasePredictionWriter):
         predictions: Sequence[Any],
         batch_indices: Sequence[Any],
     ) -> None:
-        path = run_folder(trainer) / self.filename
+        path = Path(trainer.log_dir or trainer.default_root_dir) / self.filename
         if trainer.world_size > 1:
             path = path.with_name(f"{path.stem}-rank{trainer.global_rank}{path.suffix}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        (indices_per_batch,) = batch_indices  # one predict dataloader: its batches' indices
-        rows = 0
+        (indices,) = batch_indices  # one predict dataloader: its batches' sample indices
+        index = [i for batch in indices for i in batch]
+        columns = {k: torch.cat([out[k] for out in predictions]).tolist() for k in predictions[0]}
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["index", "prediction"])
-            for batch, indices in zip(predictions, indices_per_batch, strict=True):
-                writer.writerows(zip(indices, batch.tolist(), strict=True))
-                rows += len(indices)
-        rank_zero_info(f"Wrote {rows} predictions to {path.resolve()}")
+            classes = len(columns["p"][0])
+            writer.writerow(["index", "label", "prediction", *(f"p{c}" for c in range(classes))])
+            for i, label, prediction, p in zip(index, *columns.values(), strict=True):
+                writer.writerow([i, label, prediction, *(f"{q:.4f}" for q in p)])
+        rank_zero_info(f"Wrote {len(index)} predictions to {path.resolve()}")
+{%- endif %}
