@@ -97,7 +97,7 @@ def test_every_option_reaches_the_answers_and_the_config(runner: CliRunner, tmp_
         "batch_size: 128",
         "lr: 0.02",
         "seed_everything: 3",
-        "my_net.loggers.CSVLogger",
+        "pytorch_lightning.loggers.CSVLogger",
     ):
         assert line in config
     model = (project / "src" / "my_net" / "model.py").read_text()

@@ -15,30 +15,39 @@ import yaml
 from plscaffold.api import new_project, project_options
 from plscaffold.experiments.compare import compare_experiments
 
-LOGGER_CLASSES = {
-    "tensorboard": "pytorch_lightning.loggers.TensorBoardLogger",
-    "csv": "proj.loggers.CSVLogger",
-    "mlflow": "proj.loggers.MLFlowLogger",
-    "wandb": "proj.loggers.WandbLogger",
+LOGGERS = {
+    "tensorboard": ["pytorch_lightning.loggers.TensorBoardLogger"],
+    "csv": ["pytorch_lightning.loggers.CSVLogger"],
+    # The run's folder is the CSV logger's; the tracker logs beside it.
+    "mlflow": ["pytorch_lightning.loggers.CSVLogger", "proj.runs.MLFlowLogger"],
+    "wandb": ["pytorch_lightning.loggers.CSVLogger", "pytorch_lightning.loggers.WandbLogger"],
 }
 DEPENDENCIES = {"tensorboard": "tensorboard>=", "mlflow": "mlflow>=", "wandb": "wandb>="}
 
 
-@pytest.mark.parametrize("logger", sorted(LOGGER_CLASSES))
+@pytest.mark.parametrize("logger", sorted(LOGGERS))
 def test_each_logger_is_configured_and_declared(tmp_path: Path, logger: str) -> None:
     project = new_project(project_options("proj", logger=logger), output_dir=tmp_path)
     root = project.project_abspath
     config = yaml.safe_load((root / "configs" / "default.yaml").read_text())
     chosen = config["trainer"]["logger"]
-    assert chosen["class_path"] == LOGGER_CLASSES[logger]
-    assert chosen["init_args"]["save_dir"] == "logs" and chosen["init_args"]["name"] == "proj"
+    chosen = chosen if isinstance(chosen, list) else [chosen]
+    assert [entry["class_path"] for entry in chosen] == LOGGERS[logger]
+    assert chosen[0]["init_args"]["save_dir"] == "logs"
+    assert chosen[0]["init_args"]["name"] == "proj"
     if logger == "mlflow":
-        assert chosen["init_args"]["tracking_uri"] is None  # the local store in mlruns/
+        # A relative local store: a moved project continues its MLflow runs.
+        assert chosen[1]["init_args"]["tracking_uri"] == "sqlite:///mlruns/mlflow.db"
     if logger == "wandb":
-        assert chosen["init_args"]["offline"] is True
+        assert chosen[1]["init_args"]["offline"] is True
     pyproject = (root / "pyproject.toml").read_text()
     for name, requirement in DEPENDENCIES.items():
         assert (f'"{requirement}' in pyproject) == (name == logger), name
+    # Only the chosen logger's code: the project has no logger module of its own.
+    assert not (root / "src" / "proj" / "loggers.py").exists()
+    runs = (root / "src" / "proj" / "runs.py").read_text()
+    assert ("mlflow.json" in runs) == (logger == "mlflow")
+    assert ("wandb.json" in runs) == (logger == "wandb")
     assert "/mlruns/" in (root / ".gitignore").read_text().splitlines()
 
 

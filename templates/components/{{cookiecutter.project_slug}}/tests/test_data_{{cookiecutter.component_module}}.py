@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from pytorch_lightning.trainer.states import TrainerStatus
 
-from {{ cookiecutter.package_name }}.cli import cli_main
+from {{ cookiecutter.package_name }}.cli import cli_main, main
 from {{ cookiecutter.package_name }}.data.{{ cookiecutter.component_module }} import (
     {{ cookiecutter.component_class }}DataModule,
 )
@@ -48,6 +48,23 @@ def test_batches_are_resized_grayscale(image_dir: Path) -> None:
 def test_a_missing_folder_says_what_to_put_there(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="one sub-folder of images per class"):
         DataModule(data_dir=str(tmp_path / "nothing")).prepare_data()
+
+
+def test_a_missing_folder_is_one_line_from_the_command_line(
+    cpu_args: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = [f"--data={CLASS_PATH}", f"--data.data_dir={tmp_path / 'nothing'}"]
+    monkeypatch.setattr("sys.argv", ["{{ cookiecutter.package_name }}", "fit", *cpu_args, *missing])
+
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and "nothing" in err
 
 
 def test_selected_by_class_path_it_trains(cpu_args: list[str], image_dir: Path) -> None:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from conftest import synthetic_digits, write_idx
 from PIL import Image
 from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.cli import SaveConfigCallback
 
 from {{ cookiecutter.package_name }}.cli import cli_main
 {%- if gan_config %}
@@ -165,9 +166,12 @@ def test_resuming_restores_both_optimizers(cpu_args: list[str], runs_dir: Path) 
     saved = torch.load(last, map_location="cpu", weights_only=False)["optimizer_states"]
     assert len(saved) == 2
 
-    resumed = build(
-        cpu_args, "--trainer.max_epochs=2", "--trainer.logger.init_args.version=version_0"
-    )
+    # The run's folder, kept by a CSV logger (of every variant's loggers, the simplest).
+    logger = ["--trainer.logger=pytorch_lightning.loggers.CSVLogger",
+              f"--trainer.logger.save_dir={runs_dir.parent}",
+              f"--trainer.logger.name={runs_dir.name}",
+              "--trainer.logger.version=version_0"]  # fmt: skip
+    resumed = build(cpu_args, "--trainer.max_epochs=2", *logger)
     restored: list[dict[str, Any]] = []
 
     class _Restored(Callback):
@@ -175,6 +179,9 @@ def test_resuming_restores_both_optimizers(cpu_args: list[str], runs_dir: Path) 
             # Copies: the states' tensors go on changing as training goes on.
             restored.extend(copy.deepcopy(opt.state_dict()) for opt in trainer.optimizers)
 
+    # The run's config.yaml is its first start's: `fit` would save this one beside it.
+    callbacks = resumed.trainer.callbacks
+    resumed.trainer.callbacks = [cb for cb in callbacks if not isinstance(cb, SaveConfigCallback)]
     resumed.trainer.callbacks.append(_Restored())
     with pytest.warns(UserWarning, match="exists and is not empty"):  # the run's own folder
         resumed.trainer.fit(resumed.model, resumed.datamodule, ckpt_path=str(last))

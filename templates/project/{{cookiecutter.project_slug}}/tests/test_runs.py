@@ -193,19 +193,22 @@ def test_last_with_no_checkpoint_is_one_line_and_exit_2(
 
 
 def test_a_run_and_its_continuation_are_one_mlflow_run(
-    cpu_args: list[str], runs_dir: Path, tmp_path: Path
+    cpu_args: list[str], runs_dir: Path, mlflow_store: str
 ) -> None:
     from mlflow.tracking import MlflowClient
 
     cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
     resume(["fit", *cpu_args, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    # Evaluated with another batch size: the run keeps the parameters it started with.
+    cli_main(["test", *cpu_args, "--ckpt_path=best", "--data.batch_size=16"])
 
     record = json.loads((runs_dir / "version_0" / "mlflow.json").read_text())
     assert set(record) == {"run_id"}  # no path: a moved project continues the same run
-    # By default, a local store: SQLite in mlruns/ of the working folder.
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    client = MlflowClient(mlflow_store)  # the tests' store (see cpu_args)
     history = client.get_metric_history(record["run_id"], "{{ "val_d_acc" if cookiecutter.model == "gan" else "val_acc" }}")
     assert len(history) == 2  # one per epoch, across both starts
+    run = client.get_run(record["run_id"])
+    assert run.data.params["batch_size"] != "16" and "test_acc" in run.data.metrics
 {%- elif cookiecutter.logger == "wandb" %}
 
 
@@ -216,8 +219,13 @@ def test_wandb_stays_offline_and_a_continuation_keeps_its_id(
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
 
+    import wandb
+
+    wandb.finish()  # a run an earlier test of this process left open
     cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
+    wandb.finish()  # as the process of a real start would, when it exits
     resume(["fit", *cpu_args, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    wandb.finish()
 
     run_id = json.loads((runs_dir / "version_0" / "wandb.json").read_text())["id"]
     offline = sorted((tmp_path / "logs" / "wandb").glob(f"offline-run-*-{run_id}"))

@@ -76,9 +76,13 @@ def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str]) -> N
 {% endif -%}
 def _continue(cpu_args: list[str], run: Any, *args: str) -> Any:
     """Build, without running it, what `fit --ckpt_path last` builds to continue ``run``."""
-    folder = Path(run.trainer.logger.log_dir)
-    version = f"--trainer.logger.init_args.version={folder.name}"
-    resumed = cli_main([*cpu_args, version, *args], run=False)
+    folder = Path(run.trainer.log_dir)
+    # The run's folder, kept by a CSV logger (of every variant's loggers, the simplest).
+    logger = ["--trainer.logger=pytorch_lightning.loggers.CSVLogger",
+              f"--trainer.logger.save_dir={folder.parents[1]}",
+              f"--trainer.logger.name={folder.parent.name}",
+              f"--trainer.logger.version={folder.name}"]  # fmt: skip
+    resumed = cli_main([*cpu_args, *logger, *args], run=False)
     # The run's config.yaml is its first start's: `fit` would save this one beside it.
     callbacks = resumed.trainer.callbacks
     resumed.trainer.callbacks = [cb for cb in callbacks if not isinstance(cb, SaveConfigCallback)]

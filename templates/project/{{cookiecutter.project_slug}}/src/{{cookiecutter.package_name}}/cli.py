@@ -12,6 +12,7 @@ Examples:
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -43,6 +44,7 @@ from {{ cookiecutter.package_name }}.runs import RunError, next_config_name, {{ 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Printed as one line, exit status 2: data, a run or GPUs (Lightning's message) not there.
 USER_ERRORS = (FileNotFoundError, RunError, MisconfigurationException)
+CPU_FIX = "--trainer.accelerator cpu --trainer.devices 1 --trainer.strategy auto"
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
 
 
@@ -99,8 +101,14 @@ class {{ cookiecutter.class_name }}CLI(LightningCLI):
                 self.save_config_kwargs["config_filename"] = f"{subcommand}-config.yaml"
 
 
+def not_a_tip(record: logging.LogRecord) -> bool:
+    """Tell Lightning's log lines from its tips about its cloud services, shown at every start."""
+    return not record.getMessage().startswith("💡 Tip")
+
+
 def quiet_lightning_notices() -> None:
     """Silence Lightning's notices that do not apply to this project."""
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(not_a_tip)
     # jsonargparse's, about calls inside LightningCLI (documented switch).
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     # Lightning's: batches are sliced from memory and need no worker processes.
@@ -143,7 +151,9 @@ def main() -> None:
     try:
         cli_main()
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        # Lightning names missing GPUs; the fix is the same on every machine without them.
+        hint = f" ({CPU_FIX} trains on the CPU)" if "gpu" in str(err).lower() else ""
+        print(f"error: {err}{hint}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -89,10 +89,10 @@ class MNISTDataModule(LightningDataModule):
     def __init__(
         self,
         data_dir: str = "data",
-        batch_size: int = 64,
+        batch_size: int = {{ cookiecutter.batch_size }},
         num_workers: int = 0,
         val_fraction: float = 0.1,
-        seed: int = 42,
+        seed: int = {{ cookiecutter.seed }},
         download: bool = True,
         predict_path: str | None = None,
     ) -> None:

@@ -49,7 +49,7 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        lr: float = 0.001,
+        lr: float = {{ cookiecutter.lr }},
         weight_decay: float = 1e-4,
         mean: float = 0.1307,
         std: float = 0.3081,

@@ -18,6 +18,9 @@ from __future__ import annotations
 {% if cookiecutter.logger in ("mlflow", "wandb") -%}
 import json
 {% endif -%}
+{% if cookiecutter.logger == "mlflow" -%}
+from collections.abc import Mapping
+{% endif -%}
 from pathlib import Path
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
 from typing import Any
@@ -25,7 +28,13 @@ from typing import Any
 
 import torch
 from jsonargparse import Namespace
+{%- if cookiecutter.logger == "mlflow" %}
+from pytorch_lightning.loggers import MLFlowLogger as LightningMLFlowLogger
+{%- endif %}
 from pytorch_lightning.utilities import rank_zero_only
+{%- if cookiecutter.logger == "mlflow" %}
+from typing_extensions import override
+{%- endif %}
 
 CHECKPOINTS = "checkpoints"
 # Lightning saves these in default_root_dir when SLURM signals a requeue.
@@ -114,6 +123,8 @@ def select_run(config: Namespace, subcommand: str) -> Path | None:
         raise RunError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
     loggers = _loggers(config.trainer)
     init = loggers[0].init_args if loggers else None
+    if config.get("experiment") and init is not None and "name" in init:
+        init.name = config.experiment  # an experiment's runs: logs/<experiment>/<run>/
     if init is None or "version" not in init or config.get("checkpoint.dirpath") is not None:
         if name is not None or ckpt_path in ("last", "best"):
             raise RunError(
@@ -152,9 +163,7 @@ def select_run(config: Namespace, subcommand: str) -> Path | None:
         folder = root / name  # a new run with that name
     if folder is None:
         return None
-    for logger in loggers:
-        if "version" in logger.init_args:
-            logger.init_args.version = folder.name
+    init.version = folder.name  # the run-folder logger's; a tracker's run is its own
     if config.trainer.get("default_root_dir") is None:
         config.trainer.default_root_dir = str(folder)
     continue_logs(folder, config.trainer)
@@ -180,6 +189,32 @@ def keep_metrics(folder: Path) -> None:
     metrics = folder / "metrics.csv"
     if metrics.is_file():
         metrics.rename(folder / f"metrics-{1 + len(list(folder.glob('metrics-*.csv')))}.csv")
+{%- if cookiecutter.logger == "mlflow" %}
+
+
+def flat(params: Mapping[str, Any], parent: str = "") -> dict[str, Any]:
+    """Return nested hyperparameters on one level, ``net/init_args/width``, as Lightning logs."""
+    items: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{parent}/{key}" if parent else str(key)
+        items.update(flat(value, name) if isinstance(value, Mapping) else {name: value})
+    return items
+
+
+class MLFlowLogger(LightningMLFlowLogger):
+    """Lightning's MLFlowLogger, for a run that continues: it keeps its first parameters.
+
+    MLflow refuses to change a logged parameter, so a resume or a test with another batch
+    size would fail; only new ones are added (each start's config is in the run folder).
+    """
+
+    @override
+    @rank_zero_only
+    def log_hyperparams(self, params: Mapping[str, Any] | Namespace) -> None:
+        logged = self.experiment.get_run(self.run_id).data.params
+        given = flat(vars(params) if isinstance(params, Namespace) else params)
+        super().log_hyperparams({k: v for k, v in given.items() if k not in logged})
+{%- endif %}
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
 
 
