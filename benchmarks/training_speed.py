@@ -8,8 +8,8 @@ into a larger training set, with held-out digits as the test set. Two anchors:
 - a loop over the generated project's own network, data path, optimizer and schedule,
   with its validation pass: what is left between it and the fit is Lightning's work.
 
-    python benchmarks/training_speed.py --device cpu   # the project's defaults; target <= 1.2x
-    python benchmarks/training_speed.py --device cuda  # resident and DataLoader paths, bf16
+    python benchmarks/training_speed.py --device cpu   # the project's defaults; target <= 1.1x
+    python benchmarks/training_speed.py --device cuda  # bf16, three batch sizes; target >= 0.95x
 
 Process start and imports are measured apart from the fit and reported on their own.
 """
@@ -27,6 +27,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# MNIST's mean and standard deviation, the generated model's defaults.
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def startup_seconds(runs: int) -> dict[str, float]:
@@ -76,7 +78,6 @@ def make_project(workdir: Path, train_count: int) -> tuple[Path, Any]:
 
 def test_accuracy(net: Any, images: Any, labels: Any, autocast: Any) -> float:
     import torch
-    from bench.datamodule import MNIST_MEAN, MNIST_STD
 
     net.eval()
     with torch.no_grad(), autocast():
@@ -123,7 +124,6 @@ def plain_loop(
     device: str,
     batch: int,
     epochs: int,
-    resident: bool,
     fused: bool = True,
     compile: str | None = None,
     seed: int = 0,
@@ -134,10 +134,9 @@ def plain_loop(
 
     torch.manual_seed(seed)
     clock = Stopwatch(device)
-    datamodule = package.MNISTDataModule(
-        data_dir=str(data_dir), batch_size=batch, num_workers=0, device_resident=resident
-    )
-    datamodule.setup(None)  # no trainer: resident batches start on the CPU, moved below
+    datamodule = package.MNISTDataModule(data_dir=str(data_dir), batch_size=batch)
+    datamodule.setup("fit")
+    datamodule.setup("test")
     train, val = datamodule.train_dataloader(), datamodule.val_dataloader()
     net = package.ConvNet().to(device)  # the network configs/default.yaml names
     if compile:
@@ -151,20 +150,18 @@ def plain_loop(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: package.model.cosine_decay(step, total_steps)
     )
-    test = datamodule.test_set
-    test_images, test_labels = test.data.to(device), test.targets.to(device)
+    test = datamodule.datasets["test"]
+    test_images, test_labels = test.images.to(device), test.labels.to(device)
     bf16 = device == "cuda"
     autocast = lambda: torch.autocast(device, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
-    if resident:
-        train.images, train.labels = train.images.to(device), train.labels.to(device)
-        val.images, val.labels = val.images.to(device), val.labels.to(device)
+
+    def normalised(images: Any) -> Any:  # what the datamodule and the model do on the device
+        return (images.to(device, non_blocking=True).float() / 255 - MNIST_MEAN) / MNIST_STD
+
     for _ in range(epochs):
         clock.epoch_start()
         for images, labels in train:
-            images, labels = (
-                images.to(device, non_blocking=True),
-                labels.to(device, non_blocking=True),
-            )
+            images, labels = normalised(images), labels.to(device, non_blocking=True)
             with autocast():
                 loss = F.cross_entropy(net(images), labels)
             optimizer.zero_grad(set_to_none=True)
@@ -175,7 +172,7 @@ def plain_loop(
         correct = total = 0
         with torch.no_grad(), autocast():
             for images, labels in val:
-                images, labels = images.to(device), labels.to(device)
+                images, labels = normalised(images), labels.to(device)
                 correct += (net(images).argmax(1) == labels).sum().item()
                 total += len(labels)
         net.train()
@@ -219,7 +216,6 @@ def simple_loop(data_dir: Path, device: str, batch: int, epochs: int, seed: int 
     """
     import torch
     import torch.nn.functional as F
-    from bench.datamodule import MNIST_MEAN, MNIST_STD
     from torchvision.datasets import MNIST
 
     torch.manual_seed(seed)
@@ -254,14 +250,13 @@ def lightning_fit(
     device: str,
     batch: int,
     epochs: int,
-    resident: bool | None,
     workers: int | None,
     compile: str | None = None,
     seed: int | None = None,
 ) -> Stopwatch:
     """Train through the generated entry point's config; the clock runs around trainer.fit.
 
-    ``resident``, ``workers`` and ``seed`` left as None keep the project's own defaults.
+    ``workers`` and ``seed`` left as None keep the project's own defaults.
     """
     import torch
     from bench.cli import cli_main
@@ -292,15 +287,12 @@ def lightning_fit(
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={run_dir}",
         f"--trainer.logger.init_args.save_dir={run_dir / 'logs'}",
-        "--early_stopping.patience=1000",
         f"--model.init_args.compile={'true' if compile == 'default' else compile or 'false'}",
         f"--data.data_dir={data_dir}",
         f"--data.batch_size={batch}",
     ]
     if workers is not None:
         args.append(f"--data.num_workers={workers}")
-    if resident is not None:
-        args.append(f"--data.device_resident={str(resident).lower()}")
     if seed is not None:
         args.append(f"--seed_everything={seed}")
     cli = cli_main(args, run=False)
@@ -339,11 +331,9 @@ def cpu_ratio(package: Any, data_dir: Path, workdir: Path, epochs: int, pairs: i
     runs: dict[str, list[Stopwatch]] = {"simple": [], "same": [], "fit": []}
     for seed in range(1, pairs + 1):  # one seed per round, the same for all three
         runs["simple"].append(simple_loop(data_dir, "cpu", 64, epochs, seed=seed))
-        runs["same"].append(
-            plain_loop(package, data_dir, "cpu", 64, epochs, resident=True, seed=seed)
-        )
+        runs["same"].append(plain_loop(package, data_dir, "cpu", 64, epochs, seed=seed))
         runs["fit"].append(
-            lightning_fit(package, data_dir, workdir, "cpu", 64, epochs, None, None, seed=seed)
+            lightning_fit(package, data_dir, workdir, "cpu", 64, epochs, None, seed=seed)
         )
     names = {
         "simple": "simplest loop (plain CNN, tensors in memory)",
@@ -380,7 +370,6 @@ def main() -> None:
     parser.add_argument(
         "--compile", metavar="MODE", help="CUDA: add runs compiled in this torch.compile mode"
     )
-    parser.add_argument("--no-dataloader", action="store_true", help="CUDA: skip that path")
     args = parser.parse_args()
     cpu = args.device == "cpu"
     train_count = args.train_images or (8_000 if cpu else 60_000)
@@ -399,34 +388,23 @@ def main() -> None:
             return
         batches = [int(b) for b in args.batch_sizes.split(",")]
         for batch in batches:
-            loop = plain_loop(package, data_dir, "cuda", batch, epochs, True)
-            ours = lightning_fit(package, data_dir, workdir, "cuda", batch, epochs, True, 0)
+            loop = plain_loop(package, data_dir, "cuda", batch, epochs)
+            ours = lightning_fit(package, data_dir, workdir, "cuda", batch, epochs, 0)
             simple = simple_loop(data_dir, "cuda", batch, epochs)
-            rate = summarize(f"hand-written loop, resident, batch {batch}", loop, images)
-            ratio = summarize(f"generated project, resident, batch {batch}", ours, images) / rate
-            print(f"  generated / hand-written: {ratio:.2f}x (target >= 1)", flush=True)
+            rate = summarize(f"hand-written loop, batch {batch}", loop, images)
+            ratio = summarize(f"generated project, batch {batch}", ours, images) / rate
+            print(f"  generated / hand-written: {ratio:.2f}x (target >= 0.95)", flush=True)
             summarize(f"simplest loop (Adam, no validation), batch {batch}", simple, train_count)
-        # Each epoch of the DataLoader path is slow: three are enough to see its rate.
-        for workers in () if args.no_dataloader else (0, 4):
-            summarize(
-                f"generated project, DataLoader x{workers} workers, batch 512",
-                lightning_fit(
-                    package, data_dir, workdir, "cuda", 512, min(epochs, 3), False, workers
-                ),
-                images,
-            )
         for batch in batches if args.compile else ():
             mode = args.compile
             summarize(
                 f"hand-written loop, compiled {mode}, batch {batch}",
-                plain_loop(package, data_dir, "cuda", batch, epochs, True, compile=mode),
+                plain_loop(package, data_dir, "cuda", batch, epochs, compile=mode),
                 images,
             )
             summarize(
                 f"generated project, compile={mode}, batch {batch}",
-                lightning_fit(
-                    package, data_dir, workdir, "cuda", batch, epochs, True, 0, compile=mode
-                ),
+                lightning_fit(package, data_dir, workdir, "cuda", batch, epochs, 0, compile=mode),
                 images,
             )
 

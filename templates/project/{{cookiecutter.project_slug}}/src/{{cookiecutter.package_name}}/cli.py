@@ -53,8 +53,10 @@ class SaveRunConfig(SaveConfigCallback):
 
     @override
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if trainer.is_global_zero and trainer.log_dir:
-            record_tracker_run(Path(trainer.log_dir), trainer.loggers)
+        # Lightning calls this on the first process only: no broadcast (trainer.log_dir) here.
+        folder = trainer.loggers[0].log_dir if trainer.loggers else None
+        if folder:
+            record_tracker_run(Path(folder), trainer.loggers)
 {%- endif %}
 
 
