@@ -257,12 +257,12 @@ def _check_with_parser(
         candidate.write_text(planned.text, encoding="utf-8")
         checks = [
             config_args(parent.files),
-            [*config_args(parent.files), "--config", str(candidate)],
+            [*config_args(parent.files), *config_args([candidate])],
         ]
         for index, (key, value) in enumerate(wanted.items()):
             path = Path(tmp) / f"key-{index}.yaml"
             path.write_text(yaml.safe_dump(unflatten({key: value})), encoding="utf-8")
-            checks.append([*config_args(parent.files), "--config", str(path)])
+            checks.append([*config_args(parent.files), *config_args([path])])
         parent_result, result, *alone = resolve_configs(root_abspath, package, checks)
     if parent_result["code"] != 0:
         raise ExperimentError(

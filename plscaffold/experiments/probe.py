@@ -195,5 +195,17 @@ def error_text(result: dict[str, Any]) -> str:
 
 
 def config_args(paths: list[Path]) -> list[str]:
-    """Return ``--config FILE`` for each file, in order."""
-    return [arg for path in paths for arg in ("--config", str(path))]
+    """Return ``--config`` for each file, in order, as the project's ``--experiment`` does.
+
+    An experiment's ``lineage`` is plscaffold's record, which the project's parser does not
+    know: each file goes as its YAML text without it.
+    """
+    import yaml
+
+    from plscaffold.experiments.configs import read_yaml
+
+    args: list[str] = []
+    for path in paths:
+        settings = {key: value for key, value in read_yaml(path).items() if key != "lineage"}
+        args += ["--config", yaml.safe_dump(settings, sort_keys=False)]
+    return args

@@ -1,14 +1,4 @@
-"""The entry point: Lightning's own CLI over the model, the data and configs/.
-
-Examples:
-    {{ cookiecutter.package_name }} fit                            # a new run: logs/{{ cookiecutter.package_name }}/version_N/
-    {{ cookiecutter.package_name }} fit --trainer.max_epochs 3     # override any key
-    {{ cookiecutter.package_name }} fit --experiment NAME          # configs/experiments/NAME.yaml
-    {{ cookiecutter.package_name }} fit --config configs/debug/fast_dev_run.yaml   # a debug config
-    {{ cookiecutter.package_name }} fit --ckpt_path last           # continue the latest run, in its folder
-    {{ cookiecutter.package_name }} test --ckpt_path best          # the latest run's best checkpoint
-    {{ cookiecutter.package_name }} test --run version_0 --ckpt_path best   # ... of a run you name
-"""
+"""The entry point: Lightning's own CLI over the model, the data and configs/ (see README)."""
 
 from __future__ import annotations
 
@@ -21,7 +11,6 @@ from pathlib import Path
 {%- endif %}
 
 import torch
-from jsonargparse import Namespace
 from pytorch_lightning import LightningDataModule, LightningModule{{ ", Trainer" if cookiecutter.logger in ("mlflow", "wandb") else "" }}
 from pytorch_lightning.callbacks import ModelCheckpoint
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
@@ -41,10 +30,9 @@ from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.configs import config_dir, with_experiment_configs
 from {{ cookiecutter.package_name }}.runs import RunError, next_config_name, {{ "record_tracker_run, " if cookiecutter.logger in ("mlflow", "wandb") else "" }}select_run
 
-SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # Printed as one line, exit status 2: data, a run or GPUs (Lightning's message) not there.
 USER_ERRORS = (FileNotFoundError, RunError, MisconfigurationException)
-CPU_FIX = "--trainer.accelerator cpu --trainer.devices 1 --trainer.strategy auto"
+CPU_FIX = " (--trainer.accelerator cpu --trainer.devices 1 --trainer.strategy auto: the CPU)"
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
 
 
@@ -67,33 +55,15 @@ class {{ cookiecutter.class_name }}CLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # Runs and --ckpt_path last|best rest on it: --checkpoint.save_top_k 5, and so on.
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.add_argument(
-            "--experiment",
-            type=str | None,
-            default=None,
-            help="Stack configs/experiments/NAME.yaml and its parents on the defaults.",
-        )
-        parser.add_argument(
-            "--run",
-            type=str | None,
-            default=None,
-            help="The run (version_N, N, or a name) that --ckpt_path last/best read from; "
-            "a new fit with a new name starts that run.",
-        )
-        parser.add_argument(
-            "--lineage",
-            type=dict | None,
-            default=None,
-            help="Where an experiment came from, recorded by plscaffold; training ignores it.",
-        )
+        experiment = "Stack configs/experiments/NAME.yaml and its parents on the defaults."
+        parser.add_argument("--experiment", type=str | None, help=experiment)
+        run = "The run (version_N, N, or a name) of --ckpt_path last|best, or a new fit's name."
+        parser.add_argument("--run", type=str | None, help=run)
 
     @override
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
-        if isinstance(args, (dict, Namespace)):
-            self.config = parser.parse_object(args)
-        else:
-            argv = sys.argv[1:] if args is None else list(args)
-            self.config = parser.parse_args(with_experiment_configs(argv))
+        argv = sys.argv[1:] if args is None else list(args)
+        self.config = parser.parse_args(with_experiment_configs(argv))
         if subcommand := self.config.get("subcommand"):
             folder = select_run(self.config[subcommand], subcommand)
             # A run's every start keeps the config it used: config.yaml, config-2.yaml, ...
@@ -120,16 +90,13 @@ def quiet_lightning_notices() -> None:
 
 
 def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_name }}CLI:
-    """Build the CLI over configs/default.yaml and, unless ``run=False``, run the subcommand.
+    """Build the CLI over configs/default.yaml and run the subcommand in ``args``.
 
-    Args:
-        args: Command-line arguments; ``None`` reads ``sys.argv``.
-        run: With subcommands (``fit``, ``test``, ...) when true; a bare parser otherwise,
-            which instantiates the model, data and trainer without running anything.
+    With ``run=False``: no subcommand; the model, data and trainer are built, not run.
     """
     quiet_lightning_notices()
     defaults = {"default_config_files": [str(config_dir() / "default.yaml")]}
-    subcommands = {name: defaults for name in SUBCOMMANDS}
+    subcommands = {name: defaults for name in ("fit", "validate", "test", "predict")}
     program = {"prog": "{{ cookiecutter.package_name }}", "version": __version__}
     return {{ cookiecutter.class_name }}CLI(
         # Any LightningModule and LightningDataModule, chosen by class_path in the config.
@@ -154,8 +121,7 @@ def main() -> None:
         cli_main()
     except USER_ERRORS as err:
         # Lightning names missing GPUs; the fix is the same on every machine without them.
-        hint = f" ({CPU_FIX} trains on the CPU)" if "gpu" in str(err).lower() else ""
-        print(f"error: {err}{hint}", file=sys.stderr)
+        print(f"error: {err}{CPU_FIX if 'gpu' in str(err).lower() else ''}", file=sys.stderr)
         sys.exit(2)
 
 

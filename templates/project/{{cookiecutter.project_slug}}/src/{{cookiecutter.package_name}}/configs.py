@@ -14,15 +14,7 @@ EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 def config_dir() -> Path:
-    """Return the folder that holds ``default.yaml`` and ``experiments/``.
-
-    A wheel carries a copy of the project's ``configs/`` inside the package, so an
-    installed project trains from any folder; a source checkout (an editable install)
-    reads the project's own ``configs/``.
-
-    Raises:
-        FileNotFoundError: neither holds ``default.yaml``.
-    """
+    """Return the folder of ``default.yaml``: a wheel's copy in the package, else the project's."""
     candidates = (PACKAGE_DIR / "configs", PACKAGE_DIR.parents[1] / "configs")
     for folder in candidates:
         if (folder / "default.yaml").is_file():
@@ -36,13 +28,8 @@ def config_dir() -> Path:
 def experiment_configs(name: str) -> list[Path]:
     """Return the files of an experiment, its farthest parent first.
 
-    Each file holds only what differs from its parent, named in its ``lineage.parent``;
-    the chain ends at ``default`` (configs/default.yaml) or a built-in ``template:...``,
-    whose keys the first file already holds.
-
-    Raises:
-        FileNotFoundError: there is no ``configs/experiments/NAME.yaml``, a parent's
-            file is missing, or the chain loops.
+    Each file holds what differs from its parent (``lineage.parent``), up to ``default``
+    or a built-in ``template:...``, whose keys the first file already holds.
     """
     folder = config_dir() / "experiments"
     chain: list[Path] = []
@@ -74,10 +61,11 @@ def experiment_configs(name: str) -> list[Path]:
 
 
 def with_experiment_configs(args: Sequence[str]) -> list[str]:
-    """Put ``--config FILE`` for each file of an experiment before its ``--experiment NAME``.
+    """Put ``--config`` for each file of an experiment before its ``--experiment NAME``.
 
     The files take effect where the flag stands, as ``--config`` does; the flag itself
-    stays, so the saved config records which experiment a run belongs to.
+    stays, so the saved config records which experiment a run belongs to. A file's
+    ``lineage`` (where plscaffold made it from) is not a setting: it is left out.
     """
     expanded: list[str] = []
     rest = iter(args)
@@ -85,7 +73,9 @@ def with_experiment_configs(args: Sequence[str]) -> list[str]:
         if arg == "--experiment" or arg.startswith("--experiment="):
             name = arg.partition("=")[2] if "=" in arg else next(rest, "")
             for path in experiment_configs(name):
-                expanded += ["--config", str(path)]
+                document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                document.pop("lineage", None)
+                expanded += ["--config", yaml.safe_dump(document)]
             expanded += ["--experiment", name]
         else:
             expanded.append(arg)

@@ -26,11 +26,7 @@ Batch = tuple[Tensor, Tensor]
 
 
 class ImageTensors(Dataset[Batch]):
-    """uint8 images (N, 28, 28) and labels in memory; ``__getitems__`` slices a whole batch.
-
-    Inside a standard DataLoader, so Lightning still injects its DistributedSampler and
-    seeds the shuffle, while a batch costs one indexing instead of N samples collated.
-    """
+    """uint8 images (N, 28, 28) and labels; ``__getitems__`` slices a batch in one indexing."""
 
     def __init__(self, images: Tensor, labels: Tensor) -> None:
         self.images, self.labels = images, labels
@@ -45,17 +41,13 @@ class ImageTensors(Dataset[Batch]):
         index = torch.as_tensor(indices)
         return self.images[index].unsqueeze(1), self.labels[index]
 
-
-def keep_batch(batch: Batch) -> Batch:
-    """The DataLoader's collate_fn: ``__getitems__`` already returns a batch."""
-    return batch
+    @staticmethod
+    def collate(batch: Batch) -> Batch:  # the DataLoader's: __getitems__ made the batch
+        return batch
 
 
 def read_images(path: Path) -> ImageTensors:
-    """Read a folder of images (sorted by name) or a tensor file (N, 28, 28) to predict on.
-
-    Images become 28x28 grayscale; their labels are -1 (unknown).
-    """
+    """Read images to predict on: a folder (by name, as 28x28 grey) or a tensor file; label -1."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
@@ -70,10 +62,7 @@ def read_images(path: Path) -> ImageTensors:
 
 
 class MNISTDataModule(LightningDataModule):
-    """MNIST split into train, validation and test sets, as uint8 tensors in memory.
-
-    Batches reach the model as float images in [0, 1]; the model normalises them, so a
-    checkpoint carries the normalisation its inputs need.
+    """MNIST's train (split into train and validation) and test sets, as floats in [0, 1].
 
     Args:
         data_dir: Folder that holds (or will hold) ``MNIST/raw/``.
@@ -82,8 +71,7 @@ class MNISTDataModule(LightningDataModule):
         val_fraction: Share of the training set held out for validation.
         seed: Seed of the train/validation split, independent of the training seed.
         download: Download MNIST in ``prepare_data`` when it is not on disk.
-        predict_path: A folder of images or a tensor file for ``predict``; MNIST's test
-            set if None.
+        predict_path: Images for ``predict`` (see ``read_images``); MNIST's test set if None.
     """
 
     def __init__(
@@ -100,12 +88,8 @@ class MNISTDataModule(LightningDataModule):
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
         self.save_hyperparameters()
-        self.datasets: dict[str, Dataset[Batch]] = {}
-
-    @property
-    def raw_dir(self) -> Path:
-        """The folder torchvision reads the four IDX files from."""
-        return Path(self.hparams.data_dir) / "MNIST" / "raw"
+        self.raw_dir = Path(data_dir) / "MNIST" / "raw"  # where torchvision reads the files
+        self.datasets: dict[str, ImageTensors] = {}
 
     def _missing(self, why: str) -> FileNotFoundError:
         names = ", ".join(n for n in MNIST_RAW_FILES if not (self.raw_dir / n).is_file())
@@ -151,14 +135,12 @@ class MNISTDataModule(LightningDataModule):
             self.datasets["predict"] = read_images(Path(path)) if path else self._read(False)
 
     def _dataloader(self, split: str, shuffle: bool = False) -> DataLoader[Batch]:
-        if split not in self.datasets:
-            raise RuntimeError(f"call setup() for {split!r} before asking for its dataloader")
         on_cuda = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         return DataLoader(
             self.datasets[split],
             batch_size=self.hparams.batch_size,
             shuffle=shuffle,
-            collate_fn=keep_batch,
+            collate_fn=ImageTensors.collate,
             num_workers=self.hparams.num_workers,
             pin_memory=on_cuda,
             persistent_workers=self.hparams.num_workers > 0,
@@ -182,7 +164,6 @@ class MNISTDataModule(LightningDataModule):
 
     @override
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        # On the training device: one conversion of the whole batch to floats in [0, 1].
         if not isinstance(batch, tuple):  # the model's example input passes here too
             return batch
         images, labels = batch

@@ -30,20 +30,15 @@ def cosine_decay(step: int, total_steps: float) -> float:
 
 
 class {{ cookiecutter.class_name }}LitModule(LightningModule):
-    """Trains a network that maps (N, 1, 28, 28) images to one logit per class.
-
-    Inputs are images in [0, 1] (``ToTensor``'s range); the module normalises them, so
-    ``load_from_checkpoint(PATH)`` and a raw image are all a prediction needs.
+    """Trains a network from (N, 1, 28, 28) images in [0, 1], which it normalises, to logits.
 
     Args:
-        net: The network, picked in the config by class_path (see ``networks/``); its
-            number of outputs is the number of classes.
+        net: The network (a class_path in the config); its outputs are the classes.
         lr: Peak learning rate of AdamW, decayed along a cosine over the run's steps.
         weight_decay: AdamW weight decay.
         mean: Mean of the training images, subtracted from every input.
         std: Standard deviation of the training images, dividing every input.
-        compile: ``torch.compile`` the network in place (parameter names unchanged):
-            ``true``, or a mode such as ``reduce-overhead``.
+        compile: ``torch.compile`` the network in place: ``true`` or a mode name.
     """
 
     def __init__(
@@ -57,9 +52,8 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
     ) -> None:
         super().__init__()
         with warnings.catch_warnings():
-            # Under LightningCLI the network's class_path and init_args are saved, which
-            # load_from_checkpoint rebuilds it from; Lightning warns as it passes the
-            # rebuilt instance in.
+            # The network's class_path and init_args are saved (LightningCLI): Lightning
+            # warns only as load_from_checkpoint passes the network rebuilt from them.
             warnings.filterwarnings("ignore", "Attribute 'net' is an instance of")
             self.save_hyperparameters()
         self.net = net

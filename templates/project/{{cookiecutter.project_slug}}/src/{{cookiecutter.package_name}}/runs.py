@@ -1,16 +1,7 @@
 """Runs: every ``fit`` is one run folder, and ``--ckpt_path last|best`` mean one run's files.
 
-A run keeps what it made in the first logger's folder, Lightning's own layout::
-
-    logs/<name>/<run>/               the logger's files and hparams.yaml
-    logs/<name>/<run>/config.yaml    the config of its first start (config-2.yaml: the next)
-    logs/<name>/<run>/checkpoints/   ModelCheckpoint's files: the top k and last.ckpt
-
-``<run>`` is ``version_N`` for a new run, or the name ``--run`` gives it. ``select_run``
-turns ``--ckpt_path last|best`` and ``--run`` into a file of one run and sets the loggers'
-``version`` (and the Trainer's ``default_root_dir``, where SLURM's requeue checkpoints go)
-to that run, so a resumed run continues its folder and step count, and ``test`` logs
-beside the checkpoint it evaluates.
+A run is the first logger's folder, ``logs/<name>/<run>/`` (``<run>``: ``version_N`` or the
+name ``--run`` gives): its logs, each start's config, ``checkpoints/`` and SLURM's requeue ones.
 """
 
 from __future__ import annotations
@@ -55,27 +46,17 @@ def checkpoints(folder: Path) -> list[Path]:
     return sorted(found, key=lambda path: path.stat().st_mtime_ns)
 
 
-def best_checkpoint(folder: Path) -> Path | None:
-    """Return the best checkpoint ModelCheckpoint recorded in the run's newest checkpoint."""
-    if not (found := checkpoints(folder)):
-        return None
-    saved = torch.load(found[-1], map_location="cpu", weights_only=True, mmap=True)
-    for state in saved.get("callbacks", {}).values():  # ModelCheckpoint.state_dict()
-        if best := state.get("best_model_path"):
-            path = folder / CHECKPOINTS / Path(best).name
-            return path if path.is_file() else None
-    return None
-
-
 def checkpoint_of(folder: Path, which: str) -> Path:
     """Return a run's ``last`` checkpoint (where training stopped) or its ``best``."""
+    found, path = checkpoints(folder), None
     if which == "last":
-        last = [p for p in checkpoints(folder) if p.name.startswith(("last", "hpc_ckpt_"))]
-        path = last[-1] if last else None
-    else:
-        path = best_checkpoint(folder)
-    if path is None:
-        names = ", ".join(p.name for p in checkpoints(folder)) or "none"
+        path = next((p for p in reversed(found) if p.name.startswith(("last", "hpc_ckpt_"))), None)
+    elif found:  # the newest checkpoint's ModelCheckpoint.state_dict() names the best
+        saved = torch.load(found[-1], map_location="cpu", weights_only=True, mmap=True)
+        best = [s["best_model_path"] for s in saved["callbacks"].values() if "best_model_path" in s]
+        path = folder / CHECKPOINTS / Path(best[0]).name if best and best[0] else None
+    if path is None or not path.is_file():
+        names = ", ".join(p.name for p in found) or "none"
         raise RunError(
             f"--ckpt_path {which}: run {folder} has no {which} checkpoint (its files: {names}); "
             "pass --ckpt_path PATH/TO/FILE.ckpt"
@@ -94,10 +75,8 @@ def run_name(text: str) -> str:
 def next_config_name(folder: Path, subcommand: str) -> str:
     """Return the name a start of ``subcommand`` saves its config under, keeping earlier ones."""
     stem = "config" if subcommand == "fit" else f"{subcommand}-config"
-    number = 1
-    while (folder / (f"{stem}.yaml" if number == 1 else f"{stem}-{number}.yaml")).exists():
-        number += 1
-    return f"{stem}.yaml" if number == 1 else f"{stem}-{number}.yaml"
+    names = (f"{stem}.yaml", *(f"{stem}-{n}.yaml" for n in range(2, 10_000)))
+    return next(name for name in names if not (folder / name).exists())
 
 
 def _loggers(trainer: Namespace) -> list[Namespace]:
@@ -107,14 +86,10 @@ def _loggers(trainer: Namespace) -> list[Namespace]:
 
 
 def select_run(config: Namespace, subcommand: str) -> Path | None:
-    """Point one subcommand's parsed config at the run it continues or evaluates.
+    """Point a subcommand's config at the run it continues or evaluates; return its folder.
 
-    Returns:
-        The folder of an existing run the command works in; None for a new run.
-
-    Raises:
-        RunError: no such run, checkpoint or file, or ``fit --run NAME`` (no ``--ckpt_path``)
-            names an existing run.
+    None stands for a new run. Raises RunError for a run, checkpoint or file not there, and
+    for ``fit --run NAME`` (no ``--ckpt_path``) of an existing run.
     """
     ckpt_path, wanted = config.get("ckpt_path"), config.get("run")
     name = run_name(str(wanted)) if wanted is not None else None
@@ -166,14 +141,17 @@ def select_run(config: Namespace, subcommand: str) -> Path | None:
     init.version = folder.name  # the run-folder logger's; a tracker's run is its own
     if config.trainer.get("default_root_dir") is None:
         config.trainer.default_root_dir = str(folder)
-    continue_logs(folder, config.trainer)
-    return folder if folder.is_dir() else None
-
-
-def continue_logs(folder: Path, trainer: Namespace) -> None:
-    """Keep the logs of a run's earlier starts{{ ", and continue its tracker's run" if cookiecutter.logger in ("mlflow", "wandb") else "" }}."""
     keep_metrics(folder)
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
+    continue_tracker_run(folder, config.trainer)
+{%- endif %}
+    return folder if folder.is_dir() else None
+
+{%- if cookiecutter.logger in ("mlflow", "wandb") %}
+
+
+def continue_tracker_run(folder: Path, trainer: Namespace) -> None:
+    """Give the tracker's logger the id of the run this folder's first start made."""
     record = folder / TRACKER_RECORD
     saved = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
     for logger in _loggers(trainer):

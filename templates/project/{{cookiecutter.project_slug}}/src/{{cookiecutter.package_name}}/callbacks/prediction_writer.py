@@ -61,11 +61,9 @@ from typing_extensions import override
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Write one row per sample: its index, its label (-1: unknown), the prediction and
-    each class's probability.
+    """Write each sample's index, label (-1: unknown), prediction and class probabilities.
 
-    The file goes to the run's folder, which ``--ckpt_path best`` points at the run that
-    trained the checkpoint. Under DDP each process writes ``<stem>-rank<N>.csv``.
+    The file goes to the run's folder; under DDP each process writes ``<stem>-rank<N>.csv``.
 
     Args:
         filename: Name of the file in the run's folder.
