@@ -62,7 +62,7 @@ def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data_dir holding small MNIST-format train and test sets, read by torchvision."""
     root = tmp_path_factory.mktemp("data")
     generator = torch.Generator().manual_seed(1234)
-    for split, count in (("train", 1200), ("test", 300)):
+    for split, count in (("train", 640), ("test", 160)):
         write_idx(root / "MNIST" / "raw", split, *synthetic_digits(count, generator))
     assert all((root / "MNIST" / "raw" / name).is_file() for name in MNIST_RAW_FILES)
     return root

@@ -46,6 +46,7 @@ def test_the_default_config_is_valid_without_the_hardware_it_names(
 
 
 {% if cookiecutter.model != "gan" -%}
+@pytest.mark.slow
 @pytest.mark.parametrize("network", [ConvNet, MLP])
 def test_each_network_trains_when_the_config_picks_it(cpu_args: list[str], network: type) -> None:
     class_path = f"{network.__module__}.{network.__qualname__}"

@@ -44,9 +44,9 @@ def test_a_batch_sliced_at_once_is_the_batch_of_its_samples(mnist_dir: Path) -> 
 def test_splits_cover_the_data_and_are_seeded(mnist_dir: Path) -> None:
     first, second = (ready(mnist_dir, val_fraction=0.25, seed=7) for _ in range(2))
 
-    assert (len(first.datasets["train"]), len(first.datasets["val"])) == (900, 300)
+    assert (len(first.datasets["train"]), len(first.datasets["val"])) == (480, 160)
     assert torch.equal(first.datasets["val"].labels, second.datasets["val"].labels)
-    assert len(ready(mnist_dir, stage="test").datasets["test"]) == 300
+    assert len(ready(mnist_dir, stage="test").datasets["test"]) == 160
 
 
 def test_the_training_order_follows_seed_everything(mnist_dir: Path) -> None:

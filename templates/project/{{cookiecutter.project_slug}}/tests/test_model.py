@@ -92,6 +92,7 @@ def test_batch_norm_restores_the_layout_earlier_convnets_were_trained_with() -> 
     assert list(ConvNet().features.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias"]
 
 
+@pytest.mark.slow
 def test_compiling_keeps_parameter_names(cpu_args: list[str]) -> None:
     # Checkpoints of a compiled model load into an uncompiled one, and back.
     compiled = build_model(cpu_args, "--model.compile=true")

@@ -21,6 +21,12 @@ from {{ cookiecutter.package_name }}.runs import RunError
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def cpu_args(cpu_args: list[str]) -> list[str]:
+    """Epochs of three training batches: these tests are about run folders, not learning."""
+    return [*cpu_args, "--trainer.limit_train_batches=3", "--trainer.limit_val_batches=2"]
+
+
 def resume(args: list[str]) -> LightningCLI:
     """Run a `fit` that continues a run: in that run's own folder, which Lightning notes."""
     with pytest.warns(UserWarning, match="checkpoints exists and is not empty"):
