@@ -155,6 +155,52 @@ def test_the_gan_project_lints_and_passes_its_tests(tmp_path: Path) -> None:
     assert " failed" not in result.stdout
 
 
+# The direct dependencies whose floors the generated pyproject.toml states and this test
+# installs exactly: the Lightning stack the project's code is written against.
+FLOORED = ("pytorch-lightning", "torchmetrics", "jsonargparse")
+
+
+def _floors(project: Path) -> list[str]:
+    """Return ``name==floor`` for each of FLOORED, read from the project's pyproject.toml."""
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+
+    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    floors = []
+    for requirement in map(Requirement, declared):
+        if requirement.name in FLOORED:
+            (floor,) = [s.version for s in requirement.specifier if s.operator == ">="]
+            floors.append(
+                f"{requirement.name}{''.join(f'[{e}]' for e in requirement.extras)}=={floor}"
+            )
+    assert len(floors) == len(FLOORED), declared
+    return floors
+
+
+def test_the_declared_floors_are_enough(tmp_path: Path) -> None:
+    # The lowest versions the projects allow, installed from the package registry into a
+    # venv that sees this environment's torch: the default project's whole suite and the
+    # GAN's own tests (toggled_optimizer) pass on them.
+    venv = tmp_path / "lowest"
+    _run([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
+    python = venv / "bin" / "python"
+    default = new_project(project_options("floors"), output_dir=tmp_path).project_abspath
+    gan = new_project(project_options("gan-floors", model="gan"), output_dir=tmp_path)
+    floors = _floors(default)
+    assert _floors(gan.project_abspath) == floors
+    _run([python, "-m", "pip", "install", "-q", *floors], cwd=tmp_path)
+    versions = _run([python, "-m", "pip", "list", "--format=freeze"], cwd=tmp_path).stdout
+    for floor in floors:
+        assert floor.replace("[signatures]", "") in versions.splitlines(), versions
+
+    pytest_args: list[str | Path] = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    for project, extra in ((default, []), (gan.project_abspath, ["tests/test_model.py"])):
+        env = {"PYTHONPATH": str(project / "src")}
+        result = _run([*pytest_args, *extra], cwd=project, extra_env=env)
+        assert " passed" in result.stdout and " failed" not in result.stdout
+
+
 def _read_idx_labels(path: Path) -> list[int]:
     return list(path.read_bytes()[8:])
 

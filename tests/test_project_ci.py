@@ -1,6 +1,6 @@
 """The generated project's CI workflow and commit hooks: valid, one source with its README, clean.
 
-The workflow must run the README's own commands ("Tests and CI"), and pre-commit must pass
+The workflow must run the README's own commands ("Install and test"), and pre-commit must pass
 on a fresh project of every variant, offline: every hook is a local, ``language: system``
 tool of the project's ``dev`` extra, so none is cloned from a network.
 """
@@ -35,9 +35,9 @@ def fresh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def readme_ci_commands(project: Path) -> list[str]:
-    """Return the command lines of the README's "Tests and CI" code block."""
+    """Return the command lines of the README's "Install and test" code block."""
     readme = (project / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Tests and CI\n", 1)[1]
+    section = readme.split("## Install and test\n", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block is not None
     return [line for line in block.group(1).splitlines() if line.strip()]
@@ -52,6 +52,8 @@ def test_workflow_runs_exactly_the_readme_commands(fresh: Path) -> None:
     # YAML 1.1 reads the key `on` as True; GitHub reads it as `on`.
     triggers = flow.get("on", flow.get(True))
     assert set(triggers) >= {"push", "pull_request"}
+    # Every push: `git init` may name the default branch master, main or anything else.
+    assert not (triggers["push"] or {}).get("branches")
     steps = flow["jobs"]["test"]["steps"]
     commands = [line for step in steps if "run" in step for line in step["run"].splitlines()]
     commands = [line for line in commands if line.strip()]

@@ -49,7 +49,7 @@ def test_update_brings_in_template_changes_and_keeps_edits(
     assert outcome_of(result.output, "src/proj/model.py") == "identical"
     assert (project / MAIN).read_text() == new_main
     merged = readme.read_text()
-    assert "## Install\n" in merged and merged.endswith("\n## Results\n\nMine.\n")
+    assert "## Install and test\n" in merged and merged.endswith("\n## Results\n\nMine.\n")
     assert json.loads(answers_path.read_text())["plscaffold_version"] == __version__
 
 
