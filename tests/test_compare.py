@@ -57,6 +57,26 @@ def compared_project(project: Path) -> Path:
     return project
 
 
+def test_the_runs_of_the_defaults_compare_as_default(runner: CliRunner, project: Path) -> None:
+    # Without --experiment a fit writes logs/<package>/version_N/: the baseline.
+    _experiment_file(project, "small")
+    _run(project, "small", "version_0", 1, 0.001, [0.5])
+    _run(project, "proj", "version_0", 2, 0.001, [0.6, 0.7])
+
+    result = runner.invoke(
+        app, ["experiment", "compare", "default", "small", "--project", str(project)]
+    )
+
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "default: logs/proj/version_0 (best val_acc=0.7000 at epoch 1 (max))" in result.output
+
+
+def test_the_defaults_without_a_run_say_how_to_train_them(project: Path) -> None:
+    (summary,) = compare_experiments(project, "proj", ["default"]).experiments
+
+    assert summary.missing == "no run yet; train it with `proj fit`"
+
+
 def test_compare_shows_what_each_run_used_and_names_the_best(
     runner: CliRunner, compared_project: Path
 ) -> None:

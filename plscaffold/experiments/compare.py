@@ -8,6 +8,7 @@ from typing import Any
 
 from plscaffold.errors import ExperimentError
 from plscaffold.experiments.configs import (
+    DEFAULT_PARENT,
     experiment_names,
     flatten,
     lineage_of,
@@ -84,15 +85,17 @@ def expand_names(root_abspath: Path, names: list[str]) -> list[str]:
     """Return the experiments asked for, a sweep's name standing for all of its points.
 
     Raises:
-        ExperimentError: a name is neither an experiment nor a sweep.
+        ExperimentError: a name is neither an experiment, a sweep nor ``default``.
     """
     known = experiment_names(root_abspath)
     expanded: list[str] = []
     for name in names:
-        members = [name] if name in known else sweep_points(root_abspath, name)
+        # `default`: the runs of the defaults, the baseline of every experiment.
+        members = [name] if name in (*known, DEFAULT_PARENT) else sweep_points(root_abspath, name)
         if not members:
             raise ExperimentError(
-                f"no experiment or sweep {name!r}; known experiments: {', '.join(known) or 'none'}"
+                f"no experiment or sweep {name!r}; known experiments: {', '.join(known) or 'none'} "
+                "(and default, the runs without --experiment)"
             )
         expanded += [member for member in members if member not in expanded]
     return expanded
@@ -114,9 +117,8 @@ def _summarize(run: Run, label: str, root_abspath: Path) -> RunSummary:
 def _summary(root_abspath: Path, package: str, name: str, all_runs: bool) -> ExperimentSummary:
     runs = experiment_runs(root_abspath, name)
     if not runs:
-        return ExperimentSummary(
-            name, [], f"no run yet; train it with `{package} fit --experiment {name}`"
-        )
+        command = f"{package} fit" + ("" if name == DEFAULT_PARENT else f" --experiment {name}")
+        return ExperimentSummary(name, [], f"no run yet; train it with `{command}`")
     chosen = runs if all_runs else runs[-1:]
     summaries = [
         _summarize(run, f"{name}/{run.name}" if all_runs else name, root_abspath) for run in chosen

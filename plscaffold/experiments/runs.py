@@ -19,6 +19,7 @@ from typing import Any
 
 from plscaffold.experiments.configs import (
     DEFAULT_CONFIG_RELPATH,
+    DEFAULT_PARENT,
     chain_keys,
     flatten,
     read_yaml,
@@ -192,11 +193,19 @@ def _by_epoch(logged: list[tuple[str, float, int]]) -> Metrics:
 
 
 def runs_root(root_abspath: Path, name: str) -> Path:
-    """Return the folder that holds an experiment's runs: ``<save_dir>/<logger name>``."""
-    merged = flatten(read_yaml(root_abspath / DEFAULT_CONFIG_RELPATH))
-    merged.update(chain_keys(root_abspath, name))
+    """Return the folder that holds an experiment's runs: ``<save_dir>/<logger name>``.
+
+    The logger is the config's first (a tracker logs beside it); ``default`` stands for the
+    runs of the defaults, without ``--experiment``.
+    """
+    logger = read_yaml(root_abspath / DEFAULT_CONFIG_RELPATH).get("trainer", {}).get("logger")
+    first = logger[0] if isinstance(logger, list) and logger else logger
+    merged = flatten({"trainer": {"logger": first}} if isinstance(first, dict) else {})
+    if name != DEFAULT_PARENT:
+        merged.update(chain_keys(root_abspath, name))
     save_dir = root_abspath / str(merged.get("trainer.logger.init_args.save_dir") or "logs")
-    return save_dir / str(merged.get("trainer.logger.init_args.name") or name)
+    default_name = merged.get("trainer.logger.init_args.name") or "lightning_logs"
+    return save_dir / str(default_name if name == DEFAULT_PARENT else name)
 
 
 def experiment_runs(root_abspath: Path, name: str) -> list[Run]:

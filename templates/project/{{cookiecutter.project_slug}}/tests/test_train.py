@@ -281,3 +281,5 @@ def test_each_debug_config_runs(cpu_args: list[str], name: str) -> None:
     cli = cli_main(["fit", config, *cpu_args, "--trainer.max_steps=2", "--data.batch_size=4"])
 
     assert cli.trainer.state.status == TrainerStatus.FINISHED
+    if name == "fast_dev_run":  # no logs, no checkpoints, not even last.ckpt
+        assert not list(Path.cwd().rglob("*.ckpt"))
