@@ -56,7 +56,7 @@ steps.append("import")
 write_digits(120, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 write_digits(40, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 data = [f"--data.init_args.data_dir={data_dir}", "--data.init_args.download=false",
-        "--data.init_args.num_workers=0", "--data.init_args.persistent_workers=false",
+        "--data.init_args.num_workers=0",
         f"--trainer.default_root_dir={data_dir / 'runs'}", "--trainer.strategy=auto",
         "--trainer.num_nodes=1"]
 cpu = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.precision=32-true"]
