@@ -1,54 +1,10 @@
-{% if cookiecutter.model == "gan" -%}
-"""PredictionWriter: ``predict`` saves the generator's images as a grid in the run's folder."""
+{%- set gan = cookiecutter.model == "gan" -%}
+"""PredictionWriter: ``predict`` writes {{ "the generated images as a grid" if gan else "its predictions to a CSV file" }} in the run's folder."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
-
-import torch
-from pytorch_lightning import LightningModule, Trainer
-from pytorch_lightning.callbacks import BasePredictionWriter
-from pytorch_lightning.utilities import rank_zero_info
-from torchvision.utils import save_image
-from typing_extensions import override
-
-
-class PredictionWriter(BasePredictionWriter):
-    """Save every image ``predict`` generated, one grid of 16 per row, in the run's folder.
-
-    Under DDP each process writes ``<stem>-rank<N>.png``.
-
-    Args:
-        filename: Name of the image file in the run's folder.
-    """
-
-    def __init__(self, filename: str = "samples.png") -> None:
-        super().__init__(write_interval="epoch")
-        self.filename = filename
-
-    @override
-    def write_on_epoch_end(
-        self,
-        trainer: Trainer,
-        pl_module: LightningModule,
-        predictions: Sequence[Any],
-        batch_indices: Sequence[Any],
-    ) -> None:
-        path = Path(trainer.log_dir or trainer.default_root_dir) / self.filename
-        if trainer.world_size > 1:
-            path = path.with_name(f"{path.stem}-rank{trainer.global_rank}{path.suffix}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        images = torch.cat(list(predictions)).float()
-        save_image(images, path, nrow=16, padding=2, pad_value=1.0)
-        rank_zero_info(f"Wrote {len(images)} generated images to {path.resolve()}")
-{%- else -%}
-"""PredictionWriter: ``predict`` writes its predictions to a CSV file in the run's folder."""
-
-from __future__ import annotations
-
+{% if not gan %}
 import csv
+{%- endif %}
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -57,19 +13,22 @@ import torch
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import BasePredictionWriter
 from pytorch_lightning.utilities import rank_zero_info
+{%- if gan %}
+from torchvision.utils import save_image
+{%- endif %}
 from typing_extensions import override
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Write each sample's index, label (-1: unknown), prediction and class probabilities.
+    """Write {{ "every image predict generated, 16 to a row" if gan else "each sample's index, label (-1: unknown), prediction and class probabilities" }}.
 
-    The file goes to the run's folder; under DDP each process writes ``<stem>-rank<N>.csv``.
+    The file goes to the run's folder; under DDP each process writes ``<stem>-rank<N>``.
 
     Args:
         filename: Name of the file in the run's folder.
     """
 
-    def __init__(self, filename: str = "predictions.csv") -> None:
+    def __init__(self, filename: str = "{{ "samples.png" if gan else "predictions.csv" }}") -> None:
         super().__init__(write_interval="epoch")
         self.filename = filename
 
@@ -85,6 +44,11 @@ class PredictionWriter(BasePredictionWriter):
         if trainer.world_size > 1:
             path = path.with_name(f"{path.stem}-rank{trainer.global_rank}{path.suffix}")
         path.parent.mkdir(parents=True, exist_ok=True)
+{%- if gan %}
+        images = torch.cat(list(predictions)).float()
+        save_image(images, path, nrow=16, padding=2, pad_value=1.0)
+        rank_zero_info(f"Wrote {len(images)} generated images to {path.resolve()}")
+{%- else %}
         (indices,) = batch_indices  # one predict dataloader: its batches' sample indices
         index = [i for batch in indices for i in batch]
         columns = {k: torch.cat([out[k] for out in predictions]).tolist() for k in predictions[0]}
