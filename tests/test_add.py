@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
@@ -157,7 +158,9 @@ def test_add_model_kind_gan_writes_a_lightning_module_of_its_own(
     assert "self.automatic_optimization = False" in module
     config = (project / "configs/gan/sketcher.yaml").read_text()
     assert "class_path: proj.models.sketcher.SketcherGAN" in config
-    assert "trainer:" not in config  # one process: no DDP setting
+    assert "strategy:" not in config  # one process: no DDP setting
+    # The classifier's callbacks (early stopping on val_acc) would stop the GAN's run.
+    assert yaml.safe_load(config)["trainer"]["callbacks"] == []
     assert (
         "from proj.models.sketcher import SketcherGAN"
         in (project / "tests/test_gan_sketcher.py").read_text()

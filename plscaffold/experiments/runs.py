@@ -198,7 +198,7 @@ def runs_root(root_abspath: Path, name: str) -> Path:
     The logger is the config's first (a tracker logs beside it); ``default`` stands for the
     runs of the defaults, without ``--experiment``.
     """
-    logger = read_yaml(root_abspath / DEFAULT_CONFIG_RELPATH).get("trainer", {}).get("logger")
+    logger = (read_yaml(root_abspath / DEFAULT_CONFIG_RELPATH).get("trainer") or {}).get("logger")
     first = logger[0] if isinstance(logger, list) and logger else logger
     merged = flatten({"trainer": {"logger": first}} if isinstance(first, dict) else {})
     if name != DEFAULT_PARENT:
