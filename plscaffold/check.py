@@ -23,9 +23,13 @@ from plscaffold.experiments.probe import project_python_env
 _MARKER = "PLSCAFFOLD-CHECK "
 _TIMEOUT_SECONDS = 900
 
-_SCRIPT = r"""
+_PRELUDE = r"""
 import contextlib, io, json, os, struct, sys, traceback
 from pathlib import Path
+from typing import Any
+"""
+
+_SCRIPT_BODY = r"""
 
 package, data_dir, gpus = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 steps = []
@@ -34,13 +38,10 @@ def report(ok, **extra):
     print("PLSCAFFOLD-CHECK " + json.dumps({"ok": ok, "steps": steps, **extra}))
     sys.exit(0)
 
-def write_digits(count, images_name, labels_name):
-    raw = data_dir / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
+def write_digits(split, count):
     labels = bytes(index % 10 for index in range(count))
     images = os.urandom(count * 28 * 28)  # noise: enough to run every step once
-    (raw / images_name).write_bytes(struct.pack(">IIII", 0x0803, count, 28, 28) + images)
-    (raw / labels_name).write_bytes(struct.pack(">II", 0x0801, count) + labels)
+    write_idx(data_dir / "MNIST" / "raw", split, images, labels)
 
 try:
     __import__(package)
@@ -53,8 +54,8 @@ except Exception as err:
     report(False, step="import", error=f"{type(err).__name__}: {err}", trace=traceback.format_exc())
 steps.append("import")
 
-write_digits(120, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")
-write_digits(40, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+write_digits("train", 120)
+write_digits("test", 40)
 data = [f"--data.init_args.data_dir={data_dir}", "--data.init_args.download=false",
         "--data.init_args.num_workers=0",
         f"--trainer.default_root_dir={data_dir / 'runs'}", "--trainer.strategy=auto",
@@ -89,6 +90,14 @@ report(True)
 """
 
 
+def _script() -> str:
+    """Return the check's script, with the MNIST writer the bundled template's tests use."""
+    from plscaffold.templates import bundled_templates_abspath
+
+    writer = bundled_templates_abspath() / "project" / "templates" / "mnist_idx.py"
+    return _PRELUDE + writer.read_text(encoding="utf-8") + _SCRIPT_BODY
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """How a project's check went.
@@ -112,7 +121,7 @@ def check_project(root_abspath: Path, package: str, gpus: int) -> CheckResult:
     with tempfile.TemporaryDirectory(prefix="plscaffold-check-") as tmp:
         try:
             result = subprocess.run(
-                [sys.executable, "-c", _SCRIPT, package, tmp, str(gpus)],
+                [sys.executable, "-c", _script(), package, tmp, str(gpus)],
                 cwd=tmp,
                 env=project_python_env(root_abspath),
                 capture_output=True,

@@ -8,27 +8,28 @@ reads them through the real ``torchvision.datasets.MNIST`` code path.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-RAW_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
+
+def _bundled_write_idx() -> Callable[[Path, str, Any, Any], None]:
+    """Return ``write_idx`` of the bundled template's partial, the one MNIST writer there is.
+
+    Generated projects' conftest includes the same file; here it is run with the modules
+    it names.
+    """
+    from plscaffold.templates import bundled_templates_abspath
+
+    path = bundled_templates_abspath() / "project" / "templates" / "mnist_idx.py"
+    namespace: dict[str, Any] = {"Any": Any, "Path": Path, "struct": struct}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    return namespace["write_idx"]  # type: ignore[no-any-return]
 
 
-def write_idx(raw_dir: Path, split: str, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write uint8 ``images`` (N, 28, 28) and ``labels`` (N,) as one split's two IDX files."""
-    images_name, labels_name = RAW_FILES[split]
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    count, rows, cols = images.shape
-    with open(raw_dir / images_name, "wb") as handle:
-        handle.write(struct.pack(">IIII", 0x0803, count, rows, cols))
-        handle.write(images.astype(np.uint8).tobytes())
-    with open(raw_dir / labels_name, "wb") as handle:
-        handle.write(struct.pack(">II", 0x0801, count))
-        handle.write(labels.astype(np.uint8).tobytes())
+write_idx = _bundled_write_idx()
 
 
 def digits_as_mnist() -> tuple[np.ndarray, np.ndarray]:

@@ -53,8 +53,8 @@ def stroke_digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for split, count in (("train", 1200), ("test", 300)):
         images, labels = synthetic_digits(count, generator)
         strokes = (images > 160).float()[:, None] * 255
-        smooth = F.avg_pool2d(strokes, 3, stride=1, padding=1)[:, 0]
-        write_idx(root / "MNIST" / "raw", split, smooth, labels)
+        smooth = F.avg_pool2d(strokes, 3, stride=1, padding=1)[:, 0].to(torch.uint8)
+        write_idx(root / "MNIST" / "raw", split, smooth.numpy(), labels.numpy())
     return root
 
 

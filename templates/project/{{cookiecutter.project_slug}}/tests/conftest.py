@@ -30,21 +30,13 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
 
-def write_idx(raw_dir: Path, split: str, images: torch.Tensor, labels: torch.Tensor) -> None:
-    """Write uint8 ``images`` (N, 28, 28) and ``labels`` (N,) in MNIST's IDX format."""
-    prefix = "train" if split == "train" else "t10k"
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    count = len(labels)
-    with open(raw_dir / f"{prefix}-images-idx3-ubyte", "wb") as f:
-        f.write(struct.pack(">IIII", 0x0803, count, IMAGE_SIZE, IMAGE_SIZE))
-        f.write(images.to(torch.uint8).numpy().tobytes())
-    with open(raw_dir / f"{prefix}-labels-idx1-ubyte", "wb") as f:
-        f.write(struct.pack(">II", 0x0801, count))
-        f.write(labels.to(torch.uint8).numpy().tobytes())
-
+{% include "mnist_idx.py" %}
 
 def synthetic_digits(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Noisy, shifted copies of one random blob pattern per class: learnable, not trivial."""
+    """Noisy, shifted copies of one random blob pattern per class: learnable, not trivial.
+
+    Returns uint8 images (N, 28, 28) and their labels (N,).
+    """
     coarse = torch.rand(NUM_CLASSES, 1, 7, 7, generator=torch.Generator().manual_seed(0))
     prototypes = (F.interpolate(coarse, size=IMAGE_SIZE, mode="nearest")[:, 0] > 0.6).float()
     labels = torch.randint(0, NUM_CLASSES, (count,), generator=generator)
@@ -54,7 +46,7 @@ def synthetic_digits(count: int, generator: torch.Generator) -> tuple[torch.Tens
         [img.roll(tuple(s.tolist()), dims=(0, 1)) for img, s in zip(images, shifts, strict=True)]
     )
     images = images * 200 + torch.rand(images.shape, generator=generator) * 120
-    return images.clamp(0, 255), labels
+    return images.clamp(0, 255).to(torch.uint8), labels.to(torch.uint8)
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +55,8 @@ def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
     generator = torch.Generator().manual_seed(1234)
     for split, count in (("train", 640), ("test", 160)):
-        write_idx(root / "MNIST" / "raw", split, *synthetic_digits(count, generator))
+        images, labels = synthetic_digits(count, generator)
+        write_idx(root / "MNIST" / "raw", split, images.numpy(), labels.numpy())
     assert all((root / "MNIST" / "raw" / name).is_file() for name in MNIST_RAW_FILES)
     return root
 
