@@ -1,37 +1,22 @@
-"""The project state kept inside a generated project: its answers and pristine renderings."""
+"""The answers file inside a generated project, and where its pristine renderings are kept."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from packaging.version import Version
 
-from plscaffold.errors import (
-    AnswersFileError,
-    PlscaffoldError,
-    PlscaffoldNotice,
-    ProjectBusyError,
-    ProjectNotFoundError,
-    one_line,
-)
+from plscaffold.errors import AnswersFileError, PlscaffoldError, one_line
+from plscaffold.names import validate_component_name
 from plscaffold.render import RenderedFile, Rendering
-
-if TYPE_CHECKING:
-    from plscaffold.writer import Change
 
 STATE_DIR_RELPATH = ".plscaffold"
 ANSWERS_RELPATH = f"{STATE_DIR_RELPATH}/answers.json"
 PRISTINE_DIR_RELPATH = f"{STATE_DIR_RELPATH}/pristine"
-# Present only while a command changes the project: what to undo or finish if it dies.
-JOURNAL_RELPATH = f"{STATE_DIR_RELPATH}/journal.json"
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
@@ -73,8 +58,6 @@ class AnswersDocument:
             AnswersFileError: the file is not JSON of the shape plscaffold writes, or an
                 added component has a name or kind no component can have.
         """
-        from plscaffold.names import validate_component_name
-
         fix = f"restore {where} from version control"
         try:
             document = json.loads(content)
@@ -154,127 +137,3 @@ def with_project_state(rendering: Rendering, document: AnswersDocument) -> Rende
     }
     state[ANSWERS_RELPATH] = document.to_file()
     return {**rendering, **state}
-
-
-@dataclass(frozen=True)
-class ProjectState:
-    """A generated project on disk: its root, its answers and its pristine files."""
-
-    root_abspath: Path
-    document: AnswersDocument
-
-    def read(self, relpath: str) -> RenderedFile | None:
-        """Return a project file as it is on disk now, or None if it is not there."""
-        path = self.root_abspath / relpath
-        if not path.is_file():
-            return None
-        return RenderedFile(path.read_bytes(), path.stat().st_mode & 0o7777)
-
-    def pristine(self, relpath: str) -> RenderedFile | None:
-        """Return the file as plscaffold last rendered it, or None if it never did."""
-        return self.read(pristine_relpath(relpath))
-
-    def pristine_relpaths(self) -> list[str]:
-        """Return every project file that has a pristine copy."""
-        root = self.root_abspath / PRISTINE_DIR_RELPATH
-        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
-
-def find_project_root(start_abspath: Path) -> Path:
-    """Return the nearest folder at or above ``start_abspath`` holding an answers file.
-
-    Raises:
-        ProjectNotFoundError: no folder up to the file system root has one.
-    """
-    try:
-        start_abspath = start_abspath.resolve()
-        for folder in (start_abspath, *start_abspath.parents):
-            if (folder / ANSWERS_RELPATH).is_file():
-                return folder
-    except (OSError, ValueError) as err:
-        raise ProjectNotFoundError(
-            f"{str(start_abspath)!r} is not a folder plscaffold can look in ({err}); pass "
-            "--project PATH"
-        ) from err
-    raise ProjectNotFoundError(
-        f"no plscaffold project at or above {start_abspath} (no {ANSWERS_RELPATH}); "
-        "run this inside a project made by `plscaffold new`, or pass --project PATH"
-    )
-
-
-def _lock(root_abspath: Path) -> int | None:
-    """Take the project's lock: an exclusive ``flock`` on its ``.plscaffold`` folder.
-
-    A folder, not a file, so that locking adds nothing for git to see. Returns the open
-    descriptor to close when done, or None where the platform has no ``flock``.
-
-    Raises:
-        ProjectBusyError: another plscaffold command holds the lock.
-    """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks on folders
-        return None
-    from plscaffold.writer import project_path
-
-    descriptor = os.open(project_path(root_abspath, STATE_DIR_RELPATH), os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as err:
-        os.close(descriptor)
-        raise ProjectBusyError(
-            f"another plscaffold command is changing {root_abspath} right now; run this "
-            "again when it has finished"
-        ) from err
-    return descriptor
-
-
-@contextmanager
-def open_project(start_abspath: Path) -> Iterator[ProjectState]:
-    """Find the project around ``start_abspath``, lock it and read its answers file.
-
-    The lock is held until the block ends, so two commands never change one project at
-    once. A run killed while it changed the project left a journal: its temporary files
-    are removed, or its commit finished, before the answers are read.
-
-    Raises:
-        ProjectNotFoundError: no project at or above ``start_abspath``.
-        ProjectBusyError: another plscaffold command is changing the project.
-        AnswersFileError: the answers file cannot be read.
-    """
-    from plscaffold.writer import project_path, recover_changes
-
-    root = find_project_root(start_abspath)
-    descriptor = _lock(root)
-    try:
-        recovered = recover_changes(root, JOURNAL_RELPATH)
-        if recovered:
-            warnings.warn(f"{root}: {recovered}", PlscaffoldNotice, stacklevel=3)
-        answers_abspath = project_path(root, ANSWERS_RELPATH)
-        document = AnswersDocument.from_bytes(answers_abspath.read_bytes(), answers_abspath)
-        yield ProjectState(root, document)
-    finally:
-        if descriptor is not None:
-            os.close(descriptor)
-
-
-def commit(
-    state: ProjectState,
-    file_changes: list[Change],
-    pristine_changes: list[Change],
-    document: AnswersDocument,
-) -> None:
-    """Write project files, then their pristine copies, then the answers file, in one commit.
-
-    The record of what was written comes last, and a journal lets the next run finish a
-    commit that was killed half way, so the record never describes files that are not
-    on disk.
-    """
-    from plscaffold.writer import apply_changes
-
-    record = [(pristine_relpath(relpath), new) for relpath, new in pristine_changes]
-    answers_file = document.to_file()
-    current = state.read(ANSWERS_RELPATH)
-    if current is None or current.content != answers_file.content:
-        record.append((ANSWERS_RELPATH, answers_file))
-    apply_changes(state.root_abspath, [*file_changes, *record], JOURNAL_RELPATH)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plscaffold.errors import UnsafePathError, UntrustedTemplateError
+from plscaffold.errors import TemplateError, UnsafePathError, UntrustedTemplateError, failure
+from plscaffold.templates import Template
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader, Environment
     from jinja2 import Template as JinjaTemplate
-
-    from plscaffold.templates import Template
+    from jinja2.ext import Extension
 
 # The extensions cookiecutter gives every template: filters and tags, no access to Python.
 DEFAULT_EXTENSIONS = (
@@ -80,18 +80,55 @@ def template_environment(template: Template, variables: dict[str, Any]) -> Envir
     if template.trusted:
         from cookiecutter.environment import StrictEnvironment
 
-        # As cookiecutter does, a template's own extension modules import from its folder.
-        sys.path.insert(0, str(template.root_abspath))
-        try:
-            environment: Environment = StrictEnvironment(
-                context={"cookiecutter": variables},
-                keep_trailing_newline=True,
-                loader=template_loader(template),
-            )
-        finally:
-            sys.path.remove(str(template.root_abspath))
+        environment: Environment = StrictEnvironment(
+            keep_trailing_newline=True, loader=template_loader(template)
+        )
+        for name in variables.get("_extensions") or []:
+            environment.add_extension(_extension_class(template, str(name)))
         return environment
     return _sandboxed_environment(template)
+
+
+def _extension_class(template: Template, name: str) -> type[Extension]:
+    """Return the Jinja extension ``module.Class`` that a trusted template names.
+
+    As with cookiecutter, the module may lie in the template's folder: it is loaded from
+    its file there, without adding the folder to ``sys.path`` or the module to
+    ``sys.modules`` (another template's module of the same name stays its own); any other
+    module is imported as installed.
+
+    Raises:
+        TemplateError: the module or class cannot be loaded.
+    """
+    import importlib
+    import importlib.util
+
+    module_name, _, class_name = name.rpartition(".")
+    relpath = Path(*module_name.split(".")) if module_name else None
+    try:
+        candidates = (
+            [
+                template.root_abspath / relpath.with_suffix(".py"),
+                template.root_abspath / relpath / "__init__.py",
+            ]
+            if relpath
+            else []
+        )
+        local = next((path for path in candidates if path.is_file()), None)
+        if local is not None:
+            spec = importlib.util.spec_from_file_location(module_name, local)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {local}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+        extension = getattr(module, class_name)
+    except Exception as err:  # the template's own code: any error is its own
+        raise TemplateError(
+            failure(f"{template.ref}: cannot load Jinja extension {name}", err)
+        ) from err
+    return extension  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,4 +1,5 @@
-"""The errors plscaffold raises; the CLI turns each into a message and an exit code."""
+"""What can go wrong: the errors (the CLI turns each into one message and its exit code),
+the notice plscaffold warns with, and the helpers that keep a message to one readable line."""
 
 from __future__ import annotations
 
@@ -139,8 +140,8 @@ def failure(at: str, err: BaseException) -> str:
     elif isinstance(err, MemoryError):
         reason = "it needs more memory than rendering a template may take"
     else:
-        kind = type(err).__name__
-        if kind[:1].islower():
-            kind = f"{type(err).__module__}.{kind}"  # re.error, not a bare "error"
-        reason = f"{kind}: {one_line(str(err)) or 'no reason given'}"
+        error_type = type(err).__name__
+        if error_type[:1].islower():
+            error_type = f"{type(err).__module__}.{error_type}"  # re.error, not a bare "error"
+        reason = f"{error_type}: {one_line(str(err)) or 'no reason given'}"
     return f"{at}: {reason}"

@@ -1,4 +1,4 @@
-"""Run git as on an untrusted repository: no program that a repository's config names runs."""
+"""Run git in a project or a template's repository, never starting a program its config names."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 import sys
@@ -72,13 +73,28 @@ class ProjectNames:
 
 def package_name_for(project_name: str) -> str:
     """Return the importable package name for a project name (``my-proj`` -> ``my_proj``)."""
-    return project_name.lower().replace("-", "_")
+    return _derived_name("package_name", project_name)
 
 
 def class_name_for(project_name: str) -> str:
     """Return the CamelCase class prefix for a project name (``my-proj`` -> ``MyProj``)."""
-    parts = re.split(r"[-_]+", project_name)
-    return "".join(part[:1].upper() + part[1:] for part in parts if part)
+    return _derived_name("class_name", project_name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _derived_name(variable: str, project_name: str) -> str:
+    """Render a name the bundled ``cookiecutter.json`` derives from the project name.
+
+    That file is the one definition of the rules, so that plain ``cookiecutter`` derives
+    the same package and class names as plscaffold.
+    """
+    from plscaffold.environment import compiled, template_environment
+    from plscaffold.templates import bundled_project_template, read_variables
+
+    template = bundled_project_template()
+    variables = read_variables(template)
+    rule = compiled(template_environment(template, variables), str(variables[variable]))
+    return rule.render(cookiecutter={"project_name": project_name})
 
 
 def _check_identifier_name(name: str, label: str, where_hint: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from plscaffold.errors import InvalidOptionError
@@ -13,30 +14,28 @@ from plscaffold.templates import Template, read_variables
 
 @dataclass(frozen=True)
 class ProjectOptions:
-    """Every answer ``new`` records; field names match the template's variables.
+    """Every answer ``new`` records, named as the template's variables.
 
-    Build one with :func:`resolve_options`, which takes the defaults from the template.
+    ``cookiecutter.json`` defines them (see :func:`generation_options`); build one with
+    :func:`resolve_options`, which takes the defaults from there.
     """
 
-    project_name: str
-    description: str
-    gpus: int
-    strategy: str
-    num_nodes: int
-    precision: str
-    model: str
-    max_epochs: int
-    batch_size: int
-    lr: float
-    seed: int
-    logger: str
+    values: Mapping[str, Any]
+
+    @property
+    def project_name(self) -> str:
+        return str(self.values["project_name"])
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
 
     def answers(self) -> dict[str, Any]:
         """Return the options as the template's variables, for the context and answers file."""
-        return asdict(self)
+        return dict(self.values)
 
-
-OPTION_NAMES = tuple(field.name for field in fields(ProjectOptions))
+    def with_answer(self, name: str, value: Any) -> ProjectOptions:
+        """Return these options with one answer changed, unchecked."""
+        return ProjectOptions({**self.values, name: value})
 
 
 @dataclass(frozen=True)
@@ -45,56 +44,58 @@ class GenerationOption:
 
     Attributes:
         name: The template variable, and the option's name with ``-`` for ``_``.
-        kind: ``int``, ``float`` or ``str``.
+        value_type: ``int``, ``float`` or ``str``, as the default in ``cookiecutter.json``.
         default: The template's default (a choice variable's first choice).
         choices: The choices of a choice variable; empty otherwise.
         question: What ``new`` asks for it (the template's ``__prompts__``).
     """
 
     name: str
-    kind: type
+    value_type: type
     default: Any
     choices: tuple[str, ...]
     question: str
 
 
+def _is_derived(raw: Any) -> bool:
+    """Whether a variable's default is rendered from others (``package_name``), not asked."""
+    return isinstance(raw, str) and ("{{" in raw or "{%" in raw)
+
+
+def _option_variables(template: Template) -> dict[str, Any]:
+    """Return the variables ``new`` records as answers: ``project_name`` and the options."""
+    return {
+        key: raw
+        for key, raw in read_variables(template).items()
+        if not key.startswith("_") and not _is_derived(raw) and not isinstance(raw, dict)
+    }
+
+
+def _value_type(raw: Any) -> type:
+    if isinstance(raw, bool):
+        return str  # not an option type the bundled template has: taken as text
+    return type(raw) if isinstance(raw, (int, float)) else str
+
+
 def generation_options(template: Template) -> list[GenerationOption]:
     """Return every answer but the project name, as ``cookiecutter.json`` defines it."""
     prompts = read_variables(template).get("__prompts__") or {}
-    defaults, choices = template_defaults(template), template_choices(template)
     return [
         GenerationOption(
-            field.name,
-            _KINDS.get(str(field.type), str),
-            defaults[field.name],
-            tuple(choices.get(field.name, ())),
-            str(prompts.get(field.name) or field.name.replace("_", " ")),
+            name,
+            _value_type(raw),
+            raw[0] if isinstance(raw, list) else raw,
+            tuple(str(choice) for choice in raw) if isinstance(raw, list) else (),
+            str(prompts.get(name) or name.replace("_", " ")),
         )
-        for field in fields(ProjectOptions)
-        if field.name != "project_name"
+        for name, raw in _option_variables(template).items()
+        if name != "project_name"
     ]
-
-
-_KINDS: dict[str, type] = {"int": int, "float": float}
-
-
-def template_choices(template: Template) -> dict[str, list[str]]:
-    """Return the choice variables of the template (``precision``, ``model``, ...)."""
-    return {
-        key: [str(choice) for choice in value]
-        for key, value in read_variables(template).items()
-        if isinstance(value, list)
-    }
 
 
 def template_defaults(template: Template) -> dict[str, Any]:
     """Return each option's default as the template declares it (first choice for lists)."""
-    variables = read_variables(template)
-    defaults: dict[str, Any] = {}
-    for name in OPTION_NAMES:
-        value = variables.get(name)
-        defaults[name] = value[0] if isinstance(value, list) else value
-    return defaults
+    return {option.name: option.default for option in generation_options(template)}
 
 
 def resolve_options(template: Template, project_name: str, given: dict[str, Any]) -> ProjectOptions:
@@ -103,17 +104,18 @@ def resolve_options(template: Template, project_name: str, given: dict[str, Any]
     Raises:
         InvalidOptionError: an option is unknown or its value has the wrong type.
     """
-    unknown = sorted(set(given) - set(OPTION_NAMES))
+    options = generation_options(template)
+    known = ("project_name", *(option.name for option in options))
+    unknown = sorted(set(given) - set(known))
     if unknown:
         raise InvalidOptionError(
-            f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTION_NAMES)}"
+            f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
         )
-    values: dict[str, Any] = {**template_defaults(template), **given, "project_name": project_name}
-    converted: dict[str, Any] = {}
-    for field in fields(ProjectOptions):
-        kind = _KINDS.get(str(field.type), str)
-        converted[field.name] = _converted(field.name, values[field.name], kind)
-    return ProjectOptions(**converted)
+    values: dict[str, Any] = {"project_name": _converted("project_name", project_name, str)}
+    for option in options:
+        value = given.get(option.name, option.default)
+        values[option.name] = _converted(option.name, value, option.value_type)
+    return ProjectOptions(values)
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
@@ -178,19 +180,19 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
     Raises:
         InvalidOptionError: the message names the option, the value and the fix.
     """
-    for name, choices in template_choices(template).items():
-        value = getattr(options, name, None)
-        if value is not None and str(value) not in choices:
+    for option in generation_options(template):
+        value = options[option.name]
+        if option.choices and str(value) not in option.choices:
             raise InvalidOptionError(
-                f"{option_flag(name)} {value!r} is not one of {', '.join(choices)}; "
-                "pick one of those"
+                f"{option_flag(option.name)} {value!r} is not one of "
+                f"{', '.join(option.choices)}; pick one of those"
             )
-    if options.gpus < 0:
+    if options["gpus"] < 0:
         raise InvalidOptionError(
-            f"--gpus {options.gpus} is negative; pass 0 to train on the CPU or N >= 1 for N GPUs"
+            f"--gpus {options['gpus']} is negative; pass 0 to train on the CPU or N >= 1 for N GPUs"
         )
     for name, (low, high) in RANGES.items():
-        value = getattr(options, name)
+        value = options[name]
         if value < low:
             raise InvalidOptionError(f"{option_flag(name)} {value} must be at least {low}")
         if value > high:
@@ -198,20 +200,20 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
             raise InvalidOptionError(
                 f"{option_flag(name)} {shown} is out of range; give {low} to {high}"
             )
-    if not options.description.isprintable():
+    if not options["description"].isprintable():
         raise InvalidOptionError(
-            f"--description {options.description!r} holds a line break or another control "
+            f"--description {options['description']!r} holds a line break or another control "
             "character; give one line of text"
         )
-    if not (options.lr > 0 and math.isfinite(options.lr)):
-        raise InvalidOptionError(f"--lr {options.lr} must be a positive number, such as 0.001")
-    if options.precision == "16-mixed" and options.gpus == 0:
+    if not (options["lr"] > 0 and math.isfinite(options["lr"])):
+        raise InvalidOptionError(f"--lr {options['lr']} must be a positive number, such as 0.001")
+    if options["precision"] == "16-mixed" and options["gpus"] == 0:
         raise InvalidOptionError(
             "--precision 16-mixed needs a GPU: float16 mixed precision is not supported on the "
             "CPU, where Lightning silently trains in bf16-mixed instead; pass --gpus 1 or more, "
             "or use --precision bf16-mixed on the CPU"
         )
-    if options.strategy == "fsdp" and options.gpus == 0:
+    if options["strategy"] == "fsdp" and options["gpus"] == 0:
         raise InvalidOptionError(
             "--strategy fsdp needs GPUs: Lightning's FSDP strategy requires a GPU accelerator; "
             "pass --gpus 1 or more, or use --strategy ddp to train on several CPU processes"

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from plscaffold.context import build_context
 from plscaffold.environment import compiled, sandbox_refusal, template_environment
 from plscaffold.errors import PlscaffoldError, TemplateError, UnsafePathError, failure
 from plscaffold.templates import (
     COMPONENTS_VARIABLE,
     Template,
-    build_context,
     read_variables,
     template_components,
 )
@@ -185,7 +185,7 @@ def render_tree(
 
     Args:
         template: The template.
-        context: The context built by :func:`plscaffold.templates.build_context`.
+        context: The context built by :func:`plscaffold.context.build_context`.
         template_relpaths: Unrendered paths inside the project folder to render; all
             files when None.
         report: Called with each file's name as its rendering starts.

@@ -1,189 +1,447 @@
-"""User templates: a local folder or a repository URL, fetched with cookiecutter's machinery."""
+"""Template sources: plscaffold's bundled template, a local folder or a repository ref.
+
+Each source renders a project from answers, names its components and says how the answers
+file records it, so that every verb (new, generate, update, list) is written once for all.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from plscaffold.errors import TemplateSourceError, UntrustedTemplateError, one_line, shown
-from plscaffold.templates import Template, load_template, read_variables
+from plscaffold import __version__
+from plscaffold.answers import ANSWERS_RELPATH, AddedComponent, AnswersDocument
+from plscaffold.context import build_context
+from plscaffold.errors import (
+    AnswersFileError,
+    ComponentExistsError,
+    DowngradeError,
+    ForeignTemplateError,
+    InvalidNameError,
+    InvalidOptionError,
+    TemplateError,
+    UnknownComponentError,
+)
+from plscaffold.names import (
+    ProjectNames,
+    package_name_for,
+    project_names,
+    validate_component_name,
+    validate_project_name,
+)
+from plscaffold.options import (
+    GenerationOption,
+    ProjectOptions,
+    generation_options,
+    resolve_options,
+    validate_options,
+)
+from plscaffold.render import (
+    Rendering,
+    render_components_relpaths,
+    render_template_bounded,
+    render_tree,
+)
+from plscaffold.state import ProjectState
+from plscaffold.templates import (
+    Template,
+    bundled_components_template,
+    bundled_project_template,
+    component_kinds,
+    read_variables,
+)
 
-HOOK_NAMES = ("pre_prompt", "pre_gen_project", "post_gen_project")
+HookRunner = Callable[[str, Path], None]
+"""Runs one of a template's hooks (``pre_gen_project``, ...) in the staging folder."""
 
 
-def is_remote(source: str) -> bool:
-    """Tell a repository URL or zip file from a local template folder."""
-    from cookiecutter.repository import is_repo_url, is_zip_file
+@dataclass(frozen=True)
+class SourceRendering:
+    """A whole project rendered in memory by a template source.
 
-    return bool(is_repo_url(source) or is_zip_file(source))
+    Attributes:
+        files: Every file of the project.
+        components: Component names mapped to their files; None where the template names
+            none (a user template without ``_components``).
+        answers: The answers to record, as the answers file holds them.
+        folder_name: What the project's folder is called.
+        names: The project's names; None for a user template, whose layout is its own.
+        context: The template's rendered ``cookiecutter`` values, which hooks are given.
+    """
+
+    files: Rendering
+    components: dict[str, list[str]] | None
+    answers: dict[str, Any]
+    folder_name: str
+    names: ProjectNames | None = None
+    context: dict[str, Any] | None = None
 
 
-@contextmanager
-def open_template(source: str, checkout: str | None = None) -> Iterator[Template]:
-    """Yield the template at a local path or a git/hg/zip URL, cloned into a temporary folder.
+class TemplateSource(ABC):
+    """A template a project is made from and kept up to date with."""
 
-    Args:
-        source: A folder, or a repository or zip URL.
-        checkout: For a repository: the branch, tag or commit to render.
+    ref: str
+    """How the answers file names the template (``bundled:project``, a path or a URL)."""
+    commit: str | None = None
+    """The commit a repository template is at; None for folders and the bundled template."""
+    listing_hint = ""
+    """Where the user sees the components, said after an unknown one."""
+
+    @abstractmethod
+    def new_answers(self, project_name: str, given: dict[str, Any]) -> dict[str, Any]:
+        """Return the answers of a new project called ``project_name``.
+
+        Raises:
+            InvalidNameError, InvalidOptionError: the name or an option cannot be used.
+        """
+
+    @abstractmethod
+    def changed_answers(self, state: ProjectState, changes: dict[str, Any]) -> dict[str, Any]:
+        """Return a project's recorded answers with ``changes`` (generation options) made.
+
+        Raises:
+            AnswersFileError: a recorded answer is one no option would take.
+            InvalidOptionError: a change is not an option this template takes.
+        """
+
+    @abstractmethod
+    def render(
+        self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
+    ) -> SourceRendering:
+        """Render the whole project in memory, with components added by ``plscaffold add``.
+
+        Raises:
+            TemplateError, UnsafePathError, UntrustedTemplateError: a file fails to render.
+        """
+
+    def hook_runner(self, rendering: SourceRendering) -> HookRunner | None:
+        """Return what runs the template's hooks on a new project, or None where none run."""
+        return None
+
+    def document(
+        self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
+    ) -> AnswersDocument:
+        """Return the answers file of a project this source rendered with ``answers``."""
+        return AnswersDocument(
+            __version__, self.ref, answers, added=added, template_commit=self.commit
+        )
+
+    def component_files(
+        self, rendering: SourceRendering, component: str, project_abspath: Path
+    ) -> list[str]:
+        """Return the files of one component of ``rendering``, the project at ``project_abspath``.
+
+        Raises:
+            UnknownComponentError: the template names no components, or not this one.
+        """
+        if rendering.components is None:
+            raise UnknownComponentError(
+                f"the template {self.ref} names no components (a _components mapping in its "
+                "cookiecutter.json); `plscaffold update` re-renders the whole project"
+            )
+        if component not in rendering.components:
+            raise UnknownComponentError(
+                f"no component {component!r} in {project_abspath}; choose one of "
+                f"{', '.join(rendering.components)}{self.listing_hint}"
+            )
+        return rendering.components[component]
+
+
+class BundledSource(TemplateSource):
+    """plscaffold's own project template, with its generation options and added components."""
+
+    listing_hint = " (`plscaffold list` shows their files)"
+
+    def __init__(self) -> None:
+        self.template = bundled_project_template()
+        self.ref = self.template.ref
+
+    def generation_options(self) -> list[GenerationOption]:
+        """Return the answers ``new`` and ``generate`` take as options."""
+        return generation_options(self.template)
+
+    def options(self, answers: dict[str, Any]) -> ProjectOptions:
+        """Return ``answers`` as checked options.
+
+        Raises:
+            InvalidNameError, InvalidOptionError: a name or an option cannot be used.
+        """
+        given = dict(answers)
+        options = resolve_options(self.template, str(given.pop("project_name", "")), given)
+        project_names(options.project_name)
+        validate_options(options, self.template)
+        return options
+
+    def new_answers(self, project_name: str, given: dict[str, Any]) -> dict[str, Any]:
+        validate_project_name(project_name)  # a new name must shadow nothing
+        return self.options({**given, "project_name": project_name}).answers()
+
+    def recorded_options(self, state: ProjectState) -> ProjectOptions:
+        """Return the options a project's answers file records.
+
+        Raises:
+            AnswersFileError: an answer is one no flag would take, or there is no name.
+        """
+        state.project_name  # noqa: B018 - raises AnswersFileError where none is recorded
+        try:
+            return self.options(dict(state.document.answers))
+        except (InvalidOptionError, InvalidNameError) as err:
+            raise AnswersFileError(
+                f"{state.root_abspath / ANSWERS_RELPATH} records an answer no flag would take: "
+                f"{err}. Fix that answer, or restore the file from version control"
+            ) from err
+
+    def changed_answers(self, state: ProjectState, changes: dict[str, Any]) -> dict[str, Any]:
+        recorded = self.recorded_options(state).answers()
+        if not changes:
+            return recorded
+        return self.options({**recorded, **changes}).answers()
+
+    def render(
+        self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
+    ) -> SourceRendering:
+        options = self.options(answers)
+        context = build_context(self.template, options.answers())
+        files = render_tree(self.template, context)
+        components = render_components_relpaths(self.template, context)
+        kinds = component_kinds() if added else {}
+        taken = {package_name_for(name): name for name in components}
+        for component in added:
+            module = package_name_for(component.name)
+            if module in taken:
+                same = (
+                    ""
+                    if taken[module] == component.name
+                    else f", which is {component.name!r} once '-' is '_' and case is ignored"
+                )
+                raise ComponentExistsError(
+                    f"the project already has a component named {taken[module]!r}{same}; "
+                    "choose another name"
+                )
+            taken[module] = component.name
+            check_component_kind(component.kind, kinds)
+            component_files = render_component(component, context["cookiecutter"], kinds)
+            components[component.name] = sorted(component_files)
+            files.update(component_files)
+        names = project_names(options.project_name)
+        return SourceRendering(
+            files, components, options.answers(), options.project_name, names, context
+        )
+
+
+def check_component_kind(component_kind: str, kinds: dict[str, list[str]]) -> None:
+    """Refuse a component kind the components template does not define.
 
     Raises:
-        TemplateSourceError: the source or checkout looks like a command-line option, the
-            folder does not exist, a checkout is given for a folder, or cloning fails.
+        InvalidOptionError: the message lists the kinds there are.
     """
-    from cookiecutter.exceptions import CookiecutterException
-    from cookiecutter.repository import determine_repo_dir
-
-    for value, what in ((source, "template"), (checkout, "--checkout")):
-        if value is not None and (not value or value.startswith("-")):
-            # Never let a value reach git (or any tool) where it could be read as an option.
-            raise TemplateSourceError(
-                f"{what} {value!r} starts with '-' or is empty; give a path (./{value}), a "
-                "URL, or a branch, tag or commit"
-            )
-    if checkout is not None and not is_remote(source):
-        raise TemplateSourceError(
-            f"--checkout {shown(checkout)} picks a commit of a repository; {shown(source)} is a "
-            "folder, rendered as it is"
+    if component_kind not in kinds:
+        raise InvalidOptionError(
+            f"unknown component kind {component_kind!r}; choose one of {', '.join(sorted(kinds))}"
         )
-    if not is_remote(source):
-        path = Path(source).expanduser()
-        try:
-            found = path.is_dir()
-        except (OSError, ValueError) as err:
-            raise TemplateSourceError(f"{source!r} cannot be a template folder: {err}") from err
-        if not found:
-            raise TemplateSourceError(f"template folder {shown(str(path))} does not exist")
-        yield load_template(path, str(path.resolve()))
-        return
-    clone_dir = Path(tempfile.mkdtemp(prefix="plscaffold-template-")).resolve()
-    system_tempdir = tempfile.tempdir
-    try:
-        try:
-            # cookiecutter unpacks a zip file into a folder of tempfile's: make that folder
-            # ours, so that removing clone_dir leaves nothing behind.
-            tempfile.tempdir = str(clone_dir)
-            with _quiet_cookiecutter():
-                repo_dir, _ = determine_repo_dir(
-                    template=source, abbreviations={}, clone_to_dir=clone_dir,
-                    checkout=checkout, no_input=True,
-                )  # fmt: skip
-        except (CookiecutterException, OSError, ValueError, subprocess.SubprocessError) as err:
-            raise TemplateSourceError(
-                f"cannot fetch template {shown(source)}: {_fetch_reason(err)}; check the URL "
-                "and that you can reach it (git clone it by hand to see git's own message)"
-            ) from err
-        finally:
-            tempfile.tempdir = system_tempdir
-        # A zip names the folder it unpacks to by its first entry, which may climb out
-        # (../../somewhere/): only what was fetched into clone_dir is the template.
-        if not Path(repo_dir).resolve().is_relative_to(clone_dir):
-            raise TemplateSourceError(
-                f"template {shown(source)} unpacks to {Path(repo_dir).resolve()}, outside the "
-                "folder it was fetched into (its first entry climbs out with '..'); refusing it"
+
+
+def render_component(
+    component: AddedComponent, project_context: dict[str, Any], kinds: dict[str, list[str]]
+) -> Rendering:
+    """Render the files of one added component with the project's answers and its names."""
+    template = bundled_components_template()
+    names = validate_component_name(component.name)
+    answers = {
+        **project_context,
+        "component_name": names.project_name,
+        "component_module": names.package_name,
+        "component_class": names.class_name,
+    }
+    return render_tree(template, build_context(template, answers), kinds[component.kind])
+
+
+class UserSource(TemplateSource):
+    """A cookiecutter-format template of the user's: a folder, or a repository at a commit."""
+
+    def __init__(self, template: Template, commit: str | None) -> None:
+        self.template = template
+        self.ref = template.ref
+        self.commit = commit
+
+    def new_answers(self, project_name: str, given: dict[str, Any]) -> dict[str, Any]:
+        variables = read_variables(self.template)
+        unknown = sorted(key for key in given if key not in variables)
+        if unknown:
+            raise InvalidOptionError(
+                f"template {self.ref} has no variable {', '.join(unknown)}; its variables: "
+                f"{', '.join(k for k in variables if not k.startswith('_'))}"
             )
-        yield load_template(Path(repo_dir), source)
-    finally:
-        shutil.rmtree(clone_dir, ignore_errors=True)
+        answers = dict(given)
+        if "project_name" in variables:
+            answers["project_name"] = project_name
+        return answers
+
+    def changed_answers(self, state: ProjectState, changes: dict[str, Any]) -> dict[str, Any]:
+        if changes:
+            raise InvalidOptionError(
+                f"{state.root_abspath} was made from the template {self.ref}; generation "
+                "options belong to plscaffold's own template: regenerate without them"
+            )
+        # The recorded answers enter the context as values, never rendered.
+        return dict(state.document.answers)
+
+    def render(
+        self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
+    ) -> SourceRendering:
+        rendered = render_template_bounded(self.template, answers)
+        recorded = {k: v for k, v in rendered.values.items() if not k.startswith("_")}
+        return SourceRendering(
+            rendered.files,
+            rendered.components,
+            recorded,
+            rendered.folder_name,
+            context=rendered.values,
+        )
+
+    def hook_runner(self, rendering: SourceRendering) -> HookRunner | None:
+        from plscaffold.fetch import template_hooks
+
+        if not (self.template.trusted and template_hooks(self.template)):
+            return None
+        template, context = self.template, {"cookiecutter": rendering.context}
+
+        def run_hook(hook_name: str, staging_abspath: Path) -> None:
+            """Render each script of the hook as cookiecutter does, then run it in staging."""
+            import tempfile
+
+            from cookiecutter.exceptions import CookiecutterException
+            from cookiecutter.hooks import find_hook, run_script
+
+            from plscaffold.environment import template_environment
+
+            environment = template_environment(template, read_variables(template))
+            hooks_dir = template.root_abspath / "hooks"
+            try:
+                for script in find_hook(hook_name, str(hooks_dir)) or []:
+                    source = Path(script).read_text(encoding="utf-8")
+                    with tempfile.TemporaryDirectory(prefix="plscaffold-hook-") as folder:
+                        rendered = Path(folder) / Path(script).name
+                        rendered.write_text(environment.from_string(source).render(**context))
+                        run_script(str(rendered), str(staging_abspath))
+            except CookiecutterException as err:
+                raise TemplateError(f"{self.ref}: hook {hook_name} failed: {err}") from err
+
+        return run_hook
 
 
 @contextmanager
-def _quiet_cookiecutter() -> Iterator[None]:
-    """Keep cookiecutter from logging a failed clone's output and traceback to stderr."""
-    import logging
+def open_source(
+    ref: str | None, *, trust: bool = False, checkout: str | None = None
+) -> Iterator[TemplateSource]:
+    """Yield the bundled template (``ref`` None or its own ref), or a user template.
 
-    logger = logging.getLogger("cookiecutter")  # its modules' loggers inherit its level
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    A user template is a folder, or a repository or zip URL fetched into a temporary
+    folder for the block; a repository is rendered at ``checkout``.
+
+    Raises:
+        InvalidOptionError: ``checkout`` is given for the bundled template.
+        TemplateSourceError: the template cannot be found or fetched.
+        UntrustedTemplateError: it has hooks or extensions and ``trust`` is false.
+    """
+    from plscaffold.fetch import check_trust, is_remote, open_template, template_commit
+
+    if ref is None or ref == bundled_project_template().ref:
+        if checkout is not None:
+            raise InvalidOptionError(
+                "--checkout picks a commit of a repository template, not of plscaffold's own"
+            )
+        yield BundledSource()
+        return
+    with open_template(ref, checkout) as template:
+        check_trust(template, trust)
+        template = replace(template, trusted=trust)
+        yield UserSource(template, template_commit(template) if is_remote(ref) else None)
 
 
-def _fetch_reason(err: Exception) -> str:
-    """Return why fetching failed, on one line: the tool's last line of output where it has one."""
-    output = getattr(err, "output", None)
-    if isinstance(output, bytes):
-        output = output.decode("utf-8", "replace")
-    lines = [line.strip() for line in str(output or "").splitlines() if line.strip()]
-    if lines:
-        # git says what went wrong first ("fatal: ..."), then what to check.
-        line = next((li for li in lines if li.startswith(("fatal:", "error:"))), lines[-1])
-        return f"{line} (exit status {getattr(err, 'returncode', '?')})"
-    return one_line(str(err)) or f"{type(err).__name__}, with no reason given"
+@contextmanager
+def project_source(
+    state: ProjectState, *, trust: bool = False, checkout: str | None = None, force: bool = False
+) -> Iterator[TemplateSource]:
+    """Yield the source a project was made from, to render it again.
+
+    A folder is rendered as it is now; a git repository at ``checkout``, or else at its
+    newest version tag (its default branch when it has no tag).
+
+    Raises:
+        InvalidOptionError: ``checkout`` for a project of the bundled template.
+        TemplateSourceError, UntrustedTemplateError: as for :func:`open_source`.
+        DowngradeError: the commit to render is an ancestor of the recorded one, and not
+            ``force``.
+    """
+    from plscaffold.fetch import is_remote, newest_tag
+
+    ref = state.document.template
+    if checkout is not None and ref == bundled_project_template().ref:
+        raise InvalidOptionError(
+            f"--checkout picks a commit of a repository template; {state.root_abspath} "
+            "was made from plscaffold's own template"
+        )
+    if is_remote(ref) and checkout is None:
+        checkout = newest_tag(ref)
+    with open_source(ref, trust=trust, checkout=checkout) as source:
+        recorded = state.document.template_commit
+        commit = source.commit
+        if (
+            isinstance(source, UserSource)
+            and commit
+            and recorded not in (None, commit)
+            and not force
+        ):
+            _refuse_template_downgrade(source.template, commit, str(recorded), checkout)
+        yield source
 
 
-def template_commit(template: Template) -> str | None:
-    """Return the commit a cloned git template is at, or None for anything else."""
+def bundled_source(state: ProjectState) -> BundledSource:
+    """Return the bundled template, for verbs that work only on its projects.
+
+    Raises:
+        ForeignTemplateError: the project was made from another template.
+    """
+    source = BundledSource()
+    if state.document.template != source.ref:
+        raise ForeignTemplateError(
+            f"{state.root_abspath} was made from the template {state.document.template}; "
+            f"generation options, `add` and `status` work on projects made from {source.ref} "
+            "(plscaffold's own template); `update` and `generate COMPONENT` work on both"
+        )
+    return source
+
+
+def _refuse_template_downgrade(
+    template: Template, commit: str, recorded: str, checkout: str | None
+) -> None:
+    """Refuse to render a commit older than the recorded one (one it descends from).
+
+    Raises:
+        DowngradeError: ``commit`` is an ancestor of ``recorded``.
+    """
     from plscaffold.git import git_output
 
-    if not (template.root_abspath / ".git").exists():
-        return None
-    commit = (git_output(template.root_abspath, "rev-parse", "HEAD") or "").strip()
-    return commit or None
-
-
-def newest_tag(source: str) -> str | None:
-    """Return the newest version tag of a git template repository, or None if it has none.
-
-    Raises:
-        TemplateSourceError: the repository cannot be listed, or is not a git one.
-    """
-    url = source.removeprefix("git+")
-    if source.startswith("hg+") or source.endswith(".zip"):
-        raise TemplateSourceError(
-            f"{source}: only git templates have tags to update to; pass --checkout REF"
+    older = git_output(template.root_abspath, "merge-base", "--is-ancestor", commit, recorded)
+    if older is not None:
+        raise DowngradeError(
+            f"{template.ref} at {checkout or commit[:12]} ({commit[:12]}) is older than the "
+            f"commit this project was rendered from ({recorded[:12]}): updating would undo "
+            "the template's later changes. Pass --force to go back on purpose"
         )
-    from plscaffold.git import git_command, git_environment
-
-    try:
-        listed = subprocess.run(
-            git_command("ls-remote", "--tags", "--refs", "--sort=-v:refname", "--", url),
-            capture_output=True, text=True, check=False, timeout=120, env=git_environment(),
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as err:
-        raise TemplateSourceError(f"cannot list the tags of {source}: {err}") from err
-    if listed.returncode != 0:
-        reason = (listed.stderr.strip().splitlines() or ["no reason given"])[-1]
-        raise TemplateSourceError(f"cannot list the tags of {source}: {reason}")
-    tags = [
-        line.split("refs/tags/", 1)[1]
-        for line in listed.stdout.splitlines()
-        if "refs/tags/" in line
-    ]
-    return tags[0] if tags else None
 
 
-def template_hooks(template: Template) -> list[Path]:
-    """Return the template's hook scripts (cookiecutter's ``hooks/`` folder)."""
-    hooks_dir = template.root_abspath / "hooks"
-    if not hooks_dir.is_dir():
-        return []
-    return sorted(
-        path
-        for path in hooks_dir.iterdir()
-        if path.is_file() and path.stem in HOOK_NAMES and not path.name.endswith("~")
-    )
-
-
-def check_trust(template: Template, trust: bool) -> None:
-    """Refuse a template that would run code (hooks, Jinja extensions) unless trusted.
-
-    Raises:
-        UntrustedTemplateError: the template has hooks or extensions and ``trust`` is false.
-    """
-    if trust:
-        return
-    reasons = [f"hooks/{path.name}" for path in template_hooks(template)]
-    extensions = read_variables(template).get("_extensions") or []
-    reasons += [f"Jinja extension {name}" for name in extensions]
-    if reasons:
-        raise UntrustedTemplateError(
-            f"template {template.ref} runs code on this machine ({', '.join(reasons)}); "
-            "read that code, then pass --trust to allow it"
-        )
+__all__ = [
+    "BundledSource",
+    "SourceRendering",
+    "TemplateSource",
+    "UserSource",
+    "bundled_source",
+    "open_source",
+    "project_source",
+]

@@ -1,4 +1,5 @@
-"""Apply a rendering to disk: all of it, through a temporary folder moved into place, or nothing."""
+"""Write to disk, all or nothing: a new project through a staging folder moved into place,
+changes to an existing one through a journal that the next command replays after a crash."""
 
 from __future__ import annotations
 

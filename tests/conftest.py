@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -31,6 +32,14 @@ def tree_state(root: Path) -> dict[str, tuple[str, int]]:
 def runner() -> CliRunner:
     """A CLI runner with a fixed terminal width and no colour, so output is stable."""
     return CliRunner(env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
+
+
+def outcome_of(result: Result, relpath: str) -> str:
+    """Return a file's outcome ("updated", "merged", ...) in a ``--json`` plan's output."""
+    files = {entry["path"]: entry["outcome"] for entry in json.loads(result.stdout)["files"]}
+    if relpath not in files:
+        raise AssertionError(f"{relpath} not in the plan: {sorted(files)}")
+    return str(files[relpath])
 
 
 @contextmanager
@@ -78,6 +87,36 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     folder.mkdir()
     with _tmpfs(folder, "size=64k"):
         yield folder
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` as a user with a name, on a ``main`` branch; return its output."""
+    identity = [
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "init.defaultBranch=main",
+    ]
+    done = subprocess.run(
+        ["git", *identity, *args], cwd=repo, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def run_ok(
+    args: list[str | Path], cwd: Path, extra_env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in ``cwd``; fail the test, with the end of its output, unless it exits 0."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, (
+        f"{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
+    return result
 
 
 def new_from_template(runner: CliRunner, template: Path | str, out: Path, *args: str) -> Result:

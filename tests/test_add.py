@@ -13,12 +13,11 @@ import yaml
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
-from tests.conftest import tree_state
-from tests.test_regenerate import outcome_of
+from tests.conftest import outcome_of, tree_state
 
 
 def _add(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["add", *args, "--project", str(project)])
+    return runner.invoke(app, ["add", *args, "--json", "--project", str(project)])
 
 
 @pytest.mark.parametrize(
@@ -36,7 +35,7 @@ def test_add_writes_the_component_its_config_and_test(
 
     assert result.exit_code == 0, result.output
     for relpath in files:
-        assert outcome_of(result.output, relpath) == "created"
+        assert outcome_of(result, relpath) == "created"
         assert (project / relpath).is_file()
         assert (project / ".plscaffold" / "pristine" / relpath).is_file()
     document = json.loads((project / ".plscaffold" / "answers.json").read_text())
@@ -45,6 +44,7 @@ def test_add_writes_the_component_its_config_and_test(
     assert f"{name}:\n  " in listed.output
 
 
+@pytest.mark.e2e
 def test_the_added_model_trains_selected_from_the_command_line(
     runner: CliRunner, project: Path
 ) -> None:
@@ -54,7 +54,7 @@ def test_the_added_model_trains_selected_from_the_command_line(
         [sys.executable, "-c",
          "import sys; sys.path.insert(0, 'tests'); from pathlib import Path; "
          "import torch; from conftest import synthetic_digits, write_idx; g = torch.Generator().manual_seed(0); "
-         "[write_idx(Path('data/MNIST/raw'), s, *synthetic_digits(64, g)) for s in ('train', 'test')]"],
+         "[write_idx(Path('data/MNIST/raw'), s, *(t.numpy() for t in synthetic_digits(64, g))) for s in ('train', 'test')]"],
         cwd=project, check=True, env={**os.environ, "PYTHONPATH": str(project / "src")},
     )  # fmt: skip
 
@@ -79,7 +79,7 @@ def test_adding_a_second_datamodule_shares_the_package(runner: CliRunner, projec
     result = _add(runner, project, "datamodule", "second")
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, "src/proj/data/__init__.py") == "identical"
+    assert outcome_of(result, "src/proj/data/__init__.py") == "identical"
     assert (project / "src" / "proj" / "data" / "first.py").is_file()
     assert (project / "src" / "proj" / "data" / "second.py").is_file()
 
@@ -152,7 +152,7 @@ def test_add_model_kind_gan_writes_a_lightning_module_of_its_own(
 
     assert result.exit_code == 0, result.output
     for relpath in GAN_FILES:
-        assert outcome_of(result.output, relpath) == "created"
+        assert outcome_of(result, relpath) == "created"
     module = (project / "src/proj/models/sketcher.py").read_text()
     assert "class SketcherGAN(LightningModule):" in module
     assert "self.automatic_optimization = False" in module
@@ -172,8 +172,8 @@ def test_add_model_kind_gan_writes_a_lightning_module_of_its_own(
     second = _add(runner, project, "model", "painter", "--kind", "gan")
 
     assert second.exit_code == 0, second.output
-    assert outcome_of(second.output, "src/proj/networks/generator.py") == "identical"
-    assert outcome_of(second.output, "configs/gan/painter.yaml") == "created"
+    assert outcome_of(second, "src/proj/networks/generator.py") == "identical"
+    assert outcome_of(second, "configs/gan/painter.yaml") == "created"
 
 
 def test_an_added_gan_in_a_ddp_project_asks_ddp_for_unused_parameters(
@@ -194,10 +194,10 @@ def test_update_re_renders_added_components(runner: CliRunner, project: Path) ->
     model = project / "src" / "proj" / "networks" / "wide.py"
     model.write_text(model.read_text() + "# mine\n")
 
-    result = runner.invoke(app, ["update", "--project", str(project)])
+    result = runner.invoke(app, ["update", "--json", "--project", str(project)])
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, "src/proj/networks/wide.py") == "kept"
+    assert outcome_of(result, "src/proj/networks/wide.py") == "kept"
 
 
 def test_names_equal_once_normalised_are_one_component(runner: CliRunner, project: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from plscaffold.api import new_project, project_options
+from tests.conftest import run_ok
 from tests.mnist_format import write_digits_dataset
 
 COMMON = ["--data.num_workers=0", "--data.download=false", "--trainer.enable_progress_bar=false",
@@ -29,13 +30,9 @@ def _env(project: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(project / "src"), **extra}
 
 
-def _run(command: list[str], project: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        command, cwd=project, env=_env(project, **extra), capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+def _run(command: list[str], project: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command of the project with its sources importable; it must exit 0."""
+    return run_ok([*command], project, {"PYTHONPATH": str(project / "src")}, timeout=300)
 
 
 @pytest.mark.e2e

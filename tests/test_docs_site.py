@@ -72,6 +72,7 @@ def _mkdocs(config_dir: Path, site: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_site_builds_strictly_with_the_generated_reference(tmp_path: Path) -> None:
     done = _mkdocs(REPO, tmp_path / "site")
     assert done.returncode == 0, done.stderr
@@ -89,6 +90,7 @@ def test_site_builds_strictly_with_the_generated_reference(tmp_path: Path) -> No
     ],
     ids=["missing-page", "missing-anchor", "page-not-in-nav"],
 )
+@pytest.mark.e2e
 def test_a_broken_link_or_a_page_outside_the_navigation_fails_the_build(
     tmp_path: Path, breakage: tuple[str, str, str]
 ) -> None:

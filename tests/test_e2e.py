@@ -14,22 +14,10 @@ from pathlib import Path
 import pytest
 
 from plscaffold.api import new_project, project_options
+from tests.conftest import run_ok
 from tests.mnist_format import write_digits_dataset
 
 pytestmark = pytest.mark.e2e
-
-
-def _run(
-    args: list[str | Path], cwd: Path, extra_env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
-    result = subprocess.run(
-        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, (
-        f"{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    )
-    return result
 
 
 def _has_cuda() -> bool:
@@ -40,9 +28,9 @@ def _has_cuda() -> bool:
 
 def _install(project: Path, venv: Path) -> Path:
     """Install ``project`` into a venv that sees the test environment's packages; no network."""
-    _run([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=project)
+    run_ok([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=project)
     python = venv / "bin" / "python"
-    _run(
+    run_ok(
         [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", "."],
         cwd=project,
     )
@@ -88,8 +76,8 @@ def test_other_option_sets_lint_and_pass_their_tests(
 ) -> None:
     project = new_project(project_options("variant", **given), output_dir=tmp_path).project_abspath
 
-    _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
-    _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
+    run_ok([sys.executable, "-m", "ruff", "check", "."], cwd=project)
+    run_ok([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
     # The project's package is importable from src/ without installing it.
     pytest_args: list[str | Path] = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     env = {"PYTHONPATH": str(project / "src")}
@@ -100,7 +88,7 @@ def test_other_option_sets_lint_and_pass_their_tests(
         blocker.write_text("import sys\nsys.modules.update(tensorboard=None, tensorboardX=None)\n")
         pytest_args += ["-p", "without_tensorboard"]
         env["PYTHONPATH"] += os.pathsep + str(blocker.parent)
-    result = _run(pytest_args, cwd=project, extra_env=env)
+    result = run_ok(pytest_args, cwd=project, extra_env=env)
     assert " passed" in result.stdout and " failed" not in result.stdout
     if given.get("logger") == "mlflow":
         _fit_and_compare_an_experiment(project, tmp_path, env)
@@ -117,7 +105,7 @@ def _fit_and_compare_an_experiment(project: Path, tmp_path: Path, env: dict[str,
            "--trainer.precision=32-true", "--trainer.enable_progress_bar=false"]  # fmt: skip
     data = [f"--data.data_dir={data_dir}", "--data.download=false", "--data.num_workers=0"]
     fit = [sys.executable, "-m", "variant", "fit", "--experiment=small", *cpu, *data]
-    _run([*fit, "--trainer.max_epochs=2"], cwd=project, extra_env=env)
+    run_ok([*fit, "--trainer.max_epochs=2"], cwd=project, extra_env=env)
 
     compared = compare_experiments(["small"], project, plot=False).comparison
     (run,) = compared.experiments[0].runs
@@ -140,10 +128,10 @@ def test_the_gan_project_lints_and_passes_its_tests(tmp_path: Path) -> None:
     options = project_options("gan", model="gan", logger="wandb")
     project = new_project(options, output_dir=tmp_path).project_abspath
 
-    _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
-    _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
+    run_ok([sys.executable, "-m", "ruff", "check", "."], cwd=project)
+    run_ok([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
     started = time.perf_counter()
-    result = _run(
+    result = run_ok(
         [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider"],
         cwd=project,
         extra_env={"PYTHONPATH": str(project / "src")},
@@ -185,22 +173,22 @@ def test_the_declared_floors_are_enough(tmp_path: Path) -> None:
     # venv that sees this environment's torch: the default project's whole suite and the
     # GAN's own tests (toggled_optimizer) pass on them.
     venv = tmp_path / "lowest"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
+    run_ok([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
     python = venv / "bin" / "python"
     default = new_project(project_options("floors"), output_dir=tmp_path).project_abspath
     gan = new_project(project_options("gan-floors", model="gan"), output_dir=tmp_path)
     floors = _floors(default)
     assert _floors(gan.project_abspath) == floors
-    _run([python, "-m", "pip", "install", "-q", *floors], cwd=tmp_path)
+    run_ok([python, "-m", "pip", "install", "-q", *floors], cwd=tmp_path)
     names = [floor.split("==")[0].split("[")[0] for floor in floors]
     code = f"import importlib.metadata as m; print(*(m.version(n) for n in {names!r}))"
-    installed = _run([python, "-c", code], cwd=tmp_path).stdout.split()
+    installed = run_ok([python, "-c", code], cwd=tmp_path).stdout.split()
     assert list(map(Version, installed)) == [Version(floor.split("==")[1]) for floor in floors]
 
     pytest_args: list[str | Path] = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     for project, extra in ((default, []), (gan.project_abspath, ["tests/test_model.py"])):
         env = {"PYTHONPATH": str(project / "src")}
-        result = _run([*pytest_args, *extra], cwd=project, extra_env=env)
+        result = run_ok([*pytest_args, *extra], cwd=project, extra_env=env)
         assert " passed" in result.stdout and " failed" not in result.stdout
 
 
@@ -214,10 +202,10 @@ def test_generated_project_lints_passes_its_tests_and_learns_digits(
     project, package = installed_project.root, installed_project.package
     python = installed_project.venv / "bin" / "python"
 
-    _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
-    _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
+    run_ok([sys.executable, "-m", "ruff", "check", "."], cwd=project)
+    run_ok([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
     started = time.perf_counter()
-    tests = _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+    tests = run_ok([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
     print(f"generated project's own tests: {time.perf_counter() - started:.1f} s")
     assert " passed" in tests.stdout and " failed" not in tests.stdout
 
@@ -228,7 +216,9 @@ def test_generated_project_lints_passes_its_tests_and_learns_digits(
     work.mkdir()
     common = [f"--data.data_dir={data_dir}", "--data.num_workers=0", "--data.download=false",
               "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=10"]  # fmt: skip
-    _run([entry_point, "fit", *common, "--trainer.max_epochs=8", "--data.batch_size=32"], cwd=work)
+    run_ok(
+        [entry_point, "fit", *common, "--trainer.max_epochs=8", "--data.batch_size=32"], cwd=work
+    )
     run = work / "logs" / package / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "config.yaml").is_file()
     assert list(run.glob("events.out.tfevents.*"))
@@ -237,13 +227,13 @@ def test_generated_project_lints_passes_its_tests_and_learns_digits(
     # the test metrics go into that run's folder.
     csv_logger = ["--trainer.logger=pytorch_lightning.loggers.CSVLogger",
                   "--trainer.logger.save_dir=logs", f"--trainer.logger.name={package}"]  # fmt: skip
-    _run([entry_point, "test", *common, *csv_logger, "--ckpt_path=best"], cwd=work)
+    run_ok([entry_point, "test", *common, *csv_logger, "--ckpt_path=best"], cwd=work)
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     test_acc = float(next(row["test_acc"] for row in rows if row.get("test_acc")))
     print(f"held-out test accuracy on {sizes['test']} real digits: {test_acc:.4f}")
     assert test_acc >= 0.90
 
-    predicted = _run([entry_point, "predict", *common, "--ckpt_path=best"], cwd=work)
+    predicted = run_ok([entry_point, "predict", *common, "--ckpt_path=best"], cwd=work)
     predictions = list(csv.DictReader((run / "predictions.csv").open()))
     labels = _read_idx_labels(data_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte")
     correct = sum(int(row["prediction"]) == labels[int(row["index"])] for row in predictions)
@@ -298,12 +288,12 @@ def test_plscaffold_serves_the_installed_project_and_a_second_clone(
     python = installed_project.venv / "bin" / "python"
     plscaffold = [python, "-m", "plscaffold"]
     inside = installed_project.root / "tests"
-    _run([*plscaffold, "status"], cwd=inside)
-    _run([*plscaffold, "generate", "readme", "--dry-run"], cwd=inside)
-    _run([*plscaffold, "update", "--dry-run"], cwd=inside)
+    run_ok([*plscaffold, "status"], cwd=inside)
+    run_ok([*plscaffold, "generate", "readme", "--dry-run"], cwd=inside)
+    run_ok([*plscaffold, "update", "--dry-run"], cwd=inside)
     clone = Path(shutil.copytree(installed_project.root, tmp_path / "clone"))
     for command in (["status"], ["generate", "readme"], ["update"]):
-        _run([*plscaffold, *command], cwd=clone)
+        run_ok([*plscaffold, *command], cwd=clone)
     refused = subprocess.run(
         [*map(str, plscaffold), "new", installed_project.root.name, "--no-input"],
         cwd=tmp_path, capture_output=True, text=True, check=False,
@@ -315,20 +305,22 @@ def test_plscaffold_serves_the_installed_project_and_a_second_clone(
 def test_a_wheel_install_trains_from_any_folder(tmp_path: Path) -> None:
     project = new_project(project_options("wheel-e2e"), output_dir=tmp_path).project_abspath
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    run_ok([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
           "-w", wheels, project], cwd=tmp_path)  # fmt: skip
     (wheel,) = wheels.glob("wheel_e2e-*.whl")
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
-    _run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", wheel], cwd=tmp_path)
+    run_ok([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
+    run_ok(
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", wheel], cwd=tmp_path
+    )
     elsewhere = tmp_path / "elsewhere"
     write_digits_dataset(elsewhere / "data")
     shutil.rmtree(project)  # nothing of the source tree is left to lean on
 
     fit = [venv / "bin" / "wheel_e2e", "fit", "--trainer.fast_dev_run=true",
            "--data.num_workers=0", "--data.download=false"]  # fmt: skip
-    trained = _run(fit, cwd=elsewhere)
-    printed = _run([*fit, "--print_config"], cwd=elsewhere)
+    trained = run_ok(fit, cwd=elsewhere)
+    printed = run_ok([*fit, "--print_config"], cwd=elsewhere)
     missing = subprocess.run(
         [str(a) for a in [*fit, "--config", "nope.yaml"]],
         cwd=elsewhere, capture_output=True, text=True, timeout=600,
@@ -355,10 +347,10 @@ def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path
     assert {p.relpath: p.outcome.value for p in merged.plans}["src/grown/model.py"] == "merged"
     assert not updated.conflicts
     assert "EXTRA_CLASSES = 0  # mine" in model.read_text()
-    _run([sys.executable, "-m", "ruff", "check", "."], cwd=project)
-    _run([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
+    run_ok([sys.executable, "-m", "ruff", "check", "."], cwd=project)
+    run_ok([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
     pytest_args: list[str | Path] = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider"]
-    result = _run(pytest_args, cwd=project, extra_env={"PYTHONPATH": str(project / "src")})
+    result = run_ok(pytest_args, cwd=project, extra_env={"PYTHONPATH": str(project / "src")})
     for test_id in (
         "tests/test_model_wide_cnn.py::test_selected_it_trains[config-file] PASSED",
         "tests/test_model_wide_cnn.py::test_selected_it_trains[class-path] PASSED",

@@ -242,6 +242,7 @@ def test_new_reads_the_cached_schema_and_never_starts_the_projects_python(
     assert tree_state(schema_project) == before
 
 
+@pytest.mark.e2e
 def test_the_schema_is_rebuilt_when_the_project_changes(
     runner: CliRunner, schema_project: Path
 ) -> None:
@@ -267,6 +268,7 @@ def test_the_schema_is_rebuilt_when_the_project_changes(
     assert ".plscaffold/cache/" in (schema_project / ".gitignore").read_text()
 
 
+@pytest.mark.e2e
 def test_what_only_the_parser_can_judge_is_judged_by_it(
     runner: CliRunner, schema_project: Path
 ) -> None:

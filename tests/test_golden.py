@@ -1,4 +1,4 @@
-"""Golden trees: the full rendering of three option sets, reviewed in the diff when it changes.
+"""Golden trees: the full rendering of four option sets, reviewed in the diff when it changes.
 
 Regenerate on purpose with ``PLSCAFFOLD_UPDATE_GOLDEN=1 pytest tests/test_golden.py``.
 """

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,6 +24,7 @@ def test_importing_the_cli_imports_no_torch() -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.e2e
 def test_wheel_installs_into_a_fresh_venv_and_generates(tmp_path: Path) -> None:
     wheel_dir = tmp_path / "wheels"
     subprocess.run(

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from plscaffold.api import new_project, project_options
+from tests.conftest import git
 
 VARIANTS = {
     "defaults": {},
@@ -105,20 +106,12 @@ def _pre_commit(project: Path, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _git(project: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=project,
-        check=True,
-        capture_output=True,
-    )
-
-
+@pytest.mark.e2e
 def test_pre_commit_passes_on_a_fresh_project_and_catches_what_it_should(
     fresh: Path, tmp_path: Path
 ) -> None:
-    _git(fresh, "init", "-q")
-    _git(fresh, "add", "-A")
+    git(fresh, "init", "-q")
+    git(fresh, "add", "-A")
     done = _pre_commit(fresh, tmp_path / "home")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Passed" in done.stdout and "Failed" not in done.stdout
@@ -129,7 +122,7 @@ def test_pre_commit_passes_on_a_fresh_project_and_catches_what_it_should(
         model.write_text(text + "\nimport os\nx = {  'a':1}\n", encoding="utf-8")
         notes = fresh / "NOTES.md"
         notes.write_text("<<<<<<< yours\na  \n=======\nb\n>>>>>>> theirs\n", encoding="utf-8")
-        _git(fresh, "add", "-A")
+        git(fresh, "add", "-A")
         done = _pre_commit(fresh, tmp_path / "home")
         assert done.returncode != 0
         for hook in ("ruff check", "ruff format", "trim trailing whitespace", "check for merge"):
@@ -138,4 +131,4 @@ def test_pre_commit_passes_on_a_fresh_project_and_catches_what_it_should(
     finally:
         model.write_text(text, encoding="utf-8")
         (fresh / "NOTES.md").unlink(missing_ok=True)
-        _git(fresh, "add", "-A")
+        git(fresh, "add", "-A")

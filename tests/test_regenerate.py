@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
-from tests.conftest import tree_state
+from tests.conftest import outcome_of, tree_state
 
 MODEL = "src/proj/model.py"
 CONFIG = "configs/default.yaml"
 
 
-def outcome_of(output: str, relpath: str) -> str:
-    """Return the outcome the CLI printed for ``relpath`` ("updated", "merged", ...)."""
-    for line in output.splitlines():
-        if line.startswith("  ") and line.endswith("  " + relpath):
-            return line[: -len(relpath)].strip()
-    raise AssertionError(f"{relpath} not listed in:\n{output}")
-
-
 def _generate(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["generate", *args, "--project", str(project)])
+    """Run ``generate`` with ``--json``: each file's outcome is read from its plan."""
+    return runner.invoke(app, ["generate", *args, "--json", "--project", str(project)])
 
 
 def test_an_edit_is_kept_and_the_new_template_lines_come_in(
@@ -37,7 +31,7 @@ def test_an_edit_is_kept_and_the_new_template_lines_come_in(
     result = _generate(runner, project, "config", "--model", "mlp")
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, CONFIG) == "merged"
+    assert outcome_of(result, CONFIG) == "merged"
     merged = config.read_text()
     assert "  patience: 8  # tuned\n" in merged
     assert merged.endswith("\n# mine\n")
@@ -47,7 +41,7 @@ def test_an_edit_is_kept_and_the_new_template_lines_come_in(
     assert answers["model"] == "mlp"
     assert (project / ".plscaffold" / "pristine" / CONFIG).read_text().count("networks.MLP") == 1
     # The README names the network too: regenerated with the config, never left behind.
-    assert outcome_of(result.output, "README.md") == "updated"
+    assert outcome_of(result, "README.md") == "updated"
     assert "multilayer perceptron" in (project / "README.md").read_text()
 
 
@@ -56,18 +50,23 @@ def test_only_regenerates_one_component_and_names_the_others(
 ) -> None:
     readme = (project / "README.md").read_bytes()
 
-    result = _generate(runner, project, "config", "--gpus", "2", "--only")
+    result = runner.invoke(
+        app, ["generate", "config", "--gpus", "2", "--only", "--project", str(project)]
+    )
 
     assert result.exit_code == 0, result.output
     assert "README.md" not in result.output and (project / "README.md").read_bytes() == readme
     assert "render differently too: readme slurm" in result.output
 
 
-def test_an_untouched_file_is_replaced(runner: CliRunner, project: Path) -> None:
-    result = _generate(runner, project, "config", "--model", "mlp")
+def test_an_untouched_file_is_replaced_and_the_table_says_so(
+    runner: CliRunner, project: Path
+) -> None:
+    result = runner.invoke(app, ["generate", "config", "--model", "mlp", "--project", str(project)])
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, CONFIG) == "updated"
+    assert f"Regenerated config in {project}:\n" in result.output
+    assert re.search(r"^  updated +configs/default\.yaml$", result.output, re.MULTILINE)
     assert (project / CONFIG).read_bytes() == (
         project / ".plscaffold" / "pristine" / CONFIG
     ).read_bytes()
@@ -92,7 +91,7 @@ def test_a_conflict_writes_both_sides_and_exits_non_zero(runner: CliRunner, proj
     result = _generate(runner, project, "config", "--model", "mlp")
 
     assert result.exit_code == 1
-    assert outcome_of(result.output, CONFIG) == "conflict"
+    assert outcome_of(result, CONFIG) == "conflict"
     assert f"Conflicts in 1 file(s): {CONFIG}" in result.stderr
     text = (project / CONFIG).read_text()
     assert "<<<<<<< yours\n" in text and "\n=======\n" in text and ">>>>>>> template\n" in text
@@ -139,8 +138,8 @@ def test_an_identical_rendering_is_not_rewritten(runner: CliRunner, project: Pat
     datamodule = _generate(runner, project, "datamodule")
 
     assert model.exit_code == 0 and datamodule.exit_code == 0
-    assert outcome_of(model.output, "src/proj/model.py") == "identical"
-    assert outcome_of(datamodule.output, "src/proj/datamodule.py") == "kept"
+    assert outcome_of(model, "src/proj/model.py") == "identical"
+    assert outcome_of(datamodule, "src/proj/datamodule.py") == "kept"
     assert tree_state(project) == before
     assert (project / MODEL).stat().st_mtime_ns == old
     assert edited.stat().st_mtime_ns == old
@@ -152,12 +151,12 @@ def test_a_deleted_file_stays_deleted_unless_restored(runner: CliRunner, project
 
     kept_deleted = _generate(runner, project, "tests")
     assert kept_deleted.exit_code == 0
-    assert outcome_of(kept_deleted.output, "tests/test_model.py") == "deleted"
+    assert outcome_of(kept_deleted, "tests/test_model.py") == "deleted"
     assert not (project / "tests" / "test_model.py").exists()
 
     restored = _generate(runner, project, "tests", "--restore")
     assert restored.exit_code == 0
-    assert outcome_of(restored.output, "tests/test_model.py") == "restored"
+    assert outcome_of(restored, "tests/test_model.py") == "restored"
     pristine = project / ".plscaffold" / "pristine" / "tests" / "test_model.py"
     assert (project / "tests" / "test_model.py").read_bytes() == pristine.read_bytes()
 
@@ -165,9 +164,11 @@ def test_a_deleted_file_stays_deleted_unless_restored(runner: CliRunner, project
 def test_dry_run_prints_the_diff_and_writes_nothing(runner: CliRunner, project: Path) -> None:
     before = tree_state(project)
 
-    result = _generate(
-        runner, project, "config", "--gpus", "2", "--precision", "bf16-mixed", "--dry-run"
-    )
+    result = runner.invoke(
+        app,
+        ["generate", "config", "--gpus", "2", "--precision", "bf16-mixed", "--dry-run",
+         "--project", str(project)],
+    )  # fmt: skip
 
     assert result.exit_code == 0, result.output
     assert "--- a/configs/default.yaml\n+++ b/configs/default.yaml\n" in result.output
@@ -179,7 +180,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(runner: CliRunner, project: 
 
 
 def test_json_prints_the_plan(runner: CliRunner, project: Path) -> None:
-    result = _generate(runner, project, "config", "--gpus", "1", "--dry-run", "--json")
+    result = _generate(runner, project, "config", "--gpus", "1", "--dry-run")
 
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
@@ -256,7 +257,7 @@ def test_user_modes_and_user_files_survive(runner: CliRunner, project: Path) -> 
     result = _generate(runner, project, "datamodule", "--seed", "7")
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, "src/proj/datamodule.py") == "updated"
+    assert outcome_of(result, "src/proj/datamodule.py") == "updated"
     assert datamodule.stat().st_mode & 0o777 == 0o755
     assert blob.read_bytes() == b"\x89PNG\r\n\x1a\n\x00\xff\xfe"
     assert latin.read_bytes() == "résumé\n".encode("latin-1")
@@ -271,7 +272,7 @@ def test_a_non_utf8_edit_is_kept_as_a_binary_conflict(runner: CliRunner, project
     result = _generate(runner, project, "readme", "--model", "mlp")
 
     assert result.exit_code == 1
-    assert outcome_of(result.output, "README.md") == "conflict (binary)"
+    assert outcome_of(result, "README.md") == "conflict (binary)"
     assert readme.read_bytes() == edited
     assert "README.md is not UTF-8 text" in result.stderr and "no markers" in result.stderr
     assert ".plscaffold/pristine/README.md" in result.stderr

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from plscaffold.context import build_context
 from plscaffold.errors import TemplateError, UnsafePathError
 from plscaffold.render import check_relpath, render_tree
-from plscaffold.templates import build_context, load_template
+from plscaffold.templates import load_template
 from tests.conftest import make_template
 
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from plscaffold.cli import app
 from plscaffold.errors import ExperimentError
 from plscaffold.experiments import studies
+from plscaffold.experiments.trial import pruning_callback
 from tests.conftest import tree_state
 from tests.mnist_format import write_digits_dataset
 
@@ -39,6 +40,7 @@ def test_ranges_are_read_as_numbers_with_an_optional_log_scale() -> None:
             studies.parse_range(bad)
 
 
+@pytest.mark.e2e
 def test_the_pruning_callback_reports_each_validation_and_stops_a_pruned_trial() -> None:
     reported: list[tuple[float, int]] = []
     verdicts = iter([False, True])
@@ -46,7 +48,7 @@ def test_the_pruning_callback_reports_each_validation_and_stops_a_pruned_trial()
         report=lambda value, step: reported.append((value, step)),
         should_prune=lambda: next(verdicts),
     )
-    callback = studies._pruning_callback(trial, "val_acc")
+    callback = pruning_callback(trial, "val_acc")
     trainer = SimpleNamespace(
         sanity_checking=True, callback_metrics={"val_acc": 0.1}, current_epoch=0
     )

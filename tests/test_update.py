@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from plscaffold import __version__
 from plscaffold.cli import app
-from tests.conftest import tree_state
-from tests.test_regenerate import outcome_of
+from tests.conftest import git, outcome_of, tree_state
 
 MAIN = "src/proj/__main__.py"
 
@@ -25,7 +23,8 @@ def _as_if_generated_by_an_older_template(project: Path, relpath: str, old: str)
 
 
 def _update(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["update", "--project", str(project), *args])
+    """Run ``update --json``: each file's outcome is read from its plan."""
+    return runner.invoke(app, ["update", "--json", "--project", str(project), *args])
 
 
 def test_update_brings_in_template_changes_and_keeps_edits(
@@ -44,9 +43,9 @@ def test_update_brings_in_template_changes_and_keeps_edits(
     result = _update(runner, project)
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, MAIN) == "updated"
-    assert outcome_of(result.output, "README.md") == "merged"
-    assert outcome_of(result.output, "src/proj/model.py") == "identical"
+    assert outcome_of(result, MAIN) == "updated"
+    assert outcome_of(result, "README.md") == "merged"
+    assert outcome_of(result, "src/proj/model.py") == "identical"
     assert (project / MAIN).read_text() == new_main
     merged = readme.read_text()
     assert "## Install and test\n" in merged and merged.endswith("\n## Results\n\nMine.\n")
@@ -67,9 +66,9 @@ def test_update_keeps_executable_bits_and_user_files(runner: CliRunner, project:
     result = _update(runner, project)
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, MAIN) == "updated"
+    assert outcome_of(result, MAIN) == "updated"
     assert (project / MAIN).stat().st_mode & 0o777 == 0o755
-    assert outcome_of(result.output, slurm) == "updated"
+    assert outcome_of(result, slurm) == "updated"
     assert (project / slurm).stat().st_mode & 0o777 == 0o755  # the template's executable bit
     assert "srun proj fit" in (project / slurm).read_text()
     assert blob.read_bytes() == bytes(range(256))
@@ -87,24 +86,17 @@ def test_files_the_template_dropped_are_removed_unless_edited(
     result = _update(runner, project)
 
     assert result.exit_code == 0, result.output
-    assert outcome_of(result.output, "old_a.py") == "removed"
-    assert outcome_of(result.output, "old_b.py") == "orphaned"
+    assert outcome_of(result, "old_a.py") == "removed"
+    assert outcome_of(result, "old_b.py") == "orphaned"
     assert not (project / "old_a.py").exists()
     assert (project / "old_b.py").read_text() == "B = 2  # mine\n"
     assert not (project / ".plscaffold" / "pristine" / "old_a.py").exists()
 
 
-def _git(project: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=project, check=True, capture_output=True,
-    )  # fmt: skip
-
-
 def test_a_dirty_git_tree_is_refused_unless_allowed(runner: CliRunner, project: Path) -> None:
-    _git(project, "init", "-q")
-    _git(project, "add", "-A")
-    _git(project, "commit", "-qm", "generated")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated")
     (project / "src" / "proj" / "model.py").write_text("# work in progress\n")
     before = tree_state(project)
 
@@ -117,13 +109,13 @@ def test_a_dirty_git_tree_is_refused_unless_allowed(runner: CliRunner, project: 
 
     allowed = _update(runner, project, "--allow-dirty")
     assert allowed.exit_code == 0, allowed.output
-    assert outcome_of(allowed.output, "src/proj/model.py") == "kept"
+    assert outcome_of(allowed, "src/proj/model.py") == "kept"
 
 
 def test_a_clean_git_tree_updates(runner: CliRunner, project: Path) -> None:
-    _git(project, "init", "-q")
-    _git(project, "add", "-A")
-    _git(project, "commit", "-qm", "generated")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated")
 
     result = _update(runner, project)
 
@@ -134,7 +126,7 @@ def test_update_dry_run_writes_nothing(runner: CliRunner, project: Path) -> None
     _as_if_generated_by_an_older_template(project, MAIN, "OLD = 1\n")
     before = tree_state(project)
 
-    result = _update(runner, project, "--dry-run")
+    result = runner.invoke(app, ["update", "--dry-run", "--project", str(project)])
 
     assert result.exit_code == 0, result.output
     assert f"--- a/{MAIN}\n+++ b/{MAIN}\n" in result.output
@@ -143,32 +135,41 @@ def test_update_dry_run_writes_nothing(runner: CliRunner, project: Path) -> None
 
 
 def test_status_lists_modified_deleted_and_outdated_files(runner: CliRunner, project: Path) -> None:
+    from plscaffold.api import project_status
+
     clean = runner.invoke(app, ["status", "--project", str(project)])
     assert clean.exit_code == 0
     assert "Every generated file is as plscaffold rendered it" in clean.output
+    assert project_status(project).files == []
 
     (project / "src" / "proj" / "model.py").write_text("# mine\n")
     (project / "tests" / "test_model.py").unlink()
     _as_if_generated_by_an_older_template(project, MAIN, "OLD = 1\n")
 
-    result = runner.invoke(app, ["status", "--project", str(project)])
+    found = {status.relpath: status for status in project_status(project).files}
+    printed = runner.invoke(app, ["status", "--project", str(project)])
 
-    assert result.exit_code == 0
-    assert "  src/proj/model.py: modified\n" in result.output
-    assert "  tests/test_model.py: deleted\n" in result.output
-    assert f"  {MAIN}: update changes it\n" in result.output
-    assert "datamodule.py" not in result.output
+    assert sorted(found) == sorted(["src/proj/model.py", "tests/test_model.py", MAIN])
+    model, deleted, main = found["src/proj/model.py"], found["tests/test_model.py"], found[MAIN]
+    assert (model.modified, model.deleted, model.update_changes) == (True, False, False)
+    assert (deleted.modified, deleted.deleted, deleted.update_changes) == (False, True, False)
+    assert (main.modified, main.deleted, main.update_changes) == (False, False, True)
+    assert printed.exit_code == 0
+    assert "  src/proj/model.py: modified\n" in printed.output  # the line a user reads
 
 
 def test_list_shows_components_and_their_files(runner: CliRunner, project: Path) -> None:
-    result = runner.invoke(app, ["list", "--project", str(project)])
+    from plscaffold.api import project_components
 
-    assert result.exit_code == 0
-    assert "model:\n  src/proj/model.py\n" in result.output
-    assert "trainer:\n  src/proj/cli.py\n  src/proj/__main__.py\n" in result.output
-    assert "config:\n  configs/default.yaml\n" in result.output
-    for name in ("datamodule:", "tests:", "readme:", "packaging:"):
-        assert name in result.output
+    components = project_components(project)
+    printed = runner.invoke(app, ["list", "--project", str(project)])
+
+    assert components["model"][0] == "src/proj/model.py"
+    assert components["trainer"][:2] == ["src/proj/cli.py", "src/proj/__main__.py"]
+    assert components["config"][0] == "configs/default.yaml"
+    assert {"datamodule", "tests", "readme", "packaging"} <= set(components)
+    assert printed.exit_code == 0
+    assert "model:\n  src/proj/model.py\n" in printed.output  # the listing a user reads
 
 
 def test_every_generated_file_belongs_to_exactly_one_component(project: Path) -> None:
@@ -193,9 +194,9 @@ def test_generate_refuses_a_dirty_project_but_not_a_dirty_repository(
     repo = tmp_path / "monorepo"
     project = new_project(project_options("proj"), output_dir=repo).project_abspath
     (repo / "other-service").mkdir()
-    _git(repo, "init", "-q")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "generated")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "generated")
     (repo / "other-service" / "notes.txt").write_text("work in progress\n")
 
     unrelated = runner.invoke(app, ["generate", "config", "--gpus", "1", "--project", str(project)])

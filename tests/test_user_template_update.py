@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
-from tests.conftest import make_template, tree_state
+from plscaffold.fetch import newest_version
+from tests.conftest import git, make_template, tree_state
 
 APP = "".join(f"line {n}\n" for n in range(1, 11))
 VARIABLES = {
@@ -27,7 +29,7 @@ def _template(
     )
 
 
-def _run(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
+def _in_project(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, [*args, "--project", str(project)])
 
 
@@ -50,18 +52,18 @@ def test_update_merges_the_templates_changes_with_the_users_edits(
               "{{cookiecutter.description}}, world\n")  # fmt: skip
 
     before = tree_state(project)
-    planned = _run(runner, project, "update", "--dry-run", "--json")
+    planned = _in_project(runner, project, "update", "--dry-run", "--json")
     assert planned.exit_code == 0, planned.output + planned.stderr
     outcomes = {f["path"]: f["outcome"] for f in json.loads(planned.output)["files"]}
     assert outcomes == {"app.py": "merged", "notes.txt": "updated"}
     assert tree_state(project) == before  # a dry run writes nothing
 
-    updated = _run(runner, project, "update")
+    updated = _in_project(runner, project, "update")
     assert updated.exit_code == 0, updated.output + updated.stderr
     merged = app_py.read_text()
     assert "line 1, edited by the user\n" in merged and "line 10, changed upstream\n" in merged
     assert (project / "notes.txt").read_text() == "bonjour, world\n"
-    again = _run(runner, project, "update", "--dry-run", "--json")
+    again = _in_project(runner, project, "update", "--dry-run", "--json")
     assert {f["outcome"] for f in json.loads(again.output)["files"]} <= {"identical", "kept"}
 
 
@@ -73,13 +75,13 @@ def test_a_conflict_gets_markers_exits_1_and_blocks_the_next_update(
     (project / "app.py").write_text(APP.replace("line 5\n", "line 5, mine\n"))
     _template(tmp_path / "t", APP.replace("line 5\n", "line 5, theirs\n"))
 
-    conflicted = _run(runner, project, "update")
+    conflicted = _in_project(runner, project, "update")
     assert conflicted.exit_code == 1, conflicted.output
     text = (project / "app.py").read_text()
     assert "<<<<<<<" in text and "line 5, mine" in text and "line 5, theirs" in text
 
     before = tree_state(project)
-    blocked = _run(runner, project, "update")
+    blocked = _in_project(runner, project, "update")
     assert blocked.exit_code == 2 and "still holds conflict markers" in blocked.stderr
     assert tree_state(project) == before
 
@@ -92,12 +94,12 @@ def test_generate_re_renders_one_component_the_template_names(
     (project / "notes.txt").unlink()
     _template(tmp_path / "t", APP + "line 11\n", "{{cookiecutter.description}}, world\n")
 
-    generated = _run(runner, project, "generate", "code")
+    generated = _in_project(runner, project, "generate", "code")
     assert generated.exit_code == 0, generated.output + generated.stderr
     assert (project / "app.py").read_text().endswith("line 11\n")
     assert not (project / "notes.txt").exists()  # another component: left as it is
 
-    unknown = _run(runner, project, "generate", "model")
+    unknown = _in_project(runner, project, "generate", "model")
     assert unknown.exit_code == 2 and "choose one of code, docs" in unknown.stderr
 
 
@@ -117,10 +119,10 @@ def test_a_template_with_hooks_needs_trust_again_and_its_hooks_do_not_rerun(
     _template(tmp_path / "t", APP + "line 11\n")
 
     before = tree_state(project)
-    refused = _run(runner, project, "update")
+    refused = _in_project(runner, project, "update")
     assert refused.exit_code == 2 and "pass --trust to allow it" in refused.stderr
     assert tree_state(project) == before
-    trusted = _run(runner, project, "update", "--trust")
+    trusted = _in_project(runner, project, "update", "--trust")
     assert trusted.exit_code == 0, trusted.output + trusted.stderr
     assert (project / "app.py").read_text().endswith("line 11\n")
     assert (project / "hook-runs.txt").read_text() == "1"
@@ -135,35 +137,18 @@ def test_an_older_plscaffold_does_not_update_a_newer_projects_template(
     document["plscaffold_version"] = "99.0.0"
     answers.write_text(json.dumps(document))
 
-    refused = _run(runner, project, "update")
+    refused = _in_project(runner, project, "update")
     assert refused.exit_code == 2 and "newer than this" in refused.stderr
-
-
-def _git(repo: Path, *args: str) -> str:
-    import subprocess
-
-    env_args = [
-        "-c",
-        "user.email=t@example.com",
-        "-c",
-        "user.name=t",
-        "-c",
-        "init.defaultBranch=main",
-    ]
-    done = subprocess.run(
-        ["git", *env_args, *args], cwd=repo, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def _release(repo: Path, app_text: str, tag: str | None) -> str:
     """Commit the template with this app.py (and a tag); return the commit."""
     _template(repo, app_text)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", f"app {tag}")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"app {tag}")
     if tag:
-        _git(repo, "tag", tag)
-    return _git(repo, "rev-parse", "HEAD")
+        git(repo, "tag", tag)
+    return git(repo, "rev-parse", "HEAD")
 
 
 def test_a_git_template_records_its_commit_and_updates_to_its_newest_tag(
@@ -171,7 +156,7 @@ def test_a_git_template_records_its_commit_and_updates_to_its_newest_tag(
 ) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    _git(repo, "init", "-q")
+    git(repo, "init", "-q")
     first = _release(repo, APP, "v1.0")
     second = _release(repo, APP + "line 11\n", "v1.10")  # newer than v1.9 by version order
     _release(repo, APP + "line 11\nline 12\n", "v1.9")
@@ -183,7 +168,7 @@ def test_a_git_template_records_its_commit_and_updates_to_its_newest_tag(
     assert answers["template"] == source and answers["template_commit"] == first
     (project / "app.py").write_text(APP.replace("line 1\n", "line 1, mine\n"))
 
-    updated = _run(runner, project, "update")
+    updated = _in_project(runner, project, "update")
     assert updated.exit_code == 0, updated.output + updated.stderr
     assert (project / "app.py").read_text() == APP.replace(
         "line 1\n", "line 1, mine\n"
@@ -192,17 +177,17 @@ def test_a_git_template_records_its_commit_and_updates_to_its_newest_tag(
     assert answers["template_commit"] == second  # v1.10, not the untagged commit
 
     before = tree_state(project)
-    back = _run(runner, project, "update", "--checkout", "v1.0")
+    back = _in_project(runner, project, "update", "--checkout", "v1.0")
     assert (
         back.exit_code == 2
         and "is older than the commit this project was rendered from" in back.stderr
     )
     assert tree_state(project) == before
-    forced = _run(runner, project, "update", "--checkout", "v1.0", "--force")
+    forced = _in_project(runner, project, "update", "--checkout", "v1.0", "--force")
     assert forced.exit_code == 0, forced.output + forced.stderr
     assert not (project / "app.py").read_text().endswith("line 11\n")
 
-    on_main = _run(runner, project, "update", "--checkout", "main")
+    on_main = _in_project(runner, project, "update", "--checkout", "main")
     assert on_main.exit_code == 0, on_main.output + on_main.stderr
     assert (project / "app.py").read_text().endswith("unreleased\n")
 
@@ -223,3 +208,21 @@ def test_checkout_values_are_never_options_and_need_a_repository(
         and "--checkout picks a commit of a --template repository" in alone.stderr
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("tags", "newest"),
+    [
+        (["v1.0.0rc1", "v1.0.0"], "v1.0.0"),  # a final release after its pre-release
+        (["v1.0.0", "v1.0.0rc1"], "v1.0.0"),
+        (["1.9", "1.10", "1.10b2"], "1.10"),
+        (["v2.0.0rc1", "v1.5"], "v1.5"),  # pre-releases count only without a final one
+        (["v2.0.0a1", "v2.0.0rc1"], "v2.0.0rc1"),
+        (["nightly", "v0.3", "release-candidate"], "v0.3"),  # no version: left out
+        (["nightly"], None),
+    ],
+)
+def test_the_newest_tag_is_chosen_as_pip_orders_versions(
+    tags: list[str], newest: str | None
+) -> None:
+    assert newest_version(tags) == newest

@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
-from tests.conftest import make_template, tree_state
+from tests.conftest import make_template, new_from_template, tree_state
 
 HOOK = b"""from pathlib import Path
 Path("made-by-{{ cookiecutter.stage }}.txt").write_text("{{ cookiecutter.project_name }}")
 """
-
-
-def _new(runner: CliRunner, out: Path, template: Path | str, *args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(out), *args])
 
 
 def test_a_folder_template_keeps_binaries_modes_and_line_endings(
@@ -34,7 +31,7 @@ def test_a_folder_template_keeps_binaries_modes_and_line_endings(
     )  # fmt: skip
     (template / "{{cookiecutter.project_name}}" / "run.sh").chmod(0o755)
 
-    result = _new(runner, tmp_path / "out", template)
+    result = new_from_template(runner, template, tmp_path / "out")
 
     assert result.exit_code == 0, result.output + result.stderr
     project = tmp_path / "out" / "proj"
@@ -50,7 +47,7 @@ def test_a_folder_template_keeps_binaries_modes_and_line_endings(
 def test_options_must_be_variables_of_the_template(runner: CliRunner, tmp_path: Path) -> None:
     template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, {"project_name": "x"})
 
-    result = _new(runner, tmp_path / "out", template, "--gpus", "2")
+    result = new_from_template(runner, template, tmp_path / "out", "--gpus", "2")
 
     assert result.exit_code == 2
     assert "has no variable gpus; its variables: project_name" in result.stderr
@@ -64,7 +61,7 @@ def test_paths_rendering_outside_the_project_are_refused(runner: CliRunner, tmp_
         )  # fmt: skip
         before = tree_state(tmp_path)
 
-        result = _new(runner, tmp_path / "out", template)
+        result = new_from_template(runner, template, tmp_path / "out")
 
         assert result.exit_code == 2
         assert "would land outside the project folder" in result.stderr
@@ -82,8 +79,8 @@ def test_symlinks_out_of_the_template_are_refused_and_inner_ones_followed(
     (outer / "{{cookiecutter.project_name}}" / "leak.txt").symlink_to(secret)
     before = tree_state(tmp_path / "out") if (tmp_path / "out").exists() else {}
 
-    refused = _new(runner, tmp_path / "out", outer)
-    followed = _new(runner, tmp_path / "out2", inner)
+    refused = new_from_template(runner, outer, tmp_path / "out")
+    followed = new_from_template(runner, inner, tmp_path / "out2")
 
     assert refused.exit_code == 2
     assert f"leak.txt is a symbolic link to {secret}, outside the template" in refused.stderr
@@ -106,8 +103,8 @@ def _hooked_template(root: Path) -> Path:
 def test_hooks_run_only_with_trust(runner: CliRunner, tmp_path: Path) -> None:
     template = _hooked_template(tmp_path / "t")
 
-    refused = _new(runner, tmp_path / "out", template)
-    trusted = _new(runner, tmp_path / "out", template, "--trust")
+    refused = new_from_template(runner, template, tmp_path / "out")
+    trusted = new_from_template(runner, template, tmp_path / "out", "--trust")
 
     assert refused.exit_code == 2
     assert (
@@ -127,7 +124,7 @@ def test_a_failing_hook_leaves_nothing(runner: CliRunner, tmp_path: Path) -> Non
     (template / "hooks" / "post_gen_project.py").write_text("raise SystemExit(3)\n")
     (tmp_path / "out").mkdir()
 
-    result = _new(runner, tmp_path / "out", template, "--trust")
+    result = new_from_template(runner, template, tmp_path / "out", "--trust")
 
     assert result.exit_code == 1
     assert "hook post_gen_project failed" in result.stderr
@@ -139,11 +136,39 @@ def test_jinja_extensions_need_trust(runner: CliRunner, tmp_path: Path) -> None:
         tmp_path / "t", {"a.txt": b"a\n"}, {"project_name": "x", "_extensions": ["jinja2.ext.do"]}
     )
 
-    refused = _new(runner, tmp_path / "out", template)
-    trusted = _new(runner, tmp_path / "out", template, "--trust")
+    refused = new_from_template(runner, template, tmp_path / "out")
+    trusted = new_from_template(runner, template, tmp_path / "out", "--trust")
 
     assert refused.exit_code == 2 and "Jinja extension jinja2.ext.do" in refused.stderr
     assert trusted.exit_code == 0, trusted.stderr
+
+
+EXTENSION = """from jinja2.ext import Extension
+
+
+class Greet(Extension):
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters["greet"] = lambda value: "{greeting} " + value
+"""
+
+
+def test_a_trusted_templates_extension_is_its_own_and_the_import_path_is_left_alone(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # Two templates each ship a module local_ext.py of their own, as cookiecutter allows.
+    path_before = list(sys.path)
+    for greeting in ("hello", "bonjour"):
+        template = make_template(tmp_path / greeting, {"a.txt": b"{{ cookiecutter.project_name | greet }}\n"},
+                                 {"project_name": "x", "_extensions": ["local_ext.Greet"]})  # fmt: skip
+        (template / "local_ext.py").write_text(EXTENSION.replace("{greeting}", greeting))
+
+        result = new_from_template(runner, template, tmp_path / f"out-{greeting}", "--trust")
+
+        assert result.exit_code == 0, result.output + result.stderr
+        assert (tmp_path / f"out-{greeting}" / "proj" / "a.txt").read_text() == f"{greeting} proj\n"
+    assert sys.path == path_before
+    assert "local_ext" not in sys.modules
 
 
 def test_a_git_url_is_cloned_and_option_like_values_never_reach_git(
@@ -158,8 +183,10 @@ def test_a_git_url_is_cloned_and_option_like_values_never_reach_git(
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "template"]):
         subprocess.run([*git, *args], cwd=repo, check=True)
 
-    cloned = _new(runner, tmp_path / "out", f"git+file://{repo}")
-    sneaky = _new(runner, tmp_path / "out2", f"--upload-pack=touch {tmp_path / 'pwned'}")
+    cloned = new_from_template(runner, f"git+file://{repo}", tmp_path / "out")
+    sneaky = new_from_template(
+        runner, f"--upload-pack=touch {tmp_path / 'pwned'}", tmp_path / "out2"
+    )
 
     assert cloned.exit_code == 0, cloned.stderr
     assert (tmp_path / "out" / "proj" / "README.md").read_text() == "# proj\n"
@@ -177,7 +204,7 @@ def test_a_template_error_names_the_file_and_line_and_leaves_nothing(
     )
     (tmp_path / "out").mkdir()
 
-    result = _new(runner, tmp_path / "out", template)
+    result = new_from_template(runner, template, tmp_path / "out")
 
     assert result.exit_code == 1
     assert "{{cookiecutter.project_name}}/src/a.py, line 2: UndefinedError" in result.stderr
@@ -209,18 +236,28 @@ def test_a_zip_template_leaves_no_temporary_folder(
     temporary = tmp_path / "tmpdir"
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    # Each temporary folder is made where the process's setting says, never by changing it.
+    seen = []
+    mkdtemp = tempfile.mkdtemp
 
-    result = _new(runner, tmp_path / "out", archive)
+    def spy(*args: object, **kwargs: object) -> str:
+        seen.append(tempfile.tempdir)
+        return mkdtemp(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+
+    result = new_from_template(runner, archive, tmp_path / "out")
 
     assert result.exit_code == 0, result.output + result.stderr
     assert (tmp_path / "out" / "proj" / "a.txt").read_text() == "proj\n"
     assert list(temporary.iterdir()) == []
+    assert seen and set(seen) == {str(temporary)}
     assert template.is_dir()
 
 
 def test_a_failing_clone_is_one_line_with_a_reason(runner: CliRunner, tmp_path: Path) -> None:
     for source in ("git+file:///nonexistent/repo", "git+ssh://nobody@127.0.0.1:1/none.git"):
-        result = _new(runner, tmp_path / "out", source)
+        result = new_from_template(runner, source, tmp_path / "out")
 
         assert result.exit_code == 2, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -236,7 +273,7 @@ def test_a_project_of_another_template_says_what_works_on_it(
     runner: CliRunner, tmp_path: Path
 ) -> None:
     template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, {"project_name": "x"})
-    assert _new(runner, tmp_path / "out", template).exit_code == 0
+    assert new_from_template(runner, template, tmp_path / "out").exit_code == 0
     project = tmp_path / "out" / "proj"
 
     generated = runner.invoke(app, ["generate", "config", "--project", str(project)])

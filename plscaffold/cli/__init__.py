@@ -1,6 +1,6 @@
 """The ``plscaffold`` command line: parse options, call the API, print; errors become exit codes.
 
-Each command lives with its kind (``project``, ``experiment``); only the API is called,
+Each command lives with its family (``project``, ``experiment``); only the API is called,
 and only ``output.user_errors`` turns plscaffold's errors into messages and exit codes.
 """
 

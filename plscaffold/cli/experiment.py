@@ -117,7 +117,7 @@ def experiment_compare(
     from plscaffold.api import compare_experiments
 
     with user_errors():
-        compared = compare_experiments(names, Path(project), all_runs, plot=not as_json)
+        compared = compare_experiments(names, Path(project), all_runs=all_runs, plot=not as_json)
     if as_json:
         echo(json.dumps(compared.to_json(), indent=2, default=str))
         return
@@ -224,7 +224,7 @@ def experiment_sweep(
         if grids:
             created = new_sweep(
                 name, grids, Path(project), parent, assignments or [], sample, seed or 0,
-                description, slurm, throttle, _progress,
+                description, slurm=slurm, throttle=throttle, on_progress=_progress,
             )  # fmt: skip
             echo(f"Created {len(created.points)} experiments in configs/experiments/:")
             for point, values in created.points:

@@ -17,8 +17,13 @@ ProjectOption = Annotated[
         "--project", "-p", help="The project; default: the one around the current folder."
     ),
 ]
-DryRunDiffOption = Annotated[
-    bool, typer.Option("--dry-run", help="Print a unified diff of each change; write nothing.")
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Show what would be written (new: the tree; others: a diff of each change); "
+        "write nothing.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")]
 RestoreOption = Annotated[
@@ -32,8 +37,16 @@ TrustOption = Annotated[
     bool,
     typer.Option(
         "--trust",
-        help="For a project made from a template with hooks or Jinja extensions: render it "
-        "unsandboxed, with its extensions (its hooks do not run again).",
+        help="Render a template with hooks or Jinja extensions unsandboxed, with its "
+        "extensions; its hooks run when a project is created, never again.",
+    ),
+]
+CheckoutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--checkout",
+        help="For a git template: the branch, tag or commit to render (new: default "
+        "branch; update: the newest version tag).",
     ),
 ]
 NoConflictsOption = Annotated[
@@ -75,7 +88,7 @@ def _generation_parameters() -> list[inspect.Parameter]:
                 option.name,
                 inspect.Parameter.KEYWORD_ONLY,
                 default=None,
-                annotation=Annotated[option.kind | None, parameter_info],
+                annotation=Annotated[option.value_type | None, parameter_info],
             )
         )
     return parameters

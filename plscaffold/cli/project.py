@@ -13,7 +13,8 @@ from plscaffold.cli.completion import complete_component, complete_kind
 from plscaffold.cli.output import echo, user_errors
 from plscaffold.cli.params import (
     AllowDirtyOption,
-    DryRunDiffOption,
+    CheckoutOption,
+    DryRunOption,
     JsonOption,
     NoConflictsOption,
     ProjectOption,
@@ -73,10 +74,10 @@ def _report_new(result: NewProjectResult) -> None:
         echo(f"  {command:<{width}}  # {comment}" if comment else f"  {command}")
 
 
-def _ask_until_valid(question: str, default: Any, kind: type, check: Any) -> Any:
+def _ask_until_valid(question: str, default: Any, value_type: type, check: Any) -> Any:
     """Ask until ``check(answer)`` accepts it; each refusal is shown, the question asked again."""
     while True:
-        answer = typer.prompt(question, default=default, type=kind)
+        answer = typer.prompt(question, default=default, type=value_type)
         try:
             check(answer)
         except PlscaffoldError as err:
@@ -106,12 +107,10 @@ def _ask_for_options(name: str | None, answers: dict[str, Any]) -> tuple[str, di
         if option.choices:
             question += f" ({', '.join(option.choices)})"
 
-        def check(answer: Any, key: str = option.name, choices: Any = option.choices) -> None:
-            if choices and str(answer) not in choices:
-                raise PlscaffoldError(f"{answer!r} is not one of {', '.join(choices)}")
+        def check(answer: Any, key: str = option.name) -> None:
             check_project_options(project_options(str(name), **{**answers, key: answer}))
 
-        answers[option.name] = _ask_until_valid(question, option.default, option.kind, check)
+        answers[option.name] = _ask_until_valid(question, option.default, option.value_type, check)
     return name, answers
 
 
@@ -137,9 +136,7 @@ def new(
             show_default=False,
         ),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the tree that would be written; write nothing.")
-    ] = False,
+    dry_run: DryRunOption = False,
     template: Annotated[
         str | None,
         typer.Option(
@@ -147,18 +144,8 @@ def new(
             help="Another cookiecutter-format template: a folder, or a git/hg/zip URL.",
         ),
     ] = None,
-    trust: Annotated[
-        bool,
-        typer.Option(
-            "--trust", help="Render that template unsandboxed, with its hooks and extensions."
-        ),
-    ] = False,
-    checkout: Annotated[
-        str | None,
-        typer.Option(
-            "--checkout", help="With a repository --template: the branch, tag or commit to use."
-        ),
-    ] = None,
+    trust: TrustOption = False,
+    checkout: CheckoutOption = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -213,7 +200,9 @@ def new(
             raise typer.Exit(1)
 
 
-def _report_sync(result: SyncResult, done: str, planned: str, dry_run: bool, as_json: bool) -> None:
+def _report_sync(
+    result: SyncResult, done: str, planned: str, *, dry_run: bool, as_json: bool
+) -> None:
     """Print what a regenerate, update or add did (``done``) or would do (``planned``).
 
     Exits 1 if it wrote conflicts.
@@ -290,7 +279,7 @@ def generate(
     project: ProjectOption = ".",
     restore: RestoreOption = False,
     no_conflicts: NoConflictsOption = False,
-    dry_run: DryRunDiffOption = False,
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
     only: Annotated[
         bool,
@@ -318,8 +307,9 @@ def generate(
             dry_run=dry_run, only=only, allow_dirty=allow_dirty, trust=trust,
         )  # fmt: skip
     _report_sync(
-        result, f"Regenerated {component}", f"Would regenerate {component}", dry_run, as_json
-    )
+        result, f"Regenerated {component}", f"Would regenerate {component}",
+        dry_run=dry_run, as_json=as_json,
+    )  # fmt: skip
 
 
 def update(
@@ -327,7 +317,7 @@ def update(
     allow_dirty: AllowDirtyOption = False,
     restore: RestoreOption = False,
     no_conflicts: NoConflictsOption = False,
-    dry_run: DryRunDiffOption = False,
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
     force: Annotated[
         bool,
@@ -338,14 +328,7 @@ def update(
         ),
     ] = False,
     trust: TrustOption = False,
-    checkout: Annotated[
-        str | None,
-        typer.Option(
-            "--checkout",
-            help="For a project of a git template: the branch, tag or commit to update to "
-            "(default: its newest version tag).",
-        ),
-    ] = None,
+    checkout: CheckoutOption = None,
 ) -> None:
     """Re-render every component with this plscaffold's templates, keeping your edits.
 
@@ -359,7 +342,7 @@ def update(
             Path(project), allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
             dry_run=dry_run, force=force, trust=trust, checkout=checkout,
         )  # fmt: skip
-    _report_sync(result, "Updated", "Would update", dry_run, as_json)
+    _report_sync(result, "Updated", "Would update", dry_run=dry_run, as_json=as_json)
 
 
 def add(
@@ -374,7 +357,7 @@ def add(
     name: Annotated[
         str, typer.Argument(help="Its name: letters, digits, '-' and '_'.", metavar="NAME")
     ],
-    model_kind: Annotated[
+    model_family: Annotated[
         str | None,
         typer.Option(
             "--kind",
@@ -385,16 +368,20 @@ def add(
         ),
     ] = None,
     project: ProjectOption = ".",
-    dry_run: DryRunDiffOption = False,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
     allow_dirty: AllowDirtyOption = False,
 ) -> None:
     """Add a component with its config and its test, selectable from the entry point."""
     from plscaffold.api import add_component, component_kind
 
     with user_errors():
-        kind = component_kind(kind, model_kind)
+        kind = component_kind(kind, model_family)
         result = add_component(kind, name, Path(project), dry_run=dry_run, allow_dirty=allow_dirty)
-    _report_sync(result, f"Added {kind} {name}", f"Would add {kind} {name}", dry_run, False)
+    _report_sync(
+        result, f"Added {kind} {name}", f"Would add {kind} {name}", dry_run=dry_run,
+        as_json=as_json,
+    )  # fmt: skip
 
 
 def list_components(project: ProjectOption = ".") -> None:

@@ -287,12 +287,11 @@ def write_experiments(
     root_abspath: Path, planned: list[PlannedExperiment], extra: Sequence[Change] = ()
 ) -> None:
     """Write checked experiments and any ``extra`` files with them, all or none."""
-    from plscaffold.answers import JOURNAL_RELPATH
     from plscaffold.render import RenderedFile
-    from plscaffold.writer import apply_changes
+    from plscaffold.state import write_files
 
     changes: list[Change] = [(p.relpath, RenderedFile(p.text.encode())) for p in planned]
-    apply_changes(root_abspath, [*changes, *extra], JOURNAL_RELPATH)
+    write_files(root_abspath, [*changes, *extra])
 
 
 def new_experiment(

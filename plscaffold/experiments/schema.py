@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from plscaffold.answers import JOURNAL_RELPATH, STATE_DIR_RELPATH
+from plscaffold.answers import STATE_DIR_RELPATH
 from plscaffold.experiments.configs import DEFAULT_CONFIG_RELPATH, flatten
 from plscaffold.experiments.probe import probe_schema
 
@@ -154,7 +154,7 @@ def load_schema(
         ProjectEnvironmentError: the project's entry point cannot run in this Python.
     """
     from plscaffold.render import RenderedFile
-    from plscaffold.writer import apply_changes
+    from plscaffold.state import write_files
 
     key = fingerprint(root_abspath)
     cached = _cached(root_abspath / SCHEMA_RELPATH, key)
@@ -169,5 +169,5 @@ def load_schema(
     schema = ConfigSchema(flatten(probed["config"]), probed["types"])
     document = {"key": key, "defaults": schema.defaults, "types": schema.types}
     text = json.dumps(document, indent=1, sort_keys=True, default=str) + "\n"
-    apply_changes(root_abspath, [(SCHEMA_RELPATH, RenderedFile(text.encode()))], JOURNAL_RELPATH)
+    write_files(root_abspath, [(SCHEMA_RELPATH, RenderedFile(text.encode()))])
     return schema

@@ -3,24 +3,25 @@
 A study ``NAME`` lives in ``<logs>/sweep-NAME/optuna.db`` (SQLite), so several processes
 in the project (or SLURM tasks sharing its file system) join the same study by running
 the same command. Trial ``n`` is the experiment ``NAME-n``, checked like
-``experiment new`` and written before it trains; it trains in this process with the
-project's own entry point on one device, and reports its monitored metric after each
-validation so that Optuna's pruner can stop it early.
+``experiment new`` and written before it trains; it trains in a child Python inside the
+project (:mod:`plscaffold.experiments.trial`) with the project's own entry point on one
+device, and reports its monitored metric after each validation so that Optuna's pruner
+can stop it early.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import os
+import json
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from plscaffold.answers import ProjectState
 from plscaffold.errors import ExperimentError, ProjectBusyError, ProjectEnvironmentError
 from plscaffold.experiments.configs import normalize_key, read_value
 from plscaffold.experiments.create import (
@@ -31,7 +32,11 @@ from plscaffold.experiments.create import (
     plan_experiment,
     write_experiments,
 )
+from plscaffold.experiments.probe import project_python_env
 from plscaffold.experiments.runs import runs_root
+from plscaffold.experiments.trial import pruner
+from plscaffold.experiments.trial import storage as trial_storage
+from plscaffold.state import ProjectState
 
 _USER_ATTR = "plscaffold"
 _LOCK_WAIT_SECONDS = 120.0
@@ -150,7 +155,7 @@ def project_lock(project_abspath: Path) -> Iterator[ProjectState]:
     Raises:
         ProjectBusyError: the lock stayed taken for two minutes.
     """
-    from plscaffold.answers import open_project
+    from plscaffold.state import open_project
 
     deadline = time.monotonic() + _LOCK_WAIT_SECONDS
     with contextlib.ExitStack() as stack:
@@ -163,19 +168,6 @@ def project_lock(project_abspath: Path) -> Iterator[ProjectState]:
                     raise
                 time.sleep(0.2)
         yield state
-
-
-@contextlib.contextmanager
-def _in_project(root_abspath: Path) -> Iterator[None]:
-    """Run with the project's folder as working folder and its sources importable."""
-    cwd, path = Path.cwd(), list(sys.path)
-    os.chdir(root_abspath)
-    sys.path.insert(0, str(root_abspath / "src"))
-    try:
-        yield
-    finally:
-        os.chdir(cwd)
-        sys.path[:] = path
 
 
 def _check_space(
@@ -214,10 +206,8 @@ def _check_space(
 
 
 def _storage(optuna: Any, storage_path: Path) -> Any:
-    """Return the study's SQLite storage; a writer waits up to a minute for another's lock."""
-    return optuna.storages.RDBStorage(
-        f"sqlite:///{storage_path}", engine_kwargs={"connect_args": {"timeout": 60}}
-    )
+    """Return the study's SQLite storage; see :func:`plscaffold.experiments.trial.storage`."""
+    return trial_storage(optuna, f"sqlite:///{storage_path}")
 
 
 def _stored_space(optuna: Any, storage_path: Path, name: str) -> SearchSpace:
@@ -233,29 +223,6 @@ def _stored_space(optuna: Any, storage_path: Path, name: str) -> SearchSpace:
         )
     study = optuna.load_study(study_name=name, storage=storage)
     return SearchSpace.from_attr(study.user_attrs[_USER_ATTR])
-
-
-def _pruning_callback(trial: Any, monitor: str) -> Any:
-    """Return a Lightning callback that reports ``monitor`` to the trial after each validation.
-
-    optuna-integration's PyTorchLightningPruningCallback is built on the ``lightning``
-    package; generated projects use ``pytorch_lightning``, whose Trainer takes only its
-    own callbacks. This one does the same: report, then stop the trial if the pruner says so.
-    """
-    optuna = _optuna()
-    from pytorch_lightning import Callback
-
-    class OptunaPruning(Callback):
-        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-            if trainer.sanity_checking or monitor not in trainer.callback_metrics:
-                return
-            epoch = trainer.current_epoch
-            value = float(trainer.callback_metrics[monitor])
-            trial.report(value, step=epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch} with {monitor}={value:.4f}")
-
-    return OptunaPruning()
 
 
 def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
@@ -304,7 +271,7 @@ def run_study(
             storage=_storage(optuna, storage_path),
             direction=space.direction,
             sampler=optuna.samplers.TPESampler(seed=seed),
-            pruner=optuna.pruners.MedianPruner(n_warmup_steps=1),
+            pruner=pruner(optuna),
             load_if_exists=True,
         )
         stored = study.user_attrs.get(_USER_ATTR)
@@ -330,21 +297,39 @@ def run_study(
             write_experiments(root_abspath, [planned])
         if on_trial is not None:
             on_trial(point_name, point)
-        return _train(root_abspath, package, point_name, trial, space.monitor)
+        return _train(root_abspath, package, point_name, trial.number, name, space.monitor)
 
     study.optimize(objective, n_trials=trials)
     best = study.best_trial
     return {"experiment": f"{name}-{best.number}", "value": best.value, "point": best.params}
 
 
-def _train(root_abspath: Path, package: str, point: str, trial: Any, monitor: str) -> float:
-    """Train one trial's experiment here; return its best monitored value."""
-    with _in_project(root_abspath):
-        cli_main = importlib.import_module(f"{package}.cli").cli_main
-        cli = cli_main(["--experiment", point], run=False)
-        cli.trainer.callbacks.append(_pruning_callback(trial, monitor))
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    score = cli.trainer.checkpoint_callback.best_model_score
-    if score is None:
+def _train(
+    root_abspath: Path, package: str, point: str, number: int, study_name: str, monitor: str
+) -> float:
+    """Train one trial's experiment in a child Python in the project; return its best value.
+
+    Raises:
+        optuna.TrialPruned: the pruner stopped it.
+        ExperimentError: its training failed, or it logged no ``monitor``.
+    """
+    optuna = _optuna()
+    url = f"sqlite:///{study_storage(root_abspath, study_name)}"
+    with tempfile.TemporaryDirectory(prefix="plscaffold-trial-") as folder:
+        result_path = Path(folder) / "result.json"
+        command = [sys.executable, "-m", "plscaffold.experiments.trial", str(result_path), url,
+                   study_name, str(number), package, point, monitor]  # fmt: skip
+        done = subprocess.run(
+            command, cwd=root_abspath, env=project_python_env(root_abspath), check=False
+        )
+        result = json.loads(result_path.read_text()) if result_path.is_file() else None
+    if done.returncode != 0 or result is None:
+        raise ExperimentError(
+            f"{point}: training exited with status {done.returncode} (its output is above); "
+            f"rerun it alone with `{package} fit --experiment {point}`"
+        )
+    if "pruned" in result:
+        raise optuna.TrialPruned(result["pruned"])
+    if result["score"] is None:
         raise ExperimentError(f"{point} logged no {monitor}; is checkpoint.monitor right?")
-    return float(score)
+    return float(result["score"])

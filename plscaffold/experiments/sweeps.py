@@ -344,12 +344,11 @@ def write_slurm_script(
     root_abspath: Path, package: str, name: str, points: list[str], throttle: int | None
 ) -> Path:
     """Write ``scripts/sweep-NAME.sbatch`` for the sweep's written points and return it."""
-    from plscaffold.answers import JOURNAL_RELPATH
-    from plscaffold.writer import apply_changes
+    from plscaffold.state import write_files
 
     configs = point_configs(root_abspath, package, points)
     change = slurm_script_change(root_abspath, package, name, configs, throttle)
-    apply_changes(root_abspath, [change], JOURNAL_RELPATH)
+    write_files(root_abspath, [change])
     return root_abspath / change[0]
 
 

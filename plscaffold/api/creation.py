@@ -1,0 +1,171 @@
+"""Creating a project: its options, its rendering in memory, and one write of all of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from plscaffold.answers import PRISTINE_DIR_RELPATH, STATE_DIR_RELPATH, with_project_state
+from plscaffold.names import ProjectNames, package_name_for, project_names, validate_project_name
+from plscaffold.options import (
+    GenerationOption,
+    ProjectOptions,
+    resolve_options,
+    template_defaults,
+    validate_options,
+)
+from plscaffold.options import generation_options as options_of_template
+from plscaffold.render import Rendering
+from plscaffold.sources import SourceRendering, TemplateSource, open_source
+from plscaffold.templates import bundled_project_template
+from plscaffold.writer import check_target, write_new_project
+
+if TYPE_CHECKING:
+    from plscaffold.check import CheckResult
+
+
+@dataclass(frozen=True)
+class NewProjectResult:
+    """What ``new_project`` did, or would do on a dry run.
+
+    Attributes:
+        names: The project's names; None for a user template, whose layout is its own.
+    """
+
+    project_abspath: Path
+    names: ProjectNames | None
+    rendering: Rendering
+    dry_run: bool
+
+    @property
+    def relpaths(self) -> list[str]:
+        return sorted(self.rendering)
+
+    @property
+    def project_relpaths(self) -> list[str]:
+        """The project's own files, without plscaffold's state folder."""
+        return [p for p in self.relpaths if not p.startswith(STATE_DIR_RELPATH + "/")]
+
+    @property
+    def pristine_count(self) -> int:
+        """How many pristine copies the state folder keeps."""
+        return sum(p.startswith(PRISTINE_DIR_RELPATH + "/") for p in self.relpaths)
+
+
+def project_defaults() -> dict[str, Any]:
+    """Return the default of each ``new`` option, read from the bundled template."""
+    return template_defaults(bundled_project_template())
+
+
+def generation_options() -> list[GenerationOption]:
+    """Return the answers ``new`` and ``generate`` take as options, from the bundled template."""
+    return options_of_template(bundled_project_template())
+
+
+def check_project_options(options: ProjectOptions) -> None:
+    """Check a project's name and options as ``new`` would, rendering nothing.
+
+    Raises:
+        InvalidNameError, InvalidOptionError: the message names the value and the fix.
+    """
+    validate_project_name(options.project_name)
+    validate_options(options, bundled_project_template())
+
+
+def project_options(project_name: str, **given: Any) -> ProjectOptions:
+    """Return the options of a new project: those ``given``, the template's defaults for the rest.
+
+    Raises:
+        InvalidOptionError: an option is unknown or has the wrong type.
+    """
+    return resolve_options(bundled_project_template(), project_name, given)
+
+
+def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
+    """Render a new project in memory, with its answers file and pristine copies.
+
+    Raises:
+        InvalidNameError, InvalidOptionError: as for :func:`check_project_options`.
+    """
+    with open_source(None) as source:
+        _, rendering = _render_new(source, options.project_name, options.answers())
+    return project_names(options.project_name), rendering
+
+
+def new_project(
+    options: ProjectOptions, output_dir: Path = Path("."), *, dry_run: bool = False
+) -> NewProjectResult:
+    """Create a new Lightning project folder named after ``options.project_name``.
+
+    Everything is rendered in memory first and written through a temporary folder, so a
+    failure leaves the disk as it was. With ``dry_run`` nothing is written.
+
+    Raises:
+        UserError: a bad name or option, or a target that exists and is not empty.
+        TemplateError: the template failed to render.
+    """
+    with open_source(None) as source:
+        return _create(source, options.project_name, options.answers(), output_dir, dry_run=dry_run)
+
+
+def new_project_from_template(
+    template: str,
+    project_name: str,
+    output_dir: Path = Path("."),
+    given: dict[str, Any] | None = None,
+    *,
+    trust: bool = False,
+    dry_run: bool = False,
+    checkout: str | None = None,
+) -> NewProjectResult:
+    """Create a project from any cookiecutter-format template: a folder or a repository URL.
+
+    A repository template is rendered at ``checkout`` (a branch, tag or commit; default:
+    its default branch), and the commit it resolved to is recorded for ``update``.
+
+    The same in-memory rendering and atomic write as :func:`new_project`. Hooks and Jinja
+    extensions run only with ``trust``; hooks run inside the staging folder.
+
+    Raises:
+        TemplateSourceError: the template cannot be found or fetched.
+        UntrustedTemplateError: it has hooks or extensions and ``trust`` is false.
+        InvalidOptionError: an option names a variable the template does not have.
+        UnsafePathError: a path or link would leave the template or the project folder.
+        TemplateError: a file fails to render (the message names the file and line).
+    """
+    with open_source(template, trust=trust, checkout=checkout) as source:
+        return _create(source, project_name, dict(given or {}), output_dir, dry_run=dry_run)
+
+
+def _create(
+    source: TemplateSource,
+    project_name: str,
+    given: dict[str, Any],
+    output_dir: Path,
+    *,
+    dry_run: bool,
+) -> NewProjectResult:
+    """Render a new project from ``source`` in memory and, unless ``dry_run``, write it."""
+    rendered, rendering = _render_new(source, project_name, given)
+    project_abspath = (output_dir / rendered.folder_name).absolute()
+    check_target(project_abspath)
+    if not dry_run:
+        write_new_project(rendering, project_abspath, source.hook_runner(rendered))
+    return NewProjectResult(project_abspath, rendered.names, rendering, dry_run)
+
+
+def _render_new(
+    source: TemplateSource, project_name: str, given: dict[str, Any]
+) -> tuple[SourceRendering, Rendering]:
+    """Render a new project in memory: its files, then those with its answers and pristines."""
+    rendered = source.render(source.new_answers(project_name, given))
+    return rendered, with_project_state(rendered.files, source.document(rendered.answers))
+
+
+def check_new_project(options: ProjectOptions, project_abspath: Path) -> CheckResult:
+    """Smoke-train a project ``new`` just wrote, in this Python; see :mod:`plscaffold.check`."""
+    from plscaffold.check import check_project
+
+    package = package_name_for(options.project_name)
+    return check_project(project_abspath, package, options["gpus"])

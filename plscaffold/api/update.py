@@ -1,0 +1,210 @@
+"""Updating a project to the installed templates, and what an update would change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+from plscaffold import __version__
+from plscaffold.answers import AddedComponent
+from plscaffold.api.sync import SyncResult, sync_files
+from plscaffold.errors import DowngradeError, PlscaffoldError
+from plscaffold.merge import has_conflict_markers
+from plscaffold.options import ProjectOptions, option_flag
+from plscaffold.render import RenderedFile
+from plscaffold.sources import BundledSource, SourceRendering, bundled_source, project_source
+from plscaffold.state import ProjectState, open_project
+
+
+def update(
+    project_dir: Path = Path("."),
+    *,
+    allow_dirty: bool = False,
+    restore: bool = False,
+    no_conflicts: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    trust: bool = False,
+    checkout: str | None = None,
+) -> SyncResult:
+    """Re-render every component with the installed plscaffold's templates.
+
+    A project made from a user template is rendered from it with its recorded answers and
+    merged the same way (its hooks do not run again): a folder as it is now, a git
+    repository at ``checkout`` or its newest version tag, whose commit is recorded;
+    ``trust`` as for ``new --template``; ``force`` also allows an older template commit.
+
+    Raises:
+        DowngradeError: the project was last written by a newer plscaffold, and not ``force``.
+        DirtyWorkTreeError: the project is a git work tree with uncommitted changes.
+        ConflictMarkersError, ConflictError: as for :func:`regenerate`.
+    """
+    with open_project(project_dir) as state:
+        recorded = state.document.plscaffold_version
+        if Version(recorded) > Version(__version__) and not force:
+            raise DowngradeError(
+                f"{state.root_abspath} was written by plscaffold {recorded}, newer than this "
+                f"{__version__}: updating would undo that version's template changes. Upgrade "
+                "plscaffold, or pass --force to go back on purpose"
+            )
+        with project_source(state, trust=trust, checkout=checkout, force=force) as source:
+            new = source.render(source.changed_answers(state, {}), state.document.added)
+        relpaths = set(new.files) | set(state.pristine_relpaths())
+        document = replace(
+            state.document, plscaffold_version=__version__, template_commit=source.commit
+        )
+        return sync_files(
+            state, document, relpaths, new.files, restore=restore, no_conflicts=no_conflicts,
+            dry_run=dry_run, allow_dirty=allow_dirty,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """How one generated file differs from what plscaffold last rendered."""
+
+    relpath: str
+    modified: bool
+    deleted: bool
+    update_changes: bool
+    conflict_markers: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.modified or self.deleted or self.update_changes or self.conflict_markers
+
+
+@dataclass(frozen=True)
+class ContradictedAnswer:
+    """An answer the answers file records that a file of the project no longer agrees with.
+
+    Such as ``max_epochs: 20`` after a conflicted ``generate config --max-epochs 20`` whose
+    conflict the user resolved by keeping ``max_epochs: 5``.
+
+    Attributes:
+        name: The answer (``max_epochs``).
+        value: What the answers file records.
+        relpath: A file that no longer holds any of the lines that value renders.
+        component: The component of that file, to regenerate with the value the user chose.
+    """
+
+    name: str
+    value: Any
+    relpath: str
+    component: str | None
+
+    @property
+    def flag(self) -> str:
+        """The option that records another value (``--max-epochs``)."""
+        return option_flag(self.name)
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """What ``status`` reports: changed files, and answers the files contradict."""
+
+    files: list[FileStatus]
+    contradicted: list[ContradictedAnswer]
+
+
+def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
+    """Return the generated files that the user changed or deleted, or an update would change,
+    and the recorded answers that the files the user changed no longer agree with."""
+    with open_project(project_dir) as state:
+        source = bundled_source(state)
+        options = source.recorded_options(state)
+        new = source.render(options.answers(), state.document.added)
+        relpaths = sorted(set(new.files) | set(state.pristine_relpaths()))
+        statuses = [_file_status(state, relpath, new.files.get(relpath)) for relpath in relpaths]
+        modified = {
+            status.relpath: current.content
+            for status in statuses
+            if status.modified and (current := state.read(status.relpath)) is not None
+        }
+        contradicted = _contradicted_answers(source, options, state.document.added, new, modified)
+    return ProjectStatus([status for status in statuses if status.changed], contradicted)
+
+
+def _contradicted_answers(
+    source: BundledSource,
+    options: ProjectOptions,
+    added: tuple[AddedComponent, ...],
+    rendered: SourceRendering,
+    modified: dict[str, bytes],
+) -> list[ContradictedAnswer]:
+    """Return the answers whose rendered lines are all gone from a file the user changed.
+
+    The lines an answer renders in a file are those that change when the answer alone
+    changes; a file holding none of them any more no longer says what the answer records.
+    """
+    if not modified:
+        return []
+    component_of = {
+        relpath: name for name, paths in (rendered.components or {}).items() for relpath in paths
+    }
+    # Each modified file's lines as the user has them, and as the recorded answers render.
+    files = {
+        relpath: (set(_lines(current)), set(_lines(rendered.files[relpath].content)))
+        for relpath, current in sorted(modified.items())
+        if relpath in rendered.files
+    }
+    choices = {option.name: list(option.choices) for option in source.generation_options()}
+    found = []
+    for name, value in options.answers().items():
+        if name == "project_name":
+            continue  # the folder and package: not an answer a file can contradict
+        other = _other_rendering(source, options, added, name, choices.get(name, []))
+        if other is None:
+            continue
+        for relpath, (current, mine) in files.items():
+            theirs = other.files.get(relpath)
+            lines = mine - set(_lines(theirs.content if theirs else b""))
+            if lines and lines.isdisjoint(current):
+                found.append(ContradictedAnswer(name, value, relpath, component_of.get(relpath)))
+    return found
+
+
+def _lines(content: bytes) -> list[str]:
+    return [
+        line.strip() for line in content.decode("utf-8", "replace").splitlines() if line.strip()
+    ]
+
+
+def _other_rendering(
+    source: BundledSource,
+    options: ProjectOptions,
+    added: tuple[AddedComponent, ...],
+    name: str,
+    choices: list[str],
+) -> SourceRendering | None:
+    """Render the project with one answer changed to another valid value, or None if none is."""
+    value = options[name]
+    if choices:
+        candidates: list[Any] = [choice for choice in choices if choice != str(value)]
+    elif isinstance(value, int):
+        candidates = [value + 1, value - 1]
+    elif isinstance(value, float):
+        candidates = [value * 2]
+    else:
+        candidates = [f"{value} (other)"]
+    for candidate in candidates:
+        try:
+            return source.render(options.with_answer(name, candidate).answers(), added)
+        except PlscaffoldError:
+            continue
+    return None
+
+
+def _file_status(state: ProjectState, relpath: str, rendered: RenderedFile | None) -> FileStatus:
+    base, current = state.pristine(relpath), state.read(relpath)
+    base_content = base.content if base else None
+    return FileStatus(
+        relpath,
+        modified=current is not None and base is not None and current.content != base_content,
+        deleted=current is None and base is not None,
+        update_changes=(rendered.content if rendered else None) != base_content,
+        conflict_markers=current is not None and has_conflict_markers(current.content),
+    )
