@@ -1,14 +1,20 @@
 """Decide, file by file, how a new rendering meets the user's copy: keep, replace or merge.
 
 The base of every decision is the pristine copy, the file exactly as plscaffold last
-rendered it. Text merges use merge3, the three-way merge of bzr and breezy.
+rendered it. Text merges are ``git merge-file``'s where git is installed, else merge3's
+(the three-way merge of bzr and breezy) with every line counted as git counts it.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from pathlib import Path
 
 from plscaffold.render import RenderedFile
 
@@ -102,22 +108,85 @@ def _as_text(content: bytes) -> str | None:
         return None
 
 
+class _LineMatcher:
+    """difflib's matcher without its popular-line heuristic, for merge3.
+
+    By default a line making up over 1% of a file of 200 lines or more (a blank line in a
+    README) is junk to difflib: it never anchors a match, so two edits that one unchanged
+    blank line separates meet in one conflict that git merges cleanly.
+    """
+
+    def __init__(
+        self,
+        isjunk: Callable[[str], bool] | None = None,
+        a: Sequence[str] = (),
+        b: Sequence[str] = (),
+        autojunk: bool = False,
+    ) -> None:
+        # autojunk is off whatever the caller asks: that is this matcher's reason to exist
+        self._matcher = difflib.SequenceMatcher(isjunk, a, b, autojunk=False)
+
+    def get_matching_blocks(self) -> list[tuple[int, int, int]]:
+        return [(m.a, m.b, m.size) for m in self._matcher.get_matching_blocks()]
+
+
 def three_way_merge(base: bytes, yours: bytes, template: bytes) -> tuple[bytes, bool] | None:
-    """Merge the user's and the template's changes to ``base``.
+    """Merge the user's and the template's changes to ``base``, as ``git merge-file`` does.
+
+    With git on the PATH, git merges; without it, merge3 does (see :func:`merge3_merge`).
 
     Returns:
         The merged bytes and whether they hold conflict markers, or None when one of the
         three is not UTF-8 text and cannot be merged line by line.
     """
+    if any(_as_text(content) is None for content in (base, yours, template)):
+        return None
+    return git_merge_file(base, yours, template) or merge3_merge(base, yours, template)
+
+
+def git_merge_file(base: bytes, yours: bytes, template: bytes) -> tuple[bytes, bool] | None:
+    """Merge with ``git merge-file`` in a folder of its own; None where git cannot.
+
+    The conflict style is fixed (a user's ``merge.conflictStyle = diff3`` would add a
+    base section plscaffold's markers do not have), and no program git's config names runs.
+    """
+    from plscaffold.git import git_command, git_environment
+
+    with tempfile.TemporaryDirectory(prefix="plscaffold-merge-") as tmp:
+        for name, content in (("yours", yours), ("base", base), ("template", template)):
+            (Path(tmp) / name).write_bytes(content)
+        labels = ("-L", YOURS_LABEL, "-L", "base", "-L", TEMPLATE_LABEL)
+        command = git_command("-c", "merge.conflictStyle=merge", "merge-file", "-p", *labels)
+        try:
+            result = subprocess.run(
+                [*command, "yours", "base", "template"],
+                cwd=tmp,
+                capture_output=True,
+                check=False,
+                env=git_environment(),
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError:
+            return None
+    # The exit status counts the conflicts (at most 127); an error is negative (255).
+    if not 0 <= result.returncode <= 127:
+        return None
+    return result.stdout, result.returncode > 0
+
+
+def merge3_merge(base: bytes, yours: bytes, template: bytes) -> tuple[bytes, bool]:
+    """Merge UTF-8 texts with merge3, matching lines as git does (see :class:`_LineMatcher`).
+
+    It conflicts where git does on plscaffold's corpus of edit pairs; where a change's
+    lines are ambiguous (which of two blank lines was deleted), it may conflict where git
+    picks an alignment that merges.
+    """
     from merge3 import Merge3
 
-    texts = [_as_text(content) for content in (base, yours, template)]
-    if any(text is None for text in texts):
-        return None
     base_lines, your_lines, template_lines = (
-        text.splitlines(keepends=True) for text in texts if text is not None
+        content.decode("utf-8").splitlines(keepends=True) for content in (base, yours, template)
     )
-    merger = Merge3(base_lines, your_lines, template_lines)
+    merger = Merge3(base_lines, your_lines, template_lines, sequence_matcher=_LineMatcher)
     merged = "".join(
         merger.merge_lines(
             name_a=YOURS_LABEL,
