@@ -6,8 +6,9 @@ replaced, inserted or deleted, a block appended at the end, a line moved; half t
 edit within four lines of each other. For each
 merger: how many pairs conflict, how many conflict where git merges cleanly, and how
 many merge cleanly where git conflicts, and how many clean merges differ from git's result.
-"merge3, difflib defaults" is how plscaffold merged before it matched git; "plscaffold
-without git" is its fallback where git is not installed.
+With git installed plscaffold merges with ``git merge-file`` itself (the reference row);
+"merge3, difflib defaults" is how it merged before, and "plscaffold without git" is its
+fallback where git is not installed.
 
     python benchmarks/merge_corpus.py [--pairs 2000] [--seed 0]
 """
@@ -16,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from merge3 import Merge3
@@ -26,7 +25,7 @@ from merge3 import Merge3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plscaffold.merge import merge3_merge, three_way_merge  # noqa: E402
+from plscaffold.merge import git_merge_file, merge3_merge  # noqa: E402
 
 
 def _golden_files() -> dict[str, list[str]]:
@@ -69,18 +68,6 @@ def _merge3_default(base: bytes, yours: bytes, template: bytes) -> tuple[bytes, 
     return merged.encode(), any(region[0] == "conflict" for region in merger.merge_regions())
 
 
-def _git(folder: Path, base: bytes, yours: bytes, template: bytes) -> tuple[bytes, bool]:
-    for name, content in (("yours", yours), ("base", base), ("template", template)):
-        (folder / name).write_bytes(content)
-    result = subprocess.run(
-        ["git", "merge-file", "-p", "yours", "base", "template"],
-        cwd=folder,
-        capture_output=True,
-        check=False,
-    )
-    return result.stdout, result.returncode > 0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=2000)
@@ -91,32 +78,32 @@ def main() -> None:
     names = sorted(files)
     mergers = {
         "merge3, difflib defaults": _merge3_default,
-        "plscaffold": lambda b, y, t: three_way_merge(b, y, t) or (b"", True),
         "plscaffold without git": merge3_merge,
     }
     counts = {
         name: {"conflicts": 0, "only here": 0, "only git": 0, "differs": 0} for name in mergers
     }
     git_conflicts = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.pairs):
-            lines = files[rng.choice(names)]
-            base = _text(lines)
-            at = rng.randrange(len(lines))
-            # Half the pairs edit within four lines of each other: where mergers differ.
-            near = at + rng.randint(-4, 4) if rng.random() < 0.5 else rng.randrange(len(lines))
-            yours = _text(_edit(lines, rng, "yours", at))
-            template = _text(_edit(lines, rng, "tmpl", near))
-            git_content, git_conflicted = _git(Path(tmp), base, yours, template)
-            git_conflicts += git_conflicted
-            for name, merge in mergers.items():
-                content, conflicted = merge(base, yours, template)
-                counts[name]["conflicts"] += conflicted
-                counts[name]["only here"] += conflicted and not git_conflicted
-                counts[name]["only git"] += git_conflicted and not conflicted
-                counts[name]["differs"] += (
-                    not conflicted and not git_conflicted and (content != git_content)
-                )
+    for _ in range(args.pairs):
+        lines = files[rng.choice(names)]
+        base = _text(lines)
+        at = rng.randrange(len(lines))
+        # Half the pairs edit within four lines of each other: where mergers differ.
+        near = at + rng.randint(-4, 4) if rng.random() < 0.5 else rng.randrange(len(lines))
+        yours = _text(_edit(lines, rng, "yours", at))
+        template = _text(_edit(lines, rng, "tmpl", near))
+        merged = git_merge_file(base, yours, template)
+        assert merged is not None, "git merge-file did not run"
+        git_content, git_conflicted = merged
+        git_conflicts += git_conflicted
+        for name, merge in mergers.items():
+            content, conflicted = merge(base, yours, template)
+            counts[name]["conflicts"] += conflicted
+            counts[name]["only here"] += conflicted and not git_conflicted
+            counts[name]["only git"] += git_conflicted and not conflicted
+            counts[name]["differs"] += (
+                not conflicted and not git_conflicted and (content != git_content)
+            )
     print(f"{args.pairs} edit pairs over {len(names)} files of the default project")
     header = ("merger", "conflicts", "git merges", "git conflicts", "clean, differs")
     print(f"{header[0]:<26} {header[1]:>9} {header[2]:>11} {header[3]:>14} {header[4]:>15}")

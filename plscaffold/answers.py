@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from plscaffold.errors import AnswersFileError, PlscaffoldError, one_line
 from plscaffold.names import validate_component_name
@@ -38,6 +38,9 @@ class AnswersDocument:
     added: tuple[AddedComponent, ...] = field(default=())
     # The commit a repository template was rendered from; None for folders and bundled.
     template_commit: str | None = None
+    # The template's own version (`_template_version`) the project was last updated to;
+    # None where the template has none, or the project predates template versions.
+    template_version: str | None = None
 
     def to_file(self) -> RenderedFile:
         document: dict[str, Any] = {
@@ -48,6 +51,8 @@ class AnswersDocument:
         }
         if self.template_commit is not None:
             document["template_commit"] = self.template_commit
+        if self.template_version is not None:
+            document["template_version"] = self.template_version
         return RenderedFile((json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
 
     @classmethod
@@ -62,10 +67,10 @@ class AnswersDocument:
         try:
             document = json.loads(content)
             _check_depth(document, MAX_DEPTH)
-            version = str(document["plscaffold_version"])
-            if len(version) > 64:
-                raise ValueError(f"plscaffold_version {version[:20]!r}... is not a version")
-            Version(version)  # raises InvalidVersion, a ValueError
+            version = check_version(document["plscaffold_version"], "plscaffold_version")
+            template_version = document.get("template_version")
+            if template_version is not None:
+                template_version = check_version(template_version, "template_version")
             answers = dict(document["answers"])
             added = tuple(
                 AddedComponent(str(c["kind"]), str(c["name"]))
@@ -80,6 +85,7 @@ class AnswersDocument:
                 answers,
                 added,
                 None if commit is None else str(commit),
+                template_version,
             )
         except RecursionError as err:
             raise AnswersFileError(
@@ -98,6 +104,22 @@ class AnswersDocument:
                     f"{where}: an added component is not valid: {err}; {fix}"
                 ) from err
         return parsed
+
+
+def check_version(value: Any, key: str) -> str:
+    """Return a version (``1.2.0``) as text; ``key`` names it in the error.
+
+    Raises:
+        ValueError: it is not a version as pip orders them.
+    """
+    text = str(value)
+    if len(text) > 64:
+        raise ValueError(f"{key} {text[:20]!r}... is not a version")
+    try:
+        Version(text)
+    except InvalidVersion as err:
+        raise ValueError(f"{key} {text!r} is not a version such as 1.2.0") from err
+    return text
 
 
 MAX_DEPTH = 32

@@ -38,18 +38,24 @@ def git_environment() -> dict[str, str]:
     return {**os.environ, **SAFE_ENVIRONMENT}
 
 
-def git_output(root_abspath: Path, *args: str) -> str | None:
-    """Return what ``git ARGS`` prints in ``root_abspath``, or None without git or a work tree."""
+def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+    """Run ``git ARGS`` in ``cwd`` with every configured program off; None without git."""
     try:
-        result = subprocess.run(
+        return subprocess.run(
             git_command(*args),
-            cwd=root_abspath,
+            cwd=cwd,
             capture_output=True,
-            text=True,
             check=False,
             env=git_environment(),
             stdin=subprocess.DEVNULL,
         )
-    except FileNotFoundError:
+    except OSError:
         return None
-    return result.stdout if result.returncode == 0 else None
+
+
+def git_output(root_abspath: Path, *args: str) -> str | None:
+    """Return what ``git ARGS`` prints in ``root_abspath``, or None without git or a work tree."""
+    result = run_git(root_abspath, *args)
+    if result is None or result.returncode != 0:
+        return None
+    return result.stdout.decode("utf-8", "replace")

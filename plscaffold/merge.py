@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +42,8 @@ class Outcome(str, Enum):
     RESTORED = "restored"  # deleted by the user, recreated with --restore
     REMOVED = "removed"  # no longer in the template, untouched by the user: deleted
     ORPHANED = "orphaned"  # no longer in the template, edited by the user: kept
+    MOVED = "moved"  # a migration moved it: the user's copy goes on at its new path
+    MIGRATED = "migrated"  # a migration changed it (config keys moved), nothing else did
 
 
 WRITES = {
@@ -52,6 +53,7 @@ WRITES = {
     Outcome.MERGED,
     Outcome.CONFLICT,
     Outcome.RESTORED,
+    Outcome.MIGRATED,
 }
 CONFLICTS = {Outcome.CONFLICT, Outcome.BINARY_CONFLICT}
 
@@ -82,7 +84,8 @@ class FilePlan:
 
     @property
     def removes(self) -> bool:
-        return self.outcome is Outcome.REMOVED
+        moved = self.outcome is Outcome.MOVED and self.current is not None
+        return self.outcome is Outcome.REMOVED or moved
 
     @property
     def diff(self) -> str:
@@ -150,26 +153,18 @@ def git_merge_file(base: bytes, yours: bytes, template: bytes) -> tuple[bytes, b
     The conflict style is fixed (a user's ``merge.conflictStyle = diff3`` would add a
     base section plscaffold's markers do not have), and no program git's config names runs.
     """
-    from plscaffold.git import git_command, git_environment
+    from plscaffold.git import run_git
 
     with tempfile.TemporaryDirectory(prefix="plscaffold-merge-") as tmp:
         for name, content in (("yours", yours), ("base", base), ("template", template)):
             (Path(tmp) / name).write_bytes(content)
         labels = ("-L", YOURS_LABEL, "-L", "base", "-L", TEMPLATE_LABEL)
-        command = git_command("-c", "merge.conflictStyle=merge", "merge-file", "-p", *labels)
-        try:
-            result = subprocess.run(
-                [*command, "yours", "base", "template"],
-                cwd=tmp,
-                capture_output=True,
-                check=False,
-                env=git_environment(),
-                stdin=subprocess.DEVNULL,
-            )
-        except OSError:
-            return None
+        result = run_git(
+            Path(tmp), "-c", "merge.conflictStyle=merge", "merge-file", "-p", *labels,
+            "yours", "base", "template",
+        )  # fmt: skip
     # The exit status counts the conflicts (at most 127); an error is negative (255).
-    if not 0 <= result.returncode <= 127:
+    if result is None or not 0 <= result.returncode <= 127:
         return None
     return result.stdout, result.returncode > 0
 
@@ -283,3 +278,56 @@ def plan_diff(plan: FilePlan) -> str:
         tofile=new_name,
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+_DEFINITION = re.compile(r"^[ \t]*(?:async[ \t]+)?(class|def)[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class RemovedDefinition:
+    """A class or function in a conflict whose template side is empty: the template
+    removed code the user had edited. ``now_in`` is the file of the new rendering that
+    defines the same name (where the template moved it), or None if none does."""
+
+    kind: str
+    name: str
+    now_in: str | None
+
+
+def removed_code(
+    relpath: str, merged: bytes, rendering: dict[str, RenderedFile]
+) -> list[RemovedDefinition] | None:
+    """Say where code went that the template removed and the user had edited.
+
+    Returns:
+        None if no conflict of ``merged`` has an empty template side; else each class or
+        function defined on the user's side of such a conflict, with the file of
+        ``rendering`` (other than ``relpath``) that now defines it.
+    """
+    text = merged.decode("utf-8", "replace")
+    yours_sides = [
+        yours
+        for yours, template in re.findall(
+            rf"^<<<<<<< {YOURS_LABEL}\r?\n(.*?)^=======\r?\n(.*?)^>>>>>>> {TEMPLATE_LABEL}",
+            text,
+            flags=re.MULTILINE | re.DOTALL,
+        )
+        if not template.strip()
+    ]
+    if not yours_sides:
+        return None
+    found = []
+    for kind, name in _DEFINITION.findall("".join(yours_sides)):
+        pattern = re.compile(rf"^[ \t]*(?:async[ \t]+)?{kind}[ \t]+{name}\b".encode(), re.MULTILINE)
+        now_in = next(
+            (
+                other
+                for other, rendered in sorted(rendering.items())
+                if other != relpath
+                and not other.startswith(".plscaffold/")
+                and pattern.search(rendered.content)
+            ),
+            None,
+        )
+        found.append(RemovedDefinition(kind, name, now_in))
+    return found

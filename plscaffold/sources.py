@@ -26,6 +26,7 @@ from plscaffold.errors import (
     TemplateError,
     UnknownComponentError,
 )
+from plscaffold.migrations import Migration, read_migrations
 from plscaffold.names import (
     ProjectNames,
     package_name_for,
@@ -54,6 +55,7 @@ from plscaffold.templates import (
     component_kinds,
     read_variables,
 )
+from plscaffold.versions import ChangelogEntry, changes_since, template_version
 
 HookRunner = Callable[[str, Path], None]
 """Runs one of a template's hooks (``pre_gen_project``, ...) in the staging folder."""
@@ -84,6 +86,7 @@ class SourceRendering:
 class TemplateSource(ABC):
     """A template a project is made from and kept up to date with."""
 
+    template: Template
     ref: str
     """How the answers file names the template (``bundled:project``, a path or a URL)."""
     commit: str | None = None
@@ -122,12 +125,42 @@ class TemplateSource(ABC):
         """Return what runs the template's hooks on a new project, or None where none run."""
         return None
 
+    @property
+    def version(self) -> str | None:
+        """The template's own version (``_template_version``), or None if it has none.
+
+        Raises:
+            TemplateError: ``cookiecutter.json`` gives a value that is not a version.
+        """
+        return template_version(self.template)
+
+    def migrations(self) -> list[Migration]:
+        """Return the migrations the template declares, in version order.
+
+        Raises:
+            TemplateError: ``_migrations`` is malformed.
+        """
+        return read_migrations(self.template)
+
+    def changes_since(self, recorded: str | None) -> list[ChangelogEntry]:
+        """Return the changelog entries after ``recorded`` up to this version, newest first.
+
+        Raises:
+            TemplateError: the changelog cannot be read.
+        """
+        return changes_since(self.template, recorded)
+
     def document(
         self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
     ) -> AnswersDocument:
         """Return the answers file of a project this source rendered with ``answers``."""
         return AnswersDocument(
-            __version__, self.ref, answers, added=added, template_commit=self.commit
+            __version__,
+            self.ref,
+            answers,
+            added=added,
+            template_commit=self.commit,
+            template_version=self.version,
         )
 
     def component_files(
@@ -229,7 +262,12 @@ class BundledSource(TemplateSource):
             files.update(component_files)
         names = project_names(options.project_name)
         return SourceRendering(
-            files, components, options.answers(), options.project_name, names, context
+            files,
+            components,
+            options.answers(),
+            options.project_name,
+            names,
+            context["cookiecutter"],
         )
 
 

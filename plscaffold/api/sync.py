@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from plscaffold.answers import AnswersDocument, pristine_relpath
 from plscaffold.errors import ConflictError, ConflictMarkersError, DirtyWorkTreeError
-from plscaffold.merge import CONFLICTS, FilePlan, Outcome, has_conflict_markers, plan_file
-from plscaffold.render import Rendering
+from plscaffold.merge import (
+    CONFLICTS,
+    FilePlan,
+    Outcome,
+    RemovedDefinition,
+    has_conflict_markers,
+    plan_file,
+    removed_code,
+)
+from plscaffold.migrations import CONFIGS_RELPATH, Migration, is_config, move_keys
+from plscaffold.render import RenderedFile, Rendering
 from plscaffold.state import ProjectState
+from plscaffold.versions import ChangelogEntry
 from plscaffold.writer import Change, project_path
 
 
@@ -21,6 +32,15 @@ class SyncResult:
         stale_components: Other components that render differently with the new answers.
         refusal: On a dry run, why the real run would refuse to write (uncommitted
             changes); None when it would write.
+        template_versions: For ``update``: the template version the project had and the
+            one it gets (either None where unknown).
+        changelog: For ``update``: the template's changelog entries between the two.
+        removed_code: Conflicted files where the template removed lines the user had
+            edited, each with the classes and functions of those lines and where the new
+            rendering defines them now.
+        moves: Files a migration moved, mapped to their new paths.
+        unmoved_keys: Configs holding a key a migration moves that could not be moved in
+            their text (flow style, say), each with those moves: for the user to make.
     """
 
     project_abspath: Path
@@ -28,6 +48,11 @@ class SyncResult:
     dry_run: bool
     stale_components: tuple[str, ...] = ()
     refusal: str | None = None
+    template_versions: tuple[str | None, str | None] | None = None
+    changelog: tuple[ChangelogEntry, ...] = ()
+    removed_code: dict[str, list[RemovedDefinition]] = field(default_factory=dict)
+    moves: dict[str, str] = field(default_factory=dict)
+    unmoved_keys: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def conflicts(self) -> list[str]:
@@ -78,12 +103,17 @@ def sync_files(
     no_conflicts: bool,
     dry_run: bool,
     allow_dirty: bool,
+    migrations: Sequence[Migration] = (),
+    moves: dict[str, str] | None = None,
 ) -> SyncResult:
     """Plan every file in ``relpaths`` against its pristine copy and apply the plan.
 
     The work tree is checked first (see :func:`check_clean_work_tree`); then each file
     is replaced, kept, merged or left as the user deleted it (see
-    :func:`plscaffold.merge.plan_file`), and ``document`` recorded with them.
+    :func:`plscaffold.merge.plan_file`), and ``document`` recorded with them. Before
+    that, ``migrations`` are applied to what is merged: the files in ``moves`` are merged
+    at their new paths from their old ones (file and pristine copy), and the keys they
+    move are moved in every YAML config, generated (file and pristine copy) or the user's.
 
     Raises:
         DirtyWorkTreeError: uncommitted changes, and neither ``allow_dirty`` nor ``dry_run``.
@@ -91,15 +121,36 @@ def sync_files(
         ConflictError: with ``no_conflicts``, a file would conflict.
     """
     refusal = check_clean_work_tree(state, allow_dirty=allow_dirty, dry_run=dry_run)
-    for relpath in sorted(relpaths):  # refuse links before reading through them
+    moves = moves or {}
+    relpaths = set(relpaths) | set(moves) | set(moves.values())
+    own_configs = (
+        [relpath for relpath in _config_files(state.root_abspath) if relpath not in relpaths]
+        if any(migration.moved_keys for migration in migrations)
+        else []
+    )
+    for relpath in sorted(relpaths | set(own_configs)):  # refuse links before reading
         project_path(state.root_abspath, relpath)
         project_path(state.root_abspath, pristine_relpath(relpath))
+    unmoved: dict[str, list[str]] = {}
+    origins = {new: old for old, new in moves.items()}
     plans = [
-        plan_file(
-            relpath, state.pristine(relpath), state.read(relpath), new_files.get(relpath), restore
+        _plan(state, relpath, new_files.get(relpath), origins, migrations, unmoved, restore)
+        if relpath not in moves
+        else FilePlan(
+            relpath, Outcome.MOVED, state.read(relpath), None, None, state.pristine(relpath)
         )
         for relpath in sorted(relpaths)
     ]
+    for relpath in own_configs:
+        current = state.read(relpath)
+        if current is None:
+            continue
+        content, refused = move_keys(current.content, migrations)
+        if refused:
+            unmoved[relpath] = refused
+        if content != current.content:
+            migrated = RenderedFile(content, current.mode)
+            plans.append(FilePlan(relpath, Outcome.MIGRATED, current, migrated, None))
     marked = [
         plan.relpath
         for plan in plans
@@ -111,7 +162,17 @@ def sync_files(
             "from an earlier run; resolve them (keep the lines you want, delete the <<<<<<<, "
             "======= and >>>>>>> lines), then run this again. Nothing was written."
         )
-    result = SyncResult(state.root_abspath, plans, dry_run, refusal=refusal)
+    removed = {
+        plan.relpath: found
+        for plan in plans
+        if plan.outcome is Outcome.CONFLICT
+        and plan.result is not None
+        and (found := removed_code(plan.relpath, plan.result.content, new_files)) is not None
+    }
+    result = SyncResult(
+        state.root_abspath, plans, dry_run, refusal=refusal, removed_code=removed, moves=moves,
+        unmoved_keys=unmoved,
+    )  # fmt: skip
     conflicts = result.conflicts
     if no_conflicts and conflicts:
         raise ConflictError(
@@ -128,3 +189,52 @@ def sync_files(
         ]
         state.commit(files, pristine, document)
     return result
+
+
+def _plan(
+    state: ProjectState,
+    relpath: str,
+    new: RenderedFile | None,
+    origins: dict[str, str],
+    migrations: Sequence[Migration],
+    unmoved: dict[str, list[str]],
+    restore: bool,
+) -> FilePlan:
+    """Plan one file, merged from where a migration moved it and with its keys moved.
+
+    The plan keeps the file on disk and its pristine copy as they are now, so that what
+    it writes is judged against them.
+    """
+    origin = origins.get(relpath, relpath)
+    on_disk, pristine = state.read(relpath), state.pristine(relpath)
+    base, current = state.pristine(origin), state.read(origin)
+    if is_config(relpath) and any(migration.moved_keys for migration in migrations):
+        if base is not None:
+            base = RenderedFile(move_keys(base.content, migrations)[0], base.mode)
+        if current is not None:
+            content, refused = move_keys(current.content, migrations)
+            if refused:
+                unmoved[relpath] = refused
+            current = RenderedFile(content, current.mode)
+    plan = plan_file(relpath, base, current, new, restore)
+    if current != on_disk and not plan.writes and current is not None:
+        # Kept or identical once migrated: the migrated file is what to write.
+        plan = replace(plan, outcome=Outcome.MIGRATED, result=current)
+    return replace(plan, current=on_disk, base=pristine)
+
+
+def _config_files(root_abspath: Path) -> list[str]:
+    """Return the project's YAML files under ``configs/``, links left out."""
+    import os
+
+    folder = root_abspath / CONFIGS_RELPATH
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    found = []
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            path = Path(parent) / name
+            relpath = path.relative_to(root_abspath).as_posix()
+            if is_config(relpath) and not path.is_symlink() and path.is_file():
+                found.append(relpath)
+    return sorted(found)

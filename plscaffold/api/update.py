@@ -11,11 +11,18 @@ from packaging.version import Version
 from plscaffold import __version__
 from plscaffold.answers import AddedComponent
 from plscaffold.api.sync import SyncResult, sync_files
-from plscaffold.errors import DowngradeError, PlscaffoldError
-from plscaffold.merge import has_conflict_markers
+from plscaffold.errors import ConflictMarkersError, DowngradeError, PlscaffoldError
+from plscaffold.merge import CONFLICTS, has_conflict_markers
+from plscaffold.migrations import moved_files, pending_migrations, pin_answers
 from plscaffold.options import ProjectOptions, option_flag
 from plscaffold.render import RenderedFile
-from plscaffold.sources import BundledSource, SourceRendering, bundled_source, project_source
+from plscaffold.sources import (
+    BundledSource,
+    SourceRendering,
+    TemplateSource,
+    bundled_source,
+    project_source,
+)
 from plscaffold.state import ProjectState, open_project
 
 
@@ -32,9 +39,11 @@ def update(
 ) -> SyncResult:
     """Re-render every component with the installed plscaffold's templates.
 
-    A project made from a user template is rendered from it with its recorded answers and
-    merged the same way (its hooks do not run again): a folder as it is now, a git
-    repository at ``checkout`` or its newest version tag, whose commit is recorded;
+    The template's migrations between the project's template version and the new one
+    are applied first (see :mod:`plscaffold.migrations`). A project made from a user
+    template is rendered from it with its recorded answers and merged the same way (its
+    hooks do not run again): a folder as it is now, a git repository at ``checkout`` or
+    its newest version tag, whose commit is recorded;
     ``trust`` as for ``new --template``; ``force`` also allows an older template commit.
 
     Raises:
@@ -51,15 +60,42 @@ def update(
                 "plscaffold, or pass --force to go back on purpose"
             )
         with project_source(state, trust=trust, checkout=checkout, force=force) as source:
-            new = source.render(source.changed_answers(state, {}), state.document.added)
-        relpaths = set(new.files) | set(state.pristine_relpaths())
-        document = replace(
-            state.document, plscaffold_version=__version__, template_commit=source.commit
-        )
-        return sync_files(
-            state, document, relpaths, new.files, restore=restore, no_conflicts=no_conflicts,
-            dry_run=dry_run, allow_dirty=allow_dirty,
-        )  # fmt: skip
+            return _update_from(
+                state, source, restore=restore, no_conflicts=no_conflicts, dry_run=dry_run,
+                allow_dirty=allow_dirty,
+            )  # fmt: skip
+
+
+def _update_from(
+    state: ProjectState,
+    source: TemplateSource,
+    *,
+    restore: bool,
+    no_conflicts: bool,
+    dry_run: bool,
+    allow_dirty: bool,
+) -> SyncResult:
+    """Migrate, render and merge the project with ``source``: what ``update`` does, and
+    what ``status`` foresees on a dry run."""
+    before, after = state.document.template_version, source.version
+    migrations = pending_migrations(source.migrations(), before, after, state.document.answers)
+    answers = pin_answers(source.changed_answers(state, {}), migrations)
+    new = source.render(answers, state.document.added)
+    changelog = tuple(source.changes_since(before)) if before != after else ()
+    moves = moved_files(migrations, new.context or {}, state.pristine_relpaths(), new.files)
+    relpaths = set(new.files) | set(state.pristine_relpaths())
+    document = replace(
+        state.document,
+        plscaffold_version=__version__,
+        answers=new.answers,
+        template_commit=source.commit,
+        template_version=after,
+    )
+    result = sync_files(
+        state, document, relpaths, new.files, restore=restore, no_conflicts=no_conflicts,
+        dry_run=dry_run, allow_dirty=allow_dirty, migrations=migrations, moves=moves,
+    )  # fmt: skip
+    return replace(result, template_versions=(before, after), changelog=changelog)
 
 
 @dataclass(frozen=True)
@@ -104,10 +140,25 @@ class ContradictedAnswer:
 
 @dataclass(frozen=True)
 class ProjectStatus:
-    """What ``status`` reports: changed files, and answers the files contradict."""
+    """What ``status`` reports: changed files, answers the files contradict, and what an
+    update would do.
+
+    Attributes:
+        template_version: The template version the project was last updated to; None for
+            a project made before template versions.
+        installed_version: The version of the installed plscaffold's template.
+        update_writes: The files an update would write or remove.
+        update_conflicts: Those of them that would conflict (both sides changed them).
+        update_refusal: Why an update would refuse to run (conflict markers left), or None.
+    """
 
     files: list[FileStatus]
     contradicted: list[ContradictedAnswer]
+    template_version: str | None = None
+    installed_version: str | None = None
+    update_writes: tuple[str, ...] = ()
+    update_conflicts: tuple[str, ...] = ()
+    update_refusal: str | None = None
 
 
 def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
@@ -119,13 +170,29 @@ def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
         new = source.render(options.answers(), state.document.added)
         relpaths = sorted(set(new.files) | set(state.pristine_relpaths()))
         statuses = [_file_status(state, relpath, new.files.get(relpath)) for relpath in relpaths]
+        try:
+            foreseen: SyncResult | None = _update_from(
+                state, source, restore=False, no_conflicts=False, dry_run=True, allow_dirty=True
+            )
+            refusal = None
+        except ConflictMarkersError as err:
+            foreseen, refusal = None, str(err)
+        plans = foreseen.plans if foreseen else []
         modified = {
             status.relpath: current.content
             for status in statuses
             if status.modified and (current := state.read(status.relpath)) is not None
         }
         contradicted = _contradicted_answers(source, options, state.document.added, new, modified)
-    return ProjectStatus([status for status in statuses if status.changed], contradicted)
+    return ProjectStatus(
+        [status for status in statuses if status.changed],
+        contradicted,
+        template_version=state.document.template_version,
+        installed_version=source.version,
+        update_writes=tuple(plan.relpath for plan in plans if plan.writes or plan.removes),
+        update_conflicts=tuple(plan.relpath for plan in plans if plan.outcome in CONFLICTS),
+        update_refusal=refusal,
+    )
 
 
 def _contradicted_answers(

@@ -26,6 +26,7 @@ from plscaffold.errors import DirtyWorkTreeError, InvalidOptionError, Plscaffold
 
 if TYPE_CHECKING:
     from plscaffold.api import NewProjectResult, SyncResult
+    from plscaffold.merge import RemovedDefinition
 
 
 def _tree_lines(relpaths: list[str]) -> list[str]:
@@ -217,25 +218,32 @@ def _report_sync(
             }
             for plan in result.plans
         ]
-        document = {
+        document: dict[str, Any] = {
             "project": str(result.project_abspath),
             "dry_run": result.dry_run,
             "files": files,
             "conflicts": result.conflicts,
             "refused": result.refusal,
         }
+        if result.moves or result.unmoved_keys:
+            document["moves"] = result.moves
+            document["unmoved_keys"] = result.unmoved_keys
+        if result.template_versions is not None:
+            before, after = result.template_versions
+            document["template_version"] = {"from": before, "to": after}
+            document["changelog"] = [
+                {"version": entry.version, "text": entry.text} for entry in result.changelog
+            ]
         echo(json.dumps(document, indent=2))
     else:
         if dry_run:
             for plan in result.plans:
                 if plan.diff:
                     echo(plan.diff.rstrip("\n"))
-        echo(f"{planned if dry_run else done} in {result.project_abspath}:")
-        width = max((len(plan.outcome.value) for plan in result.plans), default=0)
-        for plan in result.plans:
-            echo(f"  {plan.outcome.value:<{width}}  {plan.relpath}")
+        _print_plans(result, planned if dry_run else done)
         if dry_run:
             echo("Dry run: nothing was written.")
+        _print_changelog(result)
         if result.stale_components:
             names = " ".join(result.stale_components)
             echo(
@@ -256,6 +264,8 @@ def _report_sync(
                 "the markers, then run your tests.",
                 err=True,
             )
+        for relpath, definitions in result.removed_code.items():
+            echo(_removed_code_message(relpath, definitions), err=True)
         for relpath in result.binary_conflicts:
             echo(
                 f"{relpath} is not UTF-8 text, so it cannot be merged: your file is kept as it "
@@ -264,6 +274,79 @@ def _report_sync(
                 err=True,
             )
         raise typer.Exit(1)
+
+
+# How the text output names an outcome where its JSON value alone would mislead.
+_OUTCOME_LABELS = {
+    "deleted": "kept deleted (by you)",
+    "orphaned": "orphaned (kept, untracked)",
+}
+
+
+def _print_plans(result: SyncResult, verb: str) -> None:
+    """Print one line per file the run changes or the user should know about.
+
+    Files left as they are (as rendered, or with the user's edits kept) are only counted;
+    with nothing else, one line says so.
+    """
+    shown = [plan for plan in result.plans if plan.outcome.value not in ("identical", "kept")]
+    same = len(result.plans) - len(shown)
+    if not shown:
+        echo(
+            f"{verb} in {result.project_abspath}: nothing to change ({same} files as rendered "
+            "or with your edits kept)."
+        )
+        return
+    echo(f"{verb} in {result.project_abspath}:")
+    labels = [_OUTCOME_LABELS.get(plan.outcome.value, plan.outcome.value) for plan in shown]
+    width = max(len(label) for label in labels)
+    for label, plan in zip(labels, shown, strict=True):
+        moved = f" -> {result.moves[plan.relpath]}" if plan.relpath in result.moves else ""
+        echo(f"  {label:<{width}}  {plan.relpath}{moved}")
+    if same:
+        echo(f"  ({same} other files unchanged: as rendered, or with your edits kept)")
+    orphaned = [plan.relpath for plan in shown if plan.outcome.value == "orphaned"]
+    if orphaned:
+        echo(
+            f"Orphaned: the template no longer has {', '.join(orphaned)}. Your edited copy "
+            "stays as your own file, no longer tracked by plscaffold: move what you still "
+            "need to where the template now puts it (the changelog says where), then "
+            "delete the old file."
+        )
+    for relpath, moves in result.unmoved_keys.items():
+        echo(
+            f"{relpath}: the template moved {'; '.join(moves)}, but this file's text could "
+            "not be changed safely (flow-style YAML, or a key already at the new place): "
+            "move the key by hand."
+        )
+
+
+def _print_changelog(result: SyncResult) -> None:
+    """Print the template's changelog entries an update brings, after its file list."""
+    if result.template_versions is None:
+        return
+    before, after = result.template_versions
+    if before == after:
+        return
+    since = before or "(made before template versions)"
+    changed = "; what changed, from its changelog:" if result.changelog else "."
+    echo(f"Template {since} -> {after or '(unversioned)'}{changed}")
+    for entry in result.changelog:
+        echo(f"\n## {entry.version}\n\n{entry.text}")
+
+
+def _removed_code_message(relpath: str, definitions: list[RemovedDefinition]) -> str:
+    """Say where code went that a conflict shows the template removed."""
+    moved = [d for d in definitions if d.now_in is not None]
+    gone = [d for d in definitions if d.now_in is None]
+    parts = [f"{d.kind} {d.name} is now in {d.now_in}" for d in moved]
+    parts += [f"{d.kind} {d.name} is in no file of the template any more" for d in gone]
+    where = f": {'; '.join(parts)}" if parts else ""
+    return (
+        f"In {relpath} the template removed lines you had edited (a conflict with an empty "
+        f"template side){where}. Carry your edits there, or keep the lines if you still "
+        "need them; the changelog says what replaced them."
+    )
 
 
 @with_generation_options
@@ -402,9 +485,17 @@ def status(project: ProjectOption = ".") -> None:
 
     with user_errors():
         found = project_status(Path(project))
+    recorded = found.template_version or "from before template versions"
+    echo(f"Template: {recorded} here, {found.installed_version or 'unversioned'} installed.")
     if not found.files and not found.contradicted:
         echo("Every generated file is as plscaffold rendered it, and an update changes nothing.")
         return
+    if found.update_refusal:
+        echo(f"An update would refuse: {one_line(found.update_refusal)}")
+    elif found.update_writes:
+        conflicts = ", ".join(found.update_conflicts)
+        expected = f"conflicts expected in {conflicts}" if conflicts else "no conflicts expected"
+        echo(f"An update would change {len(found.update_writes)} file(s); {expected}.")
     for item in found.files:
         marks = [
             label

@@ -1,0 +1,241 @@
+"""Migrations a template declares for its versions, which ``update`` applies to the project.
+
+A template lists them in ``cookiecutter.json`` under ``_migrations``, one per version that
+needs one (a private variable: plain cookiecutter ignores it)::
+
+    "_migrations": [
+      {
+        "version": "1.1.0",
+        "moved_files": {"src/{{cookiecutter.package_name}}/models/*.py":
+                        "src/{{cookiecutter.package_name}}/networks/*.py"},
+        "moved_keys": {"model.init_args.hidden_dim": "model.init_args.net.init_args.hidden_dim"},
+        "pinned_answers": {"batch_norm": true},
+        "when": {"model": ["cnn", "mlp"]}
+      }
+    ]
+
+An update from version A to version B applies, in version order, those with
+A < version <= B (every one up to B for a project made before template versions):
+
+- ``moved_files``: a file the project has at the old path (a generated one: it has a
+  pristine copy) moves with its pristine copy to the new path before the merge, so the
+  user's edits follow it; ``*`` stands for any name inside one folder, and
+  ``{{cookiecutter.NAME}}`` for the project's value of NAME (substituted as text, never
+  rendered).
+- ``moved_keys``: dotted keys of the YAML files under ``configs/`` (generated configs,
+  experiments and the user's own) move to their new place, in the user's file and its
+  pristine copy alike, so an edited value follows its key.
+- ``pinned_answers``: recorded with this value where the project records none, so that a
+  default the template changed does not change an existing project's architecture or
+  training.
+- ``when``: the migration applies only to projects whose recorded answers are among
+  these values (a value, or a list of them), as a layout that only some answers render.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import Version
+
+from plscaffold.answers import check_version
+from plscaffold.errors import TemplateError
+from plscaffold.render import check_relpath
+from plscaffold.templates import Template, read_variables
+
+MIGRATIONS_KEY = "_migrations"
+CONFIGS_RELPATH = "configs"
+_PLACEHOLDER = re.compile(r"\{\{\s*cookiecutter\.([A-Za-z_]\w*)\s*\}\}")
+_FIELDS = {"version", "moved_files", "moved_keys", "pinned_answers", "when"}
+_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+-]*(\.[A-Za-z0-9_][A-Za-z0-9_+-]*)*")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What one template version moved, and the defaults it pins for existing projects."""
+
+    version: str
+    moved_files: tuple[tuple[str, str], ...] = ()
+    moved_keys: tuple[tuple[str, str], ...] = ()
+    pinned_answers: dict[str, Any] = field(default_factory=dict)
+    when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def applies_to(self, answers: Mapping[str, Any]) -> bool:
+        """Whether a project with these recorded answers is one this migration is for."""
+        return all(
+            name in answers and str(answers[name]) in {str(v) for v in values}
+            for name, values in self.when.items()
+        )
+
+
+def _pairs(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise TemplateError(f"{where} must map old to new, as text")
+    return tuple(value.items())
+
+
+def read_migrations(template: Template) -> list[Migration]:
+    """Return the template's migrations in version order; [] where it declares none.
+
+    Raises:
+        TemplateError: ``_migrations`` is not a list of migrations as documented above.
+    """
+    raw = read_variables(template).get(MIGRATIONS_KEY)
+    if raw is None:
+        return []
+    where = f"{template.context_file_abspath}: {MIGRATIONS_KEY}"
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise TemplateError(f"{where} must be a list of objects, one per version")
+    migrations = []
+    for item in raw:
+        unknown = sorted(set(item) - _FIELDS)
+        if unknown:
+            raise TemplateError(
+                f"{where}: unknown field {', '.join(unknown)}; a migration has "
+                f"{', '.join(sorted(_FIELDS))}"
+            )
+        try:
+            version = check_version(item.get("version"), f"{where}: version")
+        except ValueError as err:
+            raise TemplateError(str(err)) from err
+        at = f"{where} {version}"
+        files = _pairs(item.get("moved_files", {}), f"{at}: moved_files")
+        keys = _pairs(item.get("moved_keys", {}), f"{at}: moved_keys")
+        for old, new in keys:
+            if not (_KEY.fullmatch(old) and _KEY.fullmatch(new)):
+                raise TemplateError(f"{at}: moved_keys {old!r}: {new!r} are not dotted keys")
+        for old, new in files:
+            if old.count("*") != new.count("*") or old.count("*") > 1:
+                raise TemplateError(
+                    f"{at}: moved_files {old!r}: {new!r} must have one '*' each, or none"
+                )
+            for pattern in (old, new):
+                if re.sub(_PLACEHOLDER, "", pattern).count("{") or "{%" in pattern:
+                    raise TemplateError(
+                        f"{at}: moved_files {pattern!r}: a path names the project's values "
+                        "with {{cookiecutter.NAME}} only"
+                    )
+        pinned = item.get("pinned_answers", {})
+        if not isinstance(pinned, dict):
+            raise TemplateError(f"{at}: pinned_answers must map answers to values")
+        when = item.get("when", {})
+        if not isinstance(when, dict):
+            raise TemplateError(f"{at}: when must map answers to a value or a list of them")
+        conditions = {
+            name: tuple(value) if isinstance(value, list) else (value,)
+            for name, value in when.items()
+        }
+        migrations.append(Migration(version, files, keys, dict(pinned), conditions))
+    return sorted(migrations, key=lambda m: Version(m.version))
+
+
+def pending_migrations(
+    migrations: Iterable[Migration],
+    recorded: str | None,
+    installed: str | None,
+    answers: Mapping[str, Any],
+) -> list[Migration]:
+    """Return the migrations an update from ``recorded`` to ``installed`` applies to a
+    project with these recorded ``answers``, in order."""
+    after = Version(recorded) if recorded is not None else None
+    until = Version(installed) if installed is not None else None
+    return [
+        m
+        for m in migrations
+        if (after is None or Version(m.version) > after)
+        and (until is None or Version(m.version) <= until)
+        and m.applies_to(answers)
+    ]
+
+
+def pin_answers(answers: dict[str, Any], migrations: Iterable[Migration]) -> dict[str, Any]:
+    """Return ``answers`` with each pinned answer the project does not record yet."""
+    pinned = dict(answers)
+    for migration in migrations:
+        for name, value in migration.pinned_answers.items():
+            pinned.setdefault(name, value)
+    return pinned
+
+
+def _concrete(pattern: str, values: Mapping[str, Any]) -> str:
+    return _PLACEHOLDER.sub(lambda match: str(values.get(match[1], match[0])), pattern)
+
+
+def moved_files(
+    migrations: Iterable[Migration],
+    values: Mapping[str, Any],
+    generated: Iterable[str],
+    rendered: Iterable[str],
+) -> dict[str, str]:
+    """Return each generated file a migration moves, mapped to its new path.
+
+    A file moves only where the new rendering has the new path and no longer the old one.
+
+    Args:
+        migrations: The pending migrations, in order.
+        values: The project's ``cookiecutter`` values, for ``{{cookiecutter.NAME}}``.
+        generated: The project's files that have a pristine copy.
+        rendered: The files of the new rendering.
+
+    Raises:
+        UnsafePathError: a moved path would leave the project.
+    """
+    rendered = set(rendered)
+    current = {relpath: relpath for relpath in generated}  # where each file is by now
+    for migration in migrations:
+        for old, new in migration.moved_files:
+            old_path, new_path = _concrete(old, values), _concrete(new, values)
+            for origin, relpath in list(current.items()):
+                name = _matched_name(old_path, relpath)
+                if name is not None:
+                    current[origin] = check_relpath(new_path.replace("*", name))
+    return {
+        origin: target
+        for origin, target in current.items()
+        if origin != target and target in rendered and origin not in rendered
+    }
+
+
+def _matched_name(pattern: str, relpath: str) -> str | None:
+    """Return what ``*`` of ``pattern`` stands for in ``relpath`` ('' without a ``*``), or
+    None if ``relpath`` does not match; ``*`` is a non-empty name inside one folder."""
+    prefix, star, suffix = pattern.partition("*")
+    if not star:
+        return "" if relpath == pattern else None
+    if not (relpath.startswith(prefix) and relpath.endswith(suffix)):
+        return None
+    name = relpath[len(prefix) : len(relpath) - len(suffix)]
+    return name if name and "/" not in name else None
+
+
+def is_config(relpath: str) -> bool:
+    """Whether ``moved_keys`` applies to a file: YAML under ``configs/``."""
+    return relpath.startswith(CONFIGS_RELPATH + "/") and relpath.endswith((".yaml", ".yml"))
+
+
+def move_keys(content: bytes, migrations: Iterable[Migration]) -> tuple[bytes, list[str]]:
+    """Return a config with every pending key move made, and the moves it could not make.
+
+    Raises nothing: a file that is not UTF-8 or not block YAML is returned as it is, with
+    the keys it holds that could not move named, for the user to move by hand.
+    """
+    from plscaffold.yaml_keys import move_key
+
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content, []
+    refused = []
+    for migration in migrations:
+        for old, new in migration.moved_keys:
+            moved = move_key(text, old, new)
+            if moved is None:
+                refused.append(f"{old} -> {new}")
+            else:
+                text = moved
+    return text.encode("utf-8"), refused

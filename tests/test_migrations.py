@@ -1,0 +1,324 @@
+"""Migrations a template declares: moved files, moved config keys, pinned answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from plscaffold.cli import app
+from plscaffold.errors import TemplateError
+from plscaffold.yaml_keys import move_key
+from tests.conftest import make_template, outcome_of, tree_state
+
+ANSWERS = Path(".plscaffold") / "answers.json"
+
+WIDE_V1 = "import torch\n\n\nclass Wide:\n    width = 64\n    depth = 2\n"
+WIDE_V2 = "import torch\n\n\nclass Wide:\n    width = 64\n    depth = 2\n    dropout = 0.1\n"
+CONFIG_V1 = """# The default run.
+model:
+  lr: 0.01
+  hidden_dim: 128  # the hidden layer
+trainer:
+  max_epochs: 10
+"""
+CONFIG_V2 = """# The default run.
+model:
+  lr: 0.01
+  net:
+    hidden_dim: 128  # the hidden layer
+trainer:
+  max_epochs: 10
+"""
+EXPERIMENT = """# Experiment wider: only what differs from default.
+model:
+  hidden_dim: 512
+trainer:
+  max_epochs: 4
+"""
+MIGRATIONS = [
+    {
+        "version": "1.1.0",
+        "moved_files": {
+            "src/{{cookiecutter.pkg}}/models/*.py": "src/{{cookiecutter.pkg}}/networks/*.py"
+        },
+        "moved_keys": {"model.hidden_dim": "model.net.hidden_dim"},
+        "pinned_answers": {"norm": "batch"},
+    }
+]
+
+
+def _template(root: Path, version: str, **extra: object) -> Path:
+    if version == "1.0.0":
+        files = {
+            "src/{{cookiecutter.pkg}}/models/wide.py": WIDE_V1,
+            "configs/default.yaml": CONFIG_V1,
+        }
+        variables: dict[str, object] = {"project_name": "x", "pkg": "app"}
+    else:
+        files = {
+            "src/{{cookiecutter.pkg}}/networks/wide.py": WIDE_V2,
+            "configs/default.yaml": CONFIG_V2,
+            "src/{{cookiecutter.pkg}}/norm.py": "NORM = '{{cookiecutter.norm}}'\n",
+        }
+        variables = {"project_name": "x", "pkg": "app", "norm": ["none", "batch"]}
+        old = root / "{{cookiecutter.project_name}}" / "src" / "{{cookiecutter.pkg}}" / "models"
+        for path in old.glob("*.py"):
+            path.unlink()
+    variables["_template_version"] = version
+    variables.update(extra)
+    return make_template(root, {k: v.encode() for k, v in files.items()}, variables)
+
+
+def _in(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, [*args, "--project", str(project)])
+
+
+@pytest.fixture
+def lived_in(runner: CliRunner, tmp_path: Path) -> tuple[Path, Path]:
+    """A project of template 1.0.0 with the user's edits, and its template now at 1.1.0."""
+    template = _template(tmp_path / "t", "1.0.0")
+    made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    assert made.exit_code == 0, made.output
+    project = tmp_path / "proj"
+    wide = project / "src" / "app" / "models" / "wide.py"
+    wide.write_text(WIDE_V1.replace("width = 64", "width = 256  # mine"))
+    config = project / "configs" / "default.yaml"
+    config.write_text(CONFIG_V1.replace("hidden_dim: 128", "hidden_dim: 200"))
+    (project / "configs" / "experiments").mkdir()
+    (project / "configs" / "experiments" / "wider.yaml").write_text(EXPERIMENT)
+    _template(tmp_path / "t", "1.1.0", _migrations=MIGRATIONS)
+    return template, project
+
+
+def test_update_carries_edits_to_moved_files_and_keys_and_pins_answers(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    _, project = lived_in
+
+    planned = _in(runner, project, "update", "--dry-run", "--json")
+    result = _in(runner, project, "update")
+
+    assert planned.exit_code == 0, planned.output
+    assert outcome_of(planned, "src/app/models/wide.py") == "moved"
+    assert outcome_of(planned, "src/app/networks/wide.py") == "merged"
+    assert outcome_of(planned, "configs/default.yaml") == "migrated"  # the move was all
+    assert outcome_of(planned, "configs/experiments/wider.yaml") == "migrated"
+    assert json.loads(planned.stdout)["moves"] == {
+        "src/app/models/wide.py": "src/app/networks/wide.py"
+    }
+    assert result.exit_code == 0, result.output
+    assert "  moved     src/app/models/wide.py -> src/app/networks/wide.py\n" in result.output
+    # The user's edit went with the file, and the template's change came in.
+    wide = (project / "src" / "app" / "networks" / "wide.py").read_text()
+    assert "width = 256  # mine\n" in wide and "dropout = 0.1\n" in wide
+    assert not (project / "src" / "app" / "models").exists()
+    assert not (project / ".plscaffold" / "pristine" / "src" / "app" / "models").exists()
+    pristine = project / ".plscaffold" / "pristine" / "src" / "app" / "networks" / "wide.py"
+    assert pristine.read_text() == WIDE_V2
+    # The edited value followed its key, the comment too; the experiment's key moved.
+    config = (project / "configs" / "default.yaml").read_text()
+    assert config == CONFIG_V2.replace("hidden_dim: 128", "hidden_dim: 200")
+    experiment = yaml.safe_load((project / "configs" / "experiments" / "wider.yaml").read_text())
+    assert experiment == {"model": {"net": {"hidden_dim": 512}}, "trainer": {"max_epochs": 4}}
+    assert (
+        (project / "configs" / "experiments" / "wider.yaml")
+        .read_text()
+        .startswith("# Experiment wider: only what differs from default.\n")
+    )
+    # A default the new version changed stays as the project had it.
+    assert (project / "src" / "app" / "norm.py").read_text() == "NORM = 'batch'\n"
+    document = json.loads((project / ANSWERS).read_text())
+    assert document["answers"]["norm"] == "batch" and document["template_version"] == "1.1.0"
+    again = _in(runner, project, "update")
+    assert again.exit_code == 0 and "nothing to change" in again.output
+
+
+def test_an_untouched_moved_file_moves_and_a_deleted_one_stays_deleted(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = _template(tmp_path / "t", "1.0.0")
+    for name in ("a", "b"):
+        made = runner.invoke(app, ["new", name, "--template", str(template), "-o", str(tmp_path)])
+        assert made.exit_code == 0, made.output
+    (tmp_path / "b" / "src" / "app" / "models" / "wide.py").unlink()
+    _template(tmp_path / "t", "1.1.0", _migrations=MIGRATIONS)
+
+    untouched = _in(runner, tmp_path / "a", "update")
+    deleted = _in(runner, tmp_path / "b", "update", "--json")
+
+    assert untouched.exit_code == 0, untouched.output
+    assert (tmp_path / "a" / "src" / "app" / "networks" / "wide.py").read_text() == WIDE_V2
+    assert not (tmp_path / "a" / "src" / "app" / "models" / "wide.py").exists()
+    assert deleted.exit_code == 0, deleted.output
+    assert outcome_of(deleted, "src/app/networks/wide.py") == "deleted"
+    assert not (tmp_path / "b" / "src" / "app" / "networks" / "wide.py").exists()
+
+
+def test_a_config_whose_key_cannot_move_is_named_and_left_as_it_was(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    _, project = lived_in
+    flow = project / "configs" / "experiments" / "flow.yaml"
+    flow.write_text("model: {hidden_dim: 64}\n")
+
+    result = _in(runner, project, "update")
+
+    assert result.exit_code == 0, result.output
+    assert flow.read_text() == "model: {hidden_dim: 64}\n"
+    assert (
+        "configs/experiments/flow.yaml: the template moved model.hidden_dim -> "
+        "model.net.hidden_dim, but this file's text could not be changed safely"
+    ) in result.output
+
+
+@pytest.mark.parametrize(
+    ("migrations", "message"),
+    [
+        (
+            [{"version": "1.1.0", "moved_files": {"{{ ''.__class__ }}/a": "b"}}],
+            "{{cookiecutter.NAME}} only",
+        ),
+        ([{"version": "1.1.0", "moved_files": {"a/*": "b"}}], "one '*' each, or none"),
+        ([{"version": "later"}], "'later' is not a version"),
+        ([{"version": "1.1.0", "renamed": {}}], "unknown field renamed"),
+        ([{"version": "1.1.0", "moved_keys": {"a": "b c"}}], "are not dotted keys"),
+    ],
+)
+def test_a_malformed_migration_is_refused_by_name_and_nothing_is_written(
+    runner: CliRunner, lived_in: tuple[Path, Path], migrations: object, message: str
+) -> None:
+    template, project = lived_in
+    _template(template, "1.1.0", _migrations=migrations)
+    before = tree_state(project)
+
+    result = _in(runner, project, "update")
+
+    assert result.exit_code == TemplateError.exit_code, result.output
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert tree_state(project) == before
+
+
+def test_a_moved_file_may_not_leave_the_project(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    template, project = lived_in
+    escape = [{"version": "1.1.0", "moved_files": {"src/app/models/wide.py": "../wide.py"}}]
+    _template(template, "1.1.0", _migrations=escape)
+    before = tree_state(project)
+
+    result = _in(runner, project, "update")
+
+    assert result.exit_code == 2, result.output
+    assert "would land outside the project folder" in result.stderr
+    assert tree_state(project) == before
+    assert not (project.parent / "wide.py").exists()
+
+
+YAML = """# head
+model:
+  init_args:
+    lr: 0.01
+    hidden_dim: 256  # wider
+    net:
+      class_path: a.B
+trainer:
+  callbacks:
+  - class_path: X
+    init_args:
+      k: 1
+  max_epochs: 4
+"""
+
+
+def test_a_key_moves_under_an_existing_parent_with_its_comment() -> None:
+    moved = move_key(YAML, "model.init_args.hidden_dim", "model.init_args.net.init_args.hidden_dim")
+
+    assert moved == YAML.replace("    hidden_dim: 256  # wider\n", "").replace(
+        "      class_path: a.B\n",
+        "      class_path: a.B\n      init_args:\n        hidden_dim: 256  # wider\n",
+    )
+
+
+def test_a_block_with_a_list_moves_whole_and_an_emptied_parent_goes() -> None:
+    moved = move_key(YAML, "trainer.callbacks", "callbacks")
+    assert moved is not None
+    assert yaml.safe_load(moved)["callbacks"] == [{"class_path": "X", "init_args": {"k": 1}}]
+    assert yaml.safe_load(moved)["trainer"] == {"max_epochs": 4}
+
+    only = move_key("a:\n  b:\n    c: 1\n", "a.b.c", "d.c")
+    assert only == "d:\n  c: 1\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "old", "new"),
+    [
+        ("model: {hidden_dim: 3}\n", "model.hidden_dim", "model.net.hidden_dim"),  # flow style
+        ("a: 1\nb: 2\n", "a", "b"),  # a key already at the new place
+        ("a: 1\nb: text\n", "a", "b.a"),  # a scalar where the parent should be
+    ],
+)
+def test_a_move_the_text_cannot_take_is_refused(text: str, old: str, new: str) -> None:
+    assert move_key(text, old, new) is None
+
+
+def test_a_text_without_the_key_is_returned_as_it_is() -> None:
+    assert move_key(YAML, "model.init_args.depth", "model.depth") == YAML
+
+
+def test_a_migration_for_other_answers_leaves_the_project_alone(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    template, project = lived_in
+    _template(template, "1.1.0", _migrations=[{**MIGRATIONS[0], "when": {"pkg": ["other"]}}])
+
+    result = _in(runner, project, "update", "--json")
+
+    assert outcome_of(result, "src/app/models/wide.py") == "orphaned"  # not moved
+    assert outcome_of(result, "src/app/networks/wide.py") == "created"
+    assert "hidden_dim: 512" in (project / "configs" / "experiments" / "wider.yaml").read_text()
+    assert json.loads((project / ANSWERS).read_text())["answers"]["norm"] == "none"
+
+
+def test_the_bundled_templates_migrations_move_an_old_projects_added_model_and_keys(
+    runner: CliRunner, project: Path
+) -> None:
+    """A project as made before template versions: an added model in models/, and an
+    experiment that sets the network's width on the LightningModule."""
+    document = json.loads((project / ANSWERS).read_text())
+    del document["template_version"]
+    document["added_components"] = []
+    (project / ANSWERS).write_text(json.dumps(document))
+    old_model = "class Wide:\n    width = 64\n"
+    for root, text in (
+        (project / ".plscaffold" / "pristine", old_model),
+        (project, old_model.replace("64", "512  # mine")),
+    ):
+        (root / "src" / "proj" / "models").mkdir(parents=True)
+        (root / "src" / "proj" / "models" / "wide.py").write_text(text)
+    (project / "configs" / "experiments").mkdir()
+    experiment = project / "configs" / "experiments" / "wider.yaml"
+    experiment.write_text("model:\n  init_args:\n    hidden_dim: 256\n    lr: 0.01\n")
+    added = runner.invoke(app, ["add", "model", "wide", "--project", str(project), "--dry-run"])
+    assert added.exit_code == 0, added.output  # networks/wide.py is what `add` renders now
+    document["added_components"] = [{"kind": "model", "name": "wide"}]
+    (project / ANSWERS).write_text(json.dumps(document))
+
+    from plscaffold.api import project_status
+
+    foreseen = project_status(project)
+    result = _in(runner, project, "update", "--json")
+
+    assert {"src/proj/models/wide.py", "src/proj/networks/wide.py"} <= set(foreseen.update_writes)
+    assert "configs/experiments/wider.yaml" in foreseen.update_writes
+    assert foreseen.update_conflicts == ("src/proj/networks/wide.py",)
+    assert result.exit_code == 1, result.output  # the template rewrote the lines edited
+    assert outcome_of(result, "src/proj/models/wide.py") == "moved"
+    assert outcome_of(result, "src/proj/networks/wide.py") == "conflict"
+    assert "width = 512  # mine" in (project / "src" / "proj" / "networks" / "wide.py").read_text()
+    assert yaml.safe_load(experiment.read_text()) == {
+        "model": {"init_args": {"lr": 0.01, "net": {"init_args": {"hidden_dim": 256}}}}
+    }
