@@ -295,13 +295,14 @@ class RemovedDefinition:
 
 
 def removed_code(
-    relpath: str, merged: bytes, rendering: dict[str, RenderedFile]
+    relpath: str, merged: bytes, base: bytes, rendering: dict[str, RenderedFile]
 ) -> list[RemovedDefinition] | None:
     """Say where code went that the template removed and the user had edited.
 
     Returns:
         None if no conflict of ``merged`` has an empty template side; else each class or
-        function defined on the user's side of such a conflict, with the file of
+        function defined on the user's side of such a conflict that ``base`` defines too
+        (the user's own additions are not the template's to move), with the file of
         ``rendering`` (other than ``relpath``) that now defines it.
     """
     text = merged.decode("utf-8", "replace")
@@ -317,7 +318,10 @@ def removed_code(
     if not yours_sides:
         return None
     found = []
+    ours = set(_DEFINITION.findall(base.decode("utf-8", "replace")))
     for kind, name in _DEFINITION.findall("".join(yours_sides)):
+        if (kind, name) not in ours:
+            continue
         pattern = re.compile(rf"^[ \t]*(?:async[ \t]+)?{kind}[ \t]+{name}\b".encode(), re.MULTILINE)
         now_in = next(
             (

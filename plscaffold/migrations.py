@@ -30,6 +30,10 @@ A < version <= B (every one up to B for a project made before template versions)
   training.
 - ``when``: the migration applies only to projects whose recorded answers are among
   these values (a value, or a list of them), as a layout that only some answers render.
+- ``unloadable_checkpoints``: ``{"paths": [globs], "reason": text}``, checkpoints of the
+  project (found by the globs) that the new version's code cannot load, and why:
+  ``update`` names them (``--dry-run`` and ``status`` before anything is written); they
+  are never changed.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from packaging.version import Version
@@ -49,7 +54,14 @@ from plscaffold.templates import Template, read_variables
 MIGRATIONS_KEY = "_migrations"
 CONFIGS_RELPATH = "configs"
 _PLACEHOLDER = re.compile(r"\{\{\s*cookiecutter\.([A-Za-z_]\w*)\s*\}\}")
-_FIELDS = {"version", "moved_files", "moved_keys", "pinned_answers", "when"}
+_FIELDS = {
+    "version",
+    "moved_files",
+    "moved_keys",
+    "pinned_answers",
+    "when",
+    "unloadable_checkpoints",
+}
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+-]*(\.[A-Za-z0-9_][A-Za-z0-9_+-]*)*")
 
 
@@ -62,6 +74,7 @@ class Migration:
     moved_keys: tuple[tuple[str, str], ...] = ()
     pinned_answers: dict[str, Any] = field(default_factory=dict)
     when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    unloadable_checkpoints: tuple[tuple[str, ...], str] | None = None
 
     def applies_to(self, answers: Mapping[str, Any]) -> bool:
         """Whether a project with these recorded answers is one this migration is for."""
@@ -130,8 +143,49 @@ def read_migrations(template: Template) -> list[Migration]:
             name: tuple(value) if isinstance(value, list) else (value,)
             for name, value in when.items()
         }
-        migrations.append(Migration(version, files, keys, dict(pinned), conditions))
+        migrations.append(
+            Migration(
+                version, files, keys, dict(pinned), conditions,
+                _checkpoints(item.get("unloadable_checkpoints"), f"{at}: unloadable_checkpoints"),
+            )
+        )  # fmt: skip
     return sorted(migrations, key=lambda m: Version(m.version))
+
+
+def _checkpoints(raw: Any, where: str) -> tuple[tuple[str, ...], str] | None:
+    if raw is None:
+        return None
+    paths, reason = (raw.get("paths"), raw.get("reason")) if isinstance(raw, dict) else (0, 0)
+    if not (
+        isinstance(paths, list)
+        and paths
+        and all(isinstance(p, str) and p for p in paths)
+        and isinstance(reason, str)
+        and reason
+    ):
+        raise TemplateError(f'{where} must be {{"paths": [globs], "reason": text}}')
+    for pattern in paths:
+        check_relpath(pattern)
+    return tuple(paths), reason
+
+
+def unloadable_checkpoints(migrations: Iterable[Migration], root_abspath: Path) -> dict[str, str]:
+    """Return the project's checkpoints a pending migration says will not load, and why.
+
+    Links, and anything under ``.plscaffold/``, are left out.
+    """
+    found: dict[str, str] = {}
+    for migration in migrations:
+        if migration.unloadable_checkpoints is None:
+            continue
+        patterns, reason = migration.unloadable_checkpoints
+        for pattern in patterns:
+            for path in sorted(root_abspath.glob(pattern)):
+                relpath = path.relative_to(root_abspath).as_posix()
+                if path.is_symlink() or not path.is_file() or relpath.startswith(".plscaffold/"):
+                    continue
+                found.setdefault(relpath, reason)
+    return found
 
 
 def pending_migrations(

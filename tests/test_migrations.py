@@ -322,3 +322,45 @@ def test_the_bundled_templates_migrations_move_an_old_projects_added_model_and_k
     assert yaml.safe_load(experiment.read_text()) == {
         "model": {"init_args": {"lr": 0.01, "net": {"init_args": {"hidden_dim": 256}}}}
     }
+
+
+def test_checkpoints_a_migration_says_will_not_load_are_named_before_and_left_alone(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    template, project = lived_in
+    checkpoint = project / "checkpoints" / "old" / "last.ckpt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"weights")
+    (project / "checkpoints" / "link.ckpt").symlink_to(checkpoint)
+    reason = "They hold the old module's weights."
+    migration = {
+        **MIGRATIONS[0],
+        "unloadable_checkpoints": {"paths": ["checkpoints/**/*.ckpt"], "reason": reason},
+    }
+    _template(template, "1.1.0", _migrations=[migration])
+
+    planned = _in(runner, project, "update", "--dry-run")
+    result = _in(runner, project, "update", "--json")
+
+    assert planned.exit_code == 0, planned.output
+    assert planned.output.startswith(
+        "Checkpoints that will not load with the updated project (left as they are): "
+        f"checkpoints/old/last.ckpt. {reason}\n"
+    )
+    assert json.loads(result.stdout)["unloadable_checkpoints"] == {
+        "checkpoints/old/last.ckpt": reason
+    }
+    assert checkpoint.read_bytes() == b"weights"
+
+
+def test_a_malformed_checkpoint_declaration_is_refused(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    template, project = lived_in
+    bad = {**MIGRATIONS[0], "unloadable_checkpoints": {"paths": ["../*.ckpt"], "reason": "x"}}
+    _template(template, "1.1.0", _migrations=[bad])
+
+    result = _in(runner, project, "update")
+
+    assert result.exit_code == 2, result.output
+    assert "would land outside the project folder" in result.stderr

@@ -140,7 +140,8 @@ def test_a_user_templates_changelog_moved_code_and_orphans_are_told(
     assert made.exit_code == 0, made.output
     project = tmp_path / "proj"
     assert json.loads((project / ANSWERS).read_text())["template_version"] == "1.0.0"
-    (project / "a.py").write_text(A_V1.replace("size = 1", "size = 2  # mine"))
+    mine = "size = 2  # mine\n\n    def mine(self) -> int:\n        return 2"
+    (project / "a.py").write_text(A_V1.replace("size = 1", mine))
     (project / "old.txt").write_text("old, edited\n")
     (template / "{{cookiecutter.project_name}}" / "old.txt").unlink()
     _versioned_template(template, "1.1.0", {"a.py": A_V2, "b.py": B_V2}, CHANGELOG)
@@ -163,6 +164,7 @@ def test_a_user_templates_changelog_moved_code_and_orphans_are_told(
         "In a.py the template removed lines you had edited (a conflict with an empty template "
         "side): class Foo is now in b.py."
     ) in result.stderr
+    assert "mine" not in result.stderr  # the user's own function went nowhere
     assert (project / "old.txt").read_text() == "old, edited\n"
     assert json.loads((project / ANSWERS).read_text())["template_version"] == "1.1.0"
 

@@ -41,6 +41,8 @@ class SyncResult:
         moves: Files a migration moved, mapped to their new paths.
         unmoved_keys: Configs holding a key a migration moves that could not be moved in
             their text (flow style, say), each with those moves: for the user to make.
+        unloadable_checkpoints: For ``update``: the project's checkpoints that the new
+            version cannot load, each with the migration's reason; left as they are.
     """
 
     project_abspath: Path
@@ -53,6 +55,7 @@ class SyncResult:
     removed_code: dict[str, list[RemovedDefinition]] = field(default_factory=dict)
     moves: dict[str, str] = field(default_factory=dict)
     unmoved_keys: dict[str, list[str]] = field(default_factory=dict)
+    unloadable_checkpoints: dict[str, str] = field(default_factory=dict)
 
     @property
     def conflicts(self) -> list[str]:
@@ -167,7 +170,8 @@ def sync_files(
         for plan in plans
         if plan.outcome is Outcome.CONFLICT
         and plan.result is not None
-        and (found := removed_code(plan.relpath, plan.result.content, new_files)) is not None
+        and (found := removed_code(plan.relpath, plan.result.content, _base(plan), new_files))
+        is not None
     }
     result = SyncResult(
         state.root_abspath, plans, dry_run, refusal=refusal, removed_code=removed, moves=moves,
@@ -221,6 +225,11 @@ def _plan(
         # Kept or identical once migrated: the migrated file is what to write.
         plan = replace(plan, outcome=Outcome.MIGRATED, result=current)
     return replace(plan, current=on_disk, base=pristine)
+
+
+def _base(plan: FilePlan) -> bytes:
+    """The content a plan merged against: its pristine copy, or nothing."""
+    return plan.base.content if plan.base is not None else b""
 
 
 def _config_files(root_abspath: Path) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,12 @@ from plscaffold.answers import AddedComponent
 from plscaffold.api.sync import SyncResult, sync_files
 from plscaffold.errors import ConflictMarkersError, DowngradeError, PlscaffoldError
 from plscaffold.merge import CONFLICTS, has_conflict_markers
-from plscaffold.migrations import moved_files, pending_migrations, pin_answers
+from plscaffold.migrations import (
+    moved_files,
+    pending_migrations,
+    pin_answers,
+    unloadable_checkpoints,
+)
 from plscaffold.options import ProjectOptions, option_flag
 from plscaffold.render import RenderedFile
 from plscaffold.sources import (
@@ -95,7 +100,12 @@ def _update_from(
         state, document, relpaths, new.files, restore=restore, no_conflicts=no_conflicts,
         dry_run=dry_run, allow_dirty=allow_dirty, migrations=migrations, moves=moves,
     )  # fmt: skip
-    return replace(result, template_versions=(before, after), changelog=changelog)
+    return replace(
+        result,
+        template_versions=(before, after),
+        changelog=changelog,
+        unloadable_checkpoints=unloadable_checkpoints(migrations, state.root_abspath),
+    )
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,8 @@ class ProjectStatus:
         update_writes: The files an update would write or remove.
         update_conflicts: Those of them that would conflict (both sides changed them).
         update_refusal: Why an update would refuse to run (conflict markers left), or None.
+        unloadable_checkpoints: Checkpoints the installed template's code will not load,
+            each with the reason its migration gives.
     """
 
     files: list[FileStatus]
@@ -159,6 +171,7 @@ class ProjectStatus:
     update_writes: tuple[str, ...] = ()
     update_conflicts: tuple[str, ...] = ()
     update_refusal: str | None = None
+    unloadable_checkpoints: dict[str, str] = field(default_factory=dict)
 
 
 def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
@@ -192,6 +205,7 @@ def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
         update_writes=tuple(plan.relpath for plan in plans if plan.writes or plan.removes),
         update_conflicts=tuple(plan.relpath for plan in plans if plan.outcome in CONFLICTS),
         update_refusal=refusal,
+        unloadable_checkpoints=foreseen.unloadable_checkpoints if foreseen else {},
     )
 
 

@@ -231,11 +231,13 @@ def _report_sync(
         if result.template_versions is not None:
             before, after = result.template_versions
             document["template_version"] = {"from": before, "to": after}
+            document["unloadable_checkpoints"] = result.unloadable_checkpoints
             document["changelog"] = [
                 {"version": entry.version, "text": entry.text} for entry in result.changelog
             ]
         echo(json.dumps(document, indent=2))
     else:
+        _print_unloadable(result.unloadable_checkpoints, will="will" if dry_run else "")
         if dry_run:
             for plan in result.plans:
                 if plan.diff:
@@ -318,6 +320,19 @@ def _print_plans(result: SyncResult, verb: str) -> None:
             f"{relpath}: the template moved {'; '.join(moves)}, but this file's text could "
             "not be changed safely (flow-style YAML, or a key already at the new place): "
             "move the key by hand."
+        )
+
+
+def _print_unloadable(checkpoints: dict[str, str], *, will: str = "") -> None:
+    """Name the checkpoints the new template's code cannot load, grouped by reason."""
+    by_reason: dict[str, list[str]] = {}
+    for relpath, reason in checkpoints.items():
+        by_reason.setdefault(reason, []).append(relpath)
+    verb = f"{will} not load" if will else "do not load"
+    for reason, relpaths in by_reason.items():
+        echo(
+            f"Checkpoints that {verb} with the updated project (left as they are): "
+            f"{', '.join(relpaths)}. {reason}"
         )
 
 
@@ -490,6 +505,7 @@ def status(project: ProjectOption = ".") -> None:
     if not found.files and not found.contradicted:
         echo("Every generated file is as plscaffold rendered it, and an update changes nothing.")
         return
+    _print_unloadable(found.unloadable_checkpoints, will="would")
     if found.update_refusal:
         echo(f"An update would refuse: {one_line(found.update_refusal)}")
     elif found.update_writes:

@@ -26,8 +26,11 @@ def test_configs_are_found() -> None:
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_config_instantiates(config: Path, cpu_args: list[str]) -> None:
-    # Each file is stacked on configs/default.yaml, as `--config FILE` does on the command line.
-    cli = cli_main(["--config", str(config), *cpu_args], run=False)
+    # Each file is stacked on configs/default.yaml, as `--config FILE` does on the command
+    # line; an experiment loads by name with its parents, as `--experiment NAME` does.
+    experiment = config.parent == config_dir() / "experiments"
+    chosen = ["--experiment", config.stem] if experiment else ["--config", str(config)]
+    cli = cli_main([*chosen, *cpu_args], run=False)
 
     assert isinstance(cli.model, LightningModule)
     assert isinstance(cli.datamodule, LightningDataModule)

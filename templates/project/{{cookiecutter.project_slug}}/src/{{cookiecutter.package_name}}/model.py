@@ -39,6 +39,7 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
         mean: Mean of the training images, subtracted from every input.
         std: Standard deviation of the training images, dividing every input.
         compile: ``torch.compile`` the network in place: ``true`` or a mode name.
+        num_classes: Ignored; checkpoints of template versions before 1.0.0 record it.
     """
 
     def __init__(
@@ -49,24 +50,23 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
         mean: float = 0.1307,
         std: float = 0.3081,
         compile: bool | str = False,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         with warnings.catch_warnings():
-            # The network's class_path and init_args are saved (LightningCLI): Lightning
-            # warns only as load_from_checkpoint passes the network rebuilt from them.
+            # The net is saved as its config (LightningCLI): load_from_checkpoint rebuilds it.
             warnings.filterwarnings("ignore", "Attribute 'net' is an instance of")
-            self.save_hyperparameters()
+            self.save_hyperparameters(ignore=["num_classes"])
         self.net = net
         self.example_input_array = torch.zeros(2, 1, 28, 28)
         with torch.no_grad():
-            num_classes = net(self.example_input_array).shape[-1]
+            classes = net(self.example_input_array).shape[-1]  # the network's outputs
         if compile:
             self.net.compile(mode=None if compile is True else compile)
-        # One set per stage (their states must never mix); no input checks, which wait
-        # for the GPU.
+        # One set per stage, their states apart; no input checks (they wait for the GPU).
         for stage in STAGES:
             setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
-            accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+            accuracy = MulticlassAccuracy(classes, average="micro", validate_args=False)
             setattr(self, f"{stage}_acc", accuracy)
         self.val_acc_best = MaxMetric()
 

@@ -1,0 +1,167 @@
+"""Projects made and trained by earlier plscaffold versions, lived in, updated to this one.
+
+Each fixture (``tests/fixtures/history/NAME.tar.gz``, made by ``make.sh`` there) is a
+project generated at an earlier commit, with the edits of ``edits.py``, three added
+components, an experiment and a checkpoint of a short run:
+
+- ``first-layout`` (1d00543): the module built its network itself, checkpoints in
+  ``checkpoints/``, an added model in ``models/``;
+- ``run-folders`` (8699625, before the lean project): the network injected, run folders
+  with their checkpoints, ``num_classes`` on the module.
+
+After ``plscaffold update``: no edit is lost, conflicts are where both sides changed the
+same lines, and after a scripted resolution the project's own tests pass, its experiment
+loads, and its checkpoint tests and resumes, or ``update`` said it would not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from plscaffold.cli import app
+from tests.conftest import run_ok
+from tests.mnist_format import write_digits_dataset
+
+pytestmark = pytest.mark.e2e
+
+FIXTURES = Path(__file__).parent / "fixtures" / "history"
+# Each edit of edits.py, as a line its file holds after the update (merged or in a conflict).
+EDITS = {
+    "SGD instead of AdamW": ("src/proj/model.py", "torch.optim.SGD(  # mine: SGD with momentum"),
+    "a metric": ("src/proj/model.py", 'self.log(f"{stage}_epoch_seen"'),
+    "config: max_epochs": ("configs/default.yaml", "max_epochs: 3"),
+    "README description": ("README.md", "Digits, my way."),
+    "README section": ("README.md", "## Results"),
+    ".gitignore line": (".gitignore", "*.tmp"),
+    "a test": ("tests/test_model.py", "def test_mine() -> None:"),
+    "added model edited": ("src/proj/networks/wide.py", "self.mine = True  # mine"),
+    "experiment value": ("configs/experiments/wider.yaml", "hidden_dim: 16"),
+    "own file": ("notes.md", "# My notes"),
+    "own module": ("src/proj/utils.py", "def double(x: int) -> int:"),
+}
+CONFLICT = re.compile(r"<<<<<<< yours\n(.*?)=======\n(.*?)>>>>>>> template\n", re.DOTALL)
+FUSED_TEST = re.compile(
+    r"\n\n+@pytest\.mark\.parametrize\([^@]*?def test_adamw_is_fused.*?(?=\n\n\n|\Z)", re.DOTALL
+)
+
+
+def _resolve(project: Path, relpath: str, choose: Callable[[str, str], str]) -> None:
+    path = project / relpath
+    path.write_text(CONFLICT.sub(lambda m: choose(m[1], m[2]), path.read_text()))
+
+
+def _resolve_all(project: Path, keep_sgd: bool) -> None:
+    """What the user does with each conflict: the template's side, plus their own lines."""
+    readme_section = "\n## Results\n\n99.1% on the test split (mine).\n"
+    _resolve(
+        project,
+        "README.md",
+        lambda yours, theirs: theirs + readme_section * ("## Results" in yours),
+    )
+    if (project / ".gitignore").read_text().count("<<<<<<<"):
+        _resolve(project, ".gitignore", lambda yours, theirs: theirs + "*.tmp\n")
+    mine = "\n\ndef test_mine() -> None:\n    assert 1 + 1 == 2\n"
+    _resolve(
+        project, "tests/test_model.py", lambda yours, theirs: theirs + mine * ("test_mine" in yours)
+    )
+    _resolve(project, "src/proj/model.py", lambda yours, theirs: yours if keep_sgd else theirs)
+    if keep_sgd:  # the template's test of its fused AdamW no longer holds
+        tests = project / "tests" / "test_model.py"
+        tests.write_text(FUSED_TEST.sub("", tests.read_text(), count=1))
+    left = [p for p in project.rglob("*.py") if "<<<<<<< yours" in p.read_text()]
+    assert not left, left
+
+
+def _updated(runner: CliRunner, tmp_path: Path, name: str) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    with tarfile.open(FIXTURES / f"{name}.tar.gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    project = tmp_path / "proj"
+    result = runner.invoke(app, ["update", "--json", "--project", str(project)])
+    assert result.exit_code == 1, result.output  # conflicts, each checked below
+    return project, json.loads(result.stdout)
+
+
+def _project_python(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "proj", *args, "--data.init_args.download=false",
+         "--trainer.limit_train_batches=3", "--trainer.limit_val_batches=2",
+         "--trainer.limit_test_batches=2", "--data.init_args.num_workers=0"],
+        cwd=project, env={**os.environ, "PYTHONPATH": str(project / "src")},
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def _lived_checks(project: Path, plan: dict, conflicts: set[str]) -> None:  # type: ignore[type-arg]
+    outcomes = {entry["path"]: entry["outcome"] for entry in plan["files"]}
+    for edit, (relpath, line) in EDITS.items():
+        assert line in (project / relpath).read_text(), f"{edit} lost from {relpath}"
+    assert outcomes["scripts/slurm.sbatch"] == "deleted"
+    assert not (project / "scripts" / "slurm.sbatch").exists()  # deleted by the user: kept so
+    assert set(plan["conflicts"]) == conflicts
+    assert plan["template_version"]["from"] is None
+
+
+def test_a_project_of_the_first_layout_updates_and_says_its_checkpoint_will_not_load(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    project, plan = _updated(runner, tmp_path, "first-layout")
+
+    _lived_checks(
+        project, plan, {".gitignore", "README.md", "src/proj/model.py", "tests/test_model.py"}
+    )
+    assert plan["moves"]["src/proj/models/wide.py"] == "src/proj/networks/wide.py"
+    assert not (project / "src" / "proj" / "models").exists()
+    assert (
+        "model:\n  init_args:\n    net:\n      init_args:\n        hidden_dim: 16\n"
+        in (project / "configs" / "experiments" / "wider.yaml").read_text()
+    )
+    assert list(plan["unloadable_checkpoints"]) == ["checkpoints/wider/last.ckpt"]
+
+    _resolve_all(project, keep_sgd=False)
+    run_ok([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow"],
+           cwd=project, extra_env={"PYTHONPATH": str(project / "src")})  # fmt: skip
+    write_digits_dataset(project / "data")
+    loaded = _project_python(project, "validate", "--experiment", "wider")
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    old = _project_python(project, "test", "--experiment", "wider",
+                          "--ckpt_path", "checkpoints/wider/last.ckpt")  # fmt: skip
+    assert old.returncode != 0  # as update said: it fits neither module nor network
+    assert "unexpected keyword argument 'hidden_dim'" in old.stderr
+
+
+def test_a_project_of_run_folders_updates_and_its_checkpoint_tests_and_resumes(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    import torch
+
+    project, plan = _updated(runner, tmp_path, "run-folders")
+
+    _lived_checks(project, plan, {"README.md", "src/proj/model.py", "tests/test_model.py"})
+    assert plan["unloadable_checkpoints"] == {}
+    removed = {e["path"] for e in plan["files"] if e["outcome"] == "removed"}
+    assert "src/proj/loggers.py" in removed  # untouched files the template dropped go
+
+    _resolve_all(project, keep_sgd=True)
+    run_ok([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow"],
+           cwd=project, extra_env={"PYTHONPATH": str(project / "src")})  # fmt: skip
+    write_digits_dataset(project / "data")
+    last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
+    tested = _project_python(project, "test", "--experiment", "wider", "--ckpt_path", str(last))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "test_acc" in tested.stdout
+    resumed = _project_python(project, "fit", "--experiment", "wider", "--ckpt_path", "last",
+                              "--trainer.max_epochs=2")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    assert (state["epoch"], state["global_step"]) == (1, 6)  # the run went on: 3 steps more
+    assert not (project / "logs" / "wider" / "version_1").exists()
