@@ -23,8 +23,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def cpu_args(cpu_args: list[str]) -> list[str]:
-    """Epochs of three training batches: these tests are about run folders, not learning."""
-    return [*cpu_args, "--trainer.limit_train_batches=3", "--trainer.limit_val_batches=2"]
+    """Epochs of three training batches, each logged: these tests are about run folders."""
+    short = ["--trainer.limit_train_batches=3", "--trainer.limit_val_batches=2"]
+    return [*cpu_args, *short, "--trainer.log_every_n_steps=1"]
 
 
 def resume(args: list[str]) -> LightningCLI:
