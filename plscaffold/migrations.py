@@ -25,6 +25,8 @@ A < version <= B (every one up to B for a project made before template versions)
 - ``moved_keys``: dotted keys of the YAML files under ``configs/`` (generated configs,
   experiments and the user's own) move to their new place, in the user's file and its
   pristine copy alike, so an edited value follows its key.
+- ``dropped_keys``: dotted keys removed from the same YAML files (a setting the new
+  version's code makes itself), so that its default applies.
 - ``pinned_answers``: recorded with this value where the project records none, so that a
   default the template changed does not change an existing project's architecture or
   training.
@@ -58,6 +60,7 @@ _FIELDS = {
     "version",
     "moved_files",
     "moved_keys",
+    "dropped_keys",
     "pinned_answers",
     "when",
     "unloadable_checkpoints",
@@ -75,6 +78,12 @@ class Migration:
     pinned_answers: dict[str, Any] = field(default_factory=dict)
     when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     unloadable_checkpoints: tuple[tuple[str, ...], str] | None = None
+    dropped_keys: tuple[str, ...] = ()
+
+    @property
+    def changes_configs(self) -> bool:
+        """Whether it moves or drops keys of the YAML configs."""
+        return bool(self.moved_keys or self.dropped_keys)
 
     def applies_to(self, answers: Mapping[str, Any]) -> bool:
         """Whether a project with these recorded answers is one this migration is for."""
@@ -122,6 +131,11 @@ def read_migrations(template: Template) -> list[Migration]:
         for old, new in keys:
             if not (_KEY.fullmatch(old) and _KEY.fullmatch(new)):
                 raise TemplateError(f"{at}: moved_keys {old!r}: {new!r} are not dotted keys")
+        dropped = item.get("dropped_keys", [])
+        if not isinstance(dropped, list) or not all(
+            isinstance(key, str) and _KEY.fullmatch(key) for key in dropped
+        ):
+            raise TemplateError(f"{at}: dropped_keys must be a list of dotted keys")
         for old, new in files:
             if old.count("*") != new.count("*") or old.count("*") > 1:
                 raise TemplateError(
@@ -147,6 +161,7 @@ def read_migrations(template: Template) -> list[Migration]:
             Migration(
                 version, files, keys, dict(pinned), conditions,
                 _checkpoints(item.get("unloadable_checkpoints"), f"{at}: unloadable_checkpoints"),
+                tuple(dropped),
             )
         )  # fmt: skip
     return sorted(migrations, key=lambda m: Version(m.version))
@@ -273,12 +288,13 @@ def is_config(relpath: str) -> bool:
 
 
 def move_keys(content: bytes, migrations: Iterable[Migration]) -> tuple[bytes, list[str]]:
-    """Return a config with every pending key move made, and the moves it could not make.
+    """Return a config with every pending key moved or dropped, and the changes it could
+    not make (``old -> new``, ``key (removed)``).
 
     Raises nothing: a file that is not UTF-8 or not block YAML is returned as it is, with
     the keys it holds that could not move named, for the user to move by hand.
     """
-    from plscaffold.yaml_keys import move_key
+    from plscaffold.yaml_keys import drop_key, move_key
 
     try:
         text = content.decode("utf-8")
@@ -292,4 +308,10 @@ def move_keys(content: bytes, migrations: Iterable[Migration]) -> tuple[bytes, l
                 refused.append(f"{old} -> {new}")
             else:
                 text = moved
+        for key in migration.dropped_keys:
+            dropped = drop_key(text, key)
+            if dropped is None:
+                refused.append(f"{key} (removed)")
+            else:
+                text = dropped
     return text.encode("utf-8"), refused

@@ -1,4 +1,4 @@
-"""Move a key of a block-style YAML config in its text, keeping every comment and line.
+"""Move or drop a key of a block-style YAML config in its text, keeping every other line.
 
 ``model.init_args.hidden_dim`` moved to ``model.init_args.net.init_args.hidden_dim``: its
 line (and the lines nested under it) are cut, re-indented and inserted under the new
@@ -84,6 +84,65 @@ def _step(lines: list[str]) -> int:
     return indents[0] if indents else 2
 
 
+def _lines(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
+def _cut(lines: list[str], path: list[str]) -> list[str] | None:
+    """Remove the entry at ``path`` from ``lines``, and the parents it leaves empty.
+
+    Returns:
+        The entry's lines, or None where the text has no such block entry.
+    """
+    entry = _find(lines, path)
+    if entry is None:
+        return None
+    block = lines[entry[0] : entry[1]]
+    del lines[entry[0] : entry[1]]
+    for depth in range(len(path) - 1, 0, -1):
+        parent = _find(lines, path[:depth])
+        if parent is None or parent[1] - parent[0] > 1 or lines[parent[0]].split(":", 1)[1].strip():
+            break
+        del lines[parent[0]]
+    return block
+
+
+def _load_flat(text: str) -> dict[str, Any] | None:
+    """Return a YAML text's keys flattened (``a.b``), or None if it does not load."""
+    try:
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return flatten(tree) if isinstance(tree, dict) else {}
+
+
+def _holds(flat: dict[str, Any], key: str) -> bool:
+    return any(each == key or each.startswith(key + ".") for each in flat)
+
+
+def drop_key(text: str, key: str) -> str | None:
+    """Return ``text`` without the key ``key`` (dotted) and what is nested under it.
+
+    Returns:
+        The new text; ``text`` itself where there is no such key; None where it cannot
+        be removed in the text (flow style, or YAML that does not load).
+    """
+    flat = _load_flat(text)
+    if flat is None:
+        return None
+    if not _holds(flat, key):
+        return text
+    lines = _lines(text)
+    if _cut(lines, key.split(".")) is None:
+        return None
+    result = "".join(lines)
+    kept = {each: value for each, value in flat.items() if not _holds({each: value}, key)}
+    return result if _load_flat(result) == kept else None
+
+
 def move_key(text: str, old: str, new: str) -> str | None:
     """Return ``text`` with the key ``old`` (dotted) moved to ``new``.
 
@@ -92,30 +151,19 @@ def move_key(text: str, old: str, new: str) -> str | None:
         cannot be made in the text (flow style, a scalar where a parent should be, a key
         already at ``new``, or YAML that does not load).
     """
-    try:
-        before = yaml.safe_load(text)
-    except yaml.YAMLError:
+    flat = _load_flat(text)
+    if flat is None:
         return None
-    flat = flatten(before) if isinstance(before, dict) else {}
-    if not any(key == old or key.startswith(old + ".") for key in flat):
+    if not _holds(flat, old):
         return text
-    if any(key == new or key.startswith(new + ".") for key in flat):
+    if _holds(flat, new):
         return None
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
+    lines = _lines(text)
     step = _step(lines)
     old_path, new_path = old.split("."), new.split(".")
-    entry = _find(lines, old_path)
-    if entry is None:
+    block = _cut(lines, old_path)
+    if block is None:
         return None
-    block = lines[entry[0] : entry[1]]
-    del lines[entry[0] : entry[1]]
-    for depth in range(len(old_path) - 1, 0, -1):  # drop the parents left empty
-        parent = _find(lines, old_path[:depth])
-        if parent is None or parent[1] - parent[0] > 1 or lines[parent[0]].split(":", 1)[1].strip():
-            break
-        del lines[parent[0]]
     # The deepest part of the new path that exists, and where its children go.
     depth, insert_at, indent = 0, len(lines), 0
     for depth in range(len(new_path) - 1, 0, -1):
@@ -147,10 +195,4 @@ def move_key(text: str, old: str, new: str) -> str | None:
             moved.append(line[min(-shift, _indent(line)) :])
     lines[insert_at:insert_at] = [*created, *moved]
     result = "".join(lines)
-    try:
-        after = yaml.safe_load(result)
-    except yaml.YAMLError:
-        return None
-    if not isinstance(after, dict) or flatten(after) != _moved(flat, old, new):
-        return None
-    return result
+    return result if _load_flat(result) == _moved(flat, old, new) else None

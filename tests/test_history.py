@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
@@ -121,10 +122,9 @@ def test_a_project_of_the_first_layout_updates_and_says_its_checkpoint_will_not_
     )
     assert plan["moves"]["src/proj/models/wide.py"] == "src/proj/networks/wide.py"
     assert not (project / "src" / "proj" / "models").exists()
-    assert (
-        "model:\n  init_args:\n    net:\n      init_args:\n        hidden_dim: 16\n"
-        in (project / "configs" / "experiments" / "wider.yaml").read_text()
-    )
+    experiment = yaml.safe_load((project / "configs" / "experiments" / "wider.yaml").read_text())
+    assert experiment["model"] == {"init_args": {"net": {"init_args": {"hidden_dim": 16}}}}
+    assert "checkpoint" not in experiment  # its dirpath dropped: runs keep their checkpoints
     assert list(plan["unloadable_checkpoints"]) == ["checkpoints/wider/last.ckpt"]
 
     _resolve_all(project, keep_sgd=False)

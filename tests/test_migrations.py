@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from plscaffold.cli import app
 from plscaffold.errors import TemplateError
-from plscaffold.yaml_keys import move_key
+from plscaffold.yaml_keys import drop_key, move_key
 from tests.conftest import make_template, outcome_of, tree_state
 
 ANSWERS = Path(".plscaffold") / "answers.json"
@@ -170,8 +170,8 @@ def test_a_config_whose_key_cannot_move_is_named_and_left_as_it_was(
     assert result.exit_code == 0, result.output
     assert flow.read_text() == "model: {hidden_dim: 64}\n"
     assert (
-        "configs/experiments/flow.yaml: the template moved model.hidden_dim -> "
-        "model.net.hidden_dim, but this file's text could not be changed safely"
+        "configs/experiments/flow.yaml: the template changed keys (model.hidden_dim -> "
+        "model.net.hidden_dim), but this file's text could not be changed safely"
     ) in result.output
 
 
@@ -364,3 +364,31 @@ def test_a_malformed_checkpoint_declaration_is_refused(
 
     assert result.exit_code == 2, result.output
     assert "would land outside the project folder" in result.stderr
+
+
+def test_a_dropped_key_leaves_every_config_and_an_emptied_parent_goes(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    template, project = lived_in
+    experiment = project / "configs" / "experiments" / "wider.yaml"
+    experiment.write_text(EXPERIMENT + "checkpoint:\n  dirpath: checkpoints/wider\n")
+    _template(
+        template, "1.1.0", _migrations=[{**MIGRATIONS[0], "dropped_keys": ["checkpoint.dirpath"]}]
+    )
+
+    result = _in(runner, project, "update", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(experiment.read_text()) == {
+        "model": {"net": {"hidden_dim": 512}},
+        "trainer": {"max_epochs": 4},
+    }
+
+
+def test_a_key_is_dropped_with_what_it_nests_and_nothing_else() -> None:
+    assert drop_key(YAML, "trainer.callbacks") == YAML.replace(
+        "  callbacks:\n  - class_path: X\n    init_args:\n      k: 1\n", ""
+    )
+    assert drop_key("a:\n  b: 1\nc: 2\n", "a.b") == "c: 2\n"
+    assert drop_key(YAML, "model.nothing") == YAML
+    assert drop_key("model: {hidden_dim: 3}\n", "model.hidden_dim") is None

@@ -128,7 +128,7 @@ def sync_files(
     relpaths = set(relpaths) | set(moves) | set(moves.values())
     own_configs = (
         [relpath for relpath in _config_files(state.root_abspath) if relpath not in relpaths]
-        if any(migration.moved_keys for migration in migrations)
+        if any(migration.changes_configs for migration in migrations)
         else []
     )
     for relpath in sorted(relpaths | set(own_configs)):  # refuse links before reading
@@ -212,7 +212,7 @@ def _plan(
     origin = origins.get(relpath, relpath)
     on_disk, pristine = state.read(relpath), state.pristine(relpath)
     base, current = state.pristine(origin), state.read(origin)
-    if is_config(relpath) and any(migration.moved_keys for migration in migrations):
+    if is_config(relpath) and any(migration.changes_configs for migration in migrations):
         if base is not None:
             base = RenderedFile(move_keys(base.content, migrations)[0], base.mode)
         if current is not None:
@@ -224,6 +224,10 @@ def _plan(
     if current != on_disk and not plan.writes and current is not None:
         # Kept or identical once migrated: the migrated file is what to write.
         plan = replace(plan, outcome=Outcome.MIGRATED, result=current)
+    elif plan.writes and plan.result == on_disk:
+        # A migration undone by the new rendering (a dropped key it renders again): the
+        # file stays as it is; its pristine copy still follows the rendering.
+        plan = replace(plan, outcome=Outcome.IDENTICAL, result=None)
     return replace(plan, current=on_disk, base=pristine)
 
 

@@ -317,9 +317,9 @@ def _print_plans(result: SyncResult, verb: str) -> None:
         )
     for relpath, moves in result.unmoved_keys.items():
         echo(
-            f"{relpath}: the template moved {'; '.join(moves)}, but this file's text could "
-            "not be changed safely (flow-style YAML, or a key already at the new place): "
-            "move the key by hand."
+            f"{relpath}: the template changed keys ({'; '.join(moves)}), but this file's text "
+            "could not be changed safely (flow-style YAML, or a key already at the new "
+            "place): change it by hand."
         )
 
 
