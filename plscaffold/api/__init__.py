@@ -49,7 +49,7 @@ from plscaffold.api.update import (
     project_status,
     update,
 )
-from plscaffold.merge import Outcome
+from plscaffold.merge import Outcome, RemovedDefinition
 from plscaffold.options import ProjectOptions
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "Outcome",
     "ProjectOptions",
     "ProjectStatus",
+    "RemovedDefinition",
     "SyncResult",
     "add_component",
     "addable_kinds",

@@ -25,8 +25,7 @@ from plscaffold.cli.params import (
 from plscaffold.errors import DirtyWorkTreeError, InvalidOptionError, PlscaffoldError, one_line
 
 if TYPE_CHECKING:
-    from plscaffold.api import NewProjectResult, SyncResult
-    from plscaffold.merge import RemovedDefinition
+    from plscaffold.api import NewProjectResult, RemovedDefinition, SyncResult
 
 
 def _tree_lines(relpaths: list[str]) -> list[str]:
