@@ -52,6 +52,7 @@ from plscaffold.answers import check_version
 from plscaffold.errors import TemplateError
 from plscaffold.render import check_relpath
 from plscaffold.templates import Template, read_variables
+from plscaffold.versions import between
 
 MIGRATIONS_KEY = "_migrations"
 CONFIGS_RELPATH = "configs"
@@ -211,14 +212,8 @@ def pending_migrations(
 ) -> list[Migration]:
     """Return the migrations an update from ``recorded`` to ``installed`` applies to a
     project with these recorded ``answers``, in order."""
-    after = Version(recorded) if recorded is not None else None
-    until = Version(installed) if installed is not None else None
     return [
-        m
-        for m in migrations
-        if (after is None or Version(m.version) > after)
-        and (until is None or Version(m.version) <= until)
-        and m.applies_to(answers)
+        m for m in migrations if between(m.version, recorded, installed) and m.applies_to(answers)
     ]
 
 

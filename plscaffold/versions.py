@@ -86,11 +86,13 @@ def changes_since(template: Template, recorded: str | None) -> list[ChangelogEnt
     entry up to the template's version.
     """
     current = template_version(template)
-    after = Version(recorded) if recorded is not None else None
-    until = Version(current) if current is not None else None
-    return [
-        entry
-        for entry in read_changelog(template)
-        if (after is None or Version(entry.version) > after)
-        and (until is None or Version(entry.version) <= until)
-    ]
+    return [e for e in read_changelog(template) if between(e.version, recorded, current)]
+
+
+def between(version: str, recorded: str | None, installed: str | None) -> bool:
+    """Whether ``version`` comes after ``recorded`` and no later than ``installed``; a
+    missing end does not bound (None recorded: a project made before template versions)."""
+    at = Version(version)
+    return (recorded is None or at > Version(recorded)) and (
+        installed is None or at <= Version(installed)
+    )
