@@ -235,6 +235,7 @@ def test_wandb_stays_offline_and_a_continuation_keeps_its_id(
     wandb.finish()
 
     run_id = json.loads((runs_dir / "version_0" / "wandb.json").read_text())["id"]
-    offline = sorted((tmp_path / "logs" / "wandb").glob(f"offline-run-*-{run_id}"))
+    # One folder per start; a start in the same second as the last one gets a "-1" suffix.
+    offline = sorted((tmp_path / "logs" / "wandb").glob(f"offline-run-*-{run_id}*"))
     assert len(offline) == 2
 {%- endif %}
