@@ -15,6 +15,19 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``pytest -n auto``), share the machine's cores among the workers.
+
+    Each torch, in a worker or in a process it starts, would otherwise take every core, and
+    their threads, contending, run the suite slower than one worker does. Set before any
+    test imports torch; an OMP_NUM_THREADS of the caller's own is kept.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and "OMP_NUM_THREADS" not in os.environ:
+        cores = len(os.sched_getaffinity(0))
+        os.environ["OMP_NUM_THREADS"] = str(max(1, cores // int(workers)))
+
+
 def tree_state(root: Path) -> dict[str, tuple[str, int]]:
     """Return every path under ``root`` with a hash of its content and its mode.
 

@@ -176,18 +176,27 @@ def test_points_run_side_by_side_on_disjoint_gpus(
 ) -> None:
     """Four points, four visible GPUs, two per run: two at a time, each on its own pair."""
     seen = tmp_path / "seen"
-    seen.mkdir()
+    (seen / "started").mkdir(parents=True)
     # Stands in for `proj fit --experiment POINT --trainer.devices 2`: records its GPUs,
-    # arguments and when it ran.
-    program = (
-        "import json, os, sys, time; start = time.time(); time.sleep(1.0);"
-        "record = [os.environ['CUDA_VISIBLE_DEVICES'], sys.argv[2:], start, time.time()];"
-        f"open(os.path.join({str(seen)!r}, sys.argv[1]), 'w').write(json.dumps(record))"
-    )
+    # arguments and when it ran. With PAIRS set, each run waits for the partner it should
+    # run beside (the 1st and 2nd to start, then the 3rd and 4th), however loaded the
+    # machine; a scheduler that never starts the partner fails it after two minutes.
+    program = f"""
+import json, os, sys, time
+start, started = time.time(), os.path.join({str(seen)!r}, "started")
+open(os.path.join(started, sys.argv[1]), "x").close()
+partners = 2 * ((len(os.listdir(started)) + 1) // 2) if os.environ.get("PAIRS") else 0
+deadline = time.monotonic() + 120
+while len(os.listdir(started)) < partners and time.monotonic() < deadline:
+    time.sleep(0.01)
+record = [os.environ["CUDA_VISIBLE_DEVICES"], sys.argv[2:], start, time.time()]
+open(os.path.join({str(seen)!r}, sys.argv[1]), "w").write(json.dumps(record))
+"""
     monkeypatch.setattr(
         sweeps, "_fit_command", lambda package, point: [sys.executable, "-c", program, point]
     )
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    monkeypatch.setenv("PAIRS", "1")
     points = [f"p-{i}" for i in range(4)]
     runs = sweeps.run_points(schema_project, "proj", points, devices_per_run=2)
     assert [run.returncode for run in runs] == [0, 0, 0, 0]
@@ -198,7 +207,7 @@ def test_points_run_side_by_side_on_disjoint_gpus(
         assert args == ["--trainer.devices", "2"]
         spans[point] = (devices, start, end)
     assert {spans[p][0] for p in points} == {"0,1", "2,3"}
-    # Runs that overlap in time never share a GPU; at most two run at once.
+    # Runs that overlap in time never share a GPU; two run at once, never more.
     for a in points:
         for b in points:
             if a < b and spans[a][1] < spans[b][2] and spans[b][1] < spans[a][2]:
@@ -208,8 +217,10 @@ def test_points_run_side_by_side_on_disjoint_gpus(
 
     # Fewer GPUs than two runs need: one after another, each on its K devices.
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.delenv("PAIRS")
     for point in points:
         (seen / point).unlink()
+        (seen / "started" / point).unlink()
     in_turn = sweeps.run_points(schema_project, "proj", points[:2], devices_per_run=2)
     assert [run.output for run in in_turn] == [None, None]
     first, second = (json.loads((seen / p).read_text()) for p in points[:2])
