@@ -71,10 +71,14 @@ def _find(lines: list[str], path: list[str]) -> tuple[int, int] | None:
     return found
 
 
+def _under(each: str, key: str) -> bool:
+    """Whether the dotted key ``each`` is ``key`` or nested under it."""
+    return each == key or each.startswith(key + ".")
+
+
 def _moved(flat: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     return {
-        (new + key[len(old) :] if key == old or key.startswith(old + ".") else key): value
-        for key, value in flat.items()
+        (new + key[len(old) :] if _under(key, old) else key): value for key, value in flat.items()
     }
 
 
@@ -120,7 +124,7 @@ def _load_flat(text: str) -> dict[str, Any] | None:
 
 
 def _holds(flat: dict[str, Any], key: str) -> bool:
-    return any(each == key or each.startswith(key + ".") for each in flat)
+    return any(_under(each, key) for each in flat)
 
 
 def drop_key(text: str, key: str) -> str | None:
@@ -139,7 +143,7 @@ def drop_key(text: str, key: str) -> str | None:
     if _cut(lines, key.split(".")) is None:
         return None
     result = "".join(lines)
-    kept = {each: value for each, value in flat.items() if not _holds({each: value}, key)}
+    kept = {each: value for each, value in flat.items() if not _under(each, key)}
     return result if _load_flat(result) == kept else None
 
 
