@@ -148,11 +148,8 @@ def sync_files(
         current = state.read(relpath)
         if current is None:
             continue
-        content, refused = move_keys(current.content, migrations)
-        if refused:
-            unmoved[relpath] = refused
-        if content != current.content:
-            migrated = RenderedFile(content, current.mode)
+        migrated = _migrate_config(relpath, current, migrations, unmoved)
+        if migrated != current:
             plans.append(FilePlan(relpath, Outcome.MIGRATED, current, migrated, None))
     marked = [
         plan.relpath
@@ -195,6 +192,20 @@ def sync_files(
     return result
 
 
+def _migrate_config(
+    relpath: str,
+    config: RenderedFile,
+    migrations: Sequence[Migration],
+    unmoved: dict[str, list[str]],
+) -> RenderedFile:
+    """Return a config with the migrations' keys moved and dropped; what could not be
+    changed in its text is named under ``relpath`` in ``unmoved``."""
+    content, refused = move_keys(config.content, migrations)
+    if refused:
+        unmoved[relpath] = refused
+    return RenderedFile(content, config.mode)
+
+
 def _plan(
     state: ProjectState,
     relpath: str,
@@ -216,10 +227,7 @@ def _plan(
         if base is not None:
             base = RenderedFile(move_keys(base.content, migrations)[0], base.mode)
         if current is not None:
-            content, refused = move_keys(current.content, migrations)
-            if refused:
-                unmoved[relpath] = refused
-            current = RenderedFile(content, current.mode)
+            current = _migrate_config(relpath, current, migrations, unmoved)
     plan = plan_file(relpath, base, current, new, restore)
     if current != on_disk and not plan.writes and current is not None:
         # Kept or identical once migrated: the migrated file is what to write.
