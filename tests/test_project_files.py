@@ -85,3 +85,18 @@ def test_every_runtime_import_is_a_declared_dependency(grown_project: Path) -> N
     assert not undeclared, f"imported by src/ but not in [project.dependencies]: {undeclared}"
     logger = "tensorboard" in (grown_project / "configs" / "default.yaml").read_text().lower()
     assert ("tensorboard" in declared) == logger
+
+
+def test_the_deprecation_filter_holds_the_package_and_no_other(tmp_path: Path) -> None:
+    # pytest hands an ini filter's module to `warnings` as a regex, which matches the start
+    # of a module's name: a package `ml` must not turn `mlflow`'s deprecations into errors.
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+
+    project = new_project(project_options("ml"), output_dir=tmp_path).project_abspath
+    pytest_options = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["pytest"]
+    (line,) = pytest_options["ini_options"]["filterwarnings"]
+    action, message, category, module = line.split(":")
+
+    assert (action, message, category) == ("error", "", "DeprecationWarning")
+    assert re.match(module, "ml") and re.match(module, "ml.model")
+    assert not re.match(module, "mlflow") and not re.match(module, "ml_dtypes")

@@ -28,6 +28,13 @@ def run_if(min_gpus: int = 0) -> Callable[[Any], Any]:
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
+# Epochs of three training batches and two validation batches, each step logged: for
+# tests of what a run does rather than of what it learns.
+SHORT_EPOCHS = [
+    "--trainer.limit_train_batches=3",
+    "--trainer.limit_val_batches=2",
+    "--trainer.log_every_n_steps=1",
+]
 
 
 {% include "mnist_idx.py" %}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import SHORT_EPOCHS
 from pytorch_lightning.cli import LightningCLI
 
 from {{ cookiecutter.package_name }}.callbacks import prediction_writer
@@ -23,9 +24,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def cpu_args(cpu_args: list[str]) -> list[str]:
-    """Epochs of three training batches, each logged: these tests are about run folders."""
-    short = ["--trainer.limit_train_batches=3", "--trainer.limit_val_batches=2"]
-    return [*cpu_args, *short, "--trainer.log_every_n_steps=1"]
+    """Short epochs: these tests are about run folders."""
+    return [*cpu_args, *SHORT_EPOCHS]
 
 
 def resume(args: list[str]) -> LightningCLI:
@@ -34,8 +34,11 @@ def resume(args: list[str]) -> LightningCLI:
         return cli_main(args)
 
 
-def test_each_fit_is_a_run_with_its_logs_config_and_checkpoints(
-    cpu_args: list[str], runs_dir: Path, recwarn: pytest.WarningsRecorder
+def test_each_fit_is_a_run_and_test_and_predict_write_into_it(
+    cpu_args: list[str],
+    runs_dir: Path,
+    recwarn: pytest.WarningsRecorder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for _ in range(2):
         cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
@@ -57,8 +60,28 @@ def test_each_fit_is_a_run_with_its_logs_config_and_checkpoints(
     assert (runs_dir / "version_1" / "test-config.yaml").is_file()
     assert "fit" in (runs_dir / "version_1" / "config.yaml").read_text()
 
+    # `last` is the newest run's last.ckpt: predict writes beside it.
+    said: list[str] = []
+    monkeypatch.setattr(prediction_writer, "rank_zero_info", said.append)
+    predicted = cli_main(["predict", *cpu_args, "--ckpt_path=last"])
 
-def test_last_continues_the_latest_run_in_its_own_folder(
+    count = len(predicted.datamodule.datasets["predict"])
+{%- if cookiecutter.model == "gan" %}
+    path = runs_dir / "version_1" / "samples.png"
+    assert path.stat().st_size > 0
+    assert said == [f"Wrote {count} generated images to {path}"]
+{%- else %}
+    path = runs_dir / "version_1" / "predictions.csv"
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(int(row["index"]) for row in rows) == list(range(count))
+    assert all(0 <= int(row["prediction"]) < 10 and 0 <= int(row["label"]) < 10 for row in rows)
+    assert all(abs(sum(float(row[f"p{c}"]) for c in range(10)) - 1) < 1e-3 for row in rows)
+    assert said == [f"Wrote {count} predictions to {path}"]
+{%- endif %}
+
+
+def test_last_or_a_checkpoint_file_continues_its_own_run(
     cpu_args: list[str], runs_dir: Path
 ) -> None:
     cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
@@ -75,6 +98,13 @@ def test_last_continues_the_latest_run_in_its_own_folder(
     starts = [runs_dir / "version_1" / name for name in ("config.yaml", "config-2.yaml")]
     epochs = [yaml.safe_load(path.read_text())["trainer"]["max_epochs"] for path in starts]
     assert epochs == [1, 2]
+
+    # A checkpoint file of an older run continues that run, not the newest.
+    older = runs_dir / "version_0" / "checkpoints" / "last.ckpt"
+    resumed = resume(["fit", *cpu_args, "--trainer.max_epochs=2", f"--ckpt_path={older}"])
+
+    assert Path(resumed.trainer.logger.log_dir).resolve() == runs_dir / "version_0"
+    assert resumed.trainer.global_step == 2 * steps
 
 
 def test_a_named_run_is_resumed_by_name_and_never_started_twice(
@@ -94,16 +124,9 @@ def test_a_named_run_is_resumed_by_name_and_never_started_twice(
     assert Path(resumed.trainer.logger.log_dir).resolve() == runs_dir / "first"
     assert resumed.trainer.global_step == 2 * steps
     assert Path(tested.trainer.ckpt_path).resolve().parent == runs_dir / "version_0" / "checkpoints"
-
-
-def test_a_checkpoint_file_of_a_run_continues_that_run(cpu_args: list[str], runs_dir: Path) -> None:
-    cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
-    cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
-    older = runs_dir / "version_0" / "checkpoints" / "last.ckpt"
-
-    resumed = resume(["fit", *cpu_args, "--trainer.max_epochs=2", f"--ckpt_path={older}"])
-
-    assert Path(resumed.trainer.logger.log_dir).resolve() == runs_dir / "version_0"
+    with pytest.raises(RunError, match="run 'nope' with checkpoints") as excinfo:
+        cli_main(["test", *cpu_args, "--run=nope", "--ckpt_path=last"])
+    assert "runs there: first, version_0" in str(excinfo.value)
 
 
 def test_a_requeued_run_resumes_from_its_newest_own_checkpoint(
@@ -128,39 +151,10 @@ def test_a_requeued_run_resumes_from_its_newest_own_checkpoint(
 
 
 def test_last_and_best_without_a_run_say_what_to_do(cpu_args: list[str]) -> None:
-    with pytest.raises(RunError, match="train one with `fit`"):
+    with pytest.raises(RunError, match=r"\(runs there: none\); train one with `fit`"):
         cli_main(["test", *cpu_args, "--ckpt_path=best"])
-    cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
-    with pytest.raises(RunError, match="run 'nope' with checkpoints") as excinfo:
-        cli_main(["test", *cpu_args, "--run=nope", "--ckpt_path=last"])
-    assert "runs there: version_0" in str(excinfo.value)
     with pytest.raises(RunError, match="give a folder name"):
         cli_main(["test", *cpu_args, "--run=../elsewhere", "--ckpt_path=last"])
-
-
-def test_predict_writes_each_prediction_into_the_run_folder(
-    cpu_args: list[str], runs_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
-    said: list[str] = []
-    monkeypatch.setattr(prediction_writer, "rank_zero_info", said.append)
-
-    predicted = cli_main(["predict", *cpu_args, "--ckpt_path=last"])
-
-    count = len(predicted.datamodule.datasets["predict"])
-{%- if cookiecutter.model == "gan" %}
-    path = runs_dir / "version_0" / "samples.png"
-    assert path.stat().st_size > 0
-    assert said == [f"Wrote {count} generated images to {path}"]
-{%- else %}
-    path = runs_dir / "version_0" / "predictions.csv"
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert sorted(int(row["index"]) for row in rows) == list(range(count))
-    assert all(0 <= int(row["prediction"]) < 10 and 0 <= int(row["label"]) < 10 for row in rows)
-    assert all(abs(sum(float(row[f"p{c}"]) for c in range(10)) - 1) < 1e-3 for row in rows)
-    assert said == [f"Wrote {count} predictions to {path}"]
-{%- endif %}
 
 
 def test_a_resumed_csv_run_keeps_its_earlier_rows(cpu_args: list[str], tmp_path: Path) -> None:
