@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,6 +130,31 @@ def run_ok(
     assert result.returncode == 0, (
         f"{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     )
+    return result
+
+
+def run_project_tests(
+    project: Path,
+    *args: str,
+    python: Path | str | None = None,
+    from_src: bool = True,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a generated project's own suite as its CI does; fail unless it passes.
+
+    The project's test extra holds pytest alone, so the plugins installed beside
+    plscaffold's own tests (pytest-xdist, and whatever else this environment has) are not
+    loaded: the suite must pass without them, and they would only add start-up time.
+    ``from_src`` imports the package from src/; without it, it must be installed.
+    """
+    env = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(extra_env or {})}
+    if from_src:
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(project / "src"), env.get("PYTHONPATH")])
+        )
+    command = [python or sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    result = run_ok(command, cwd=project, extra_env=env)
+    assert " passed" in result.stdout and " failed" not in result.stdout, result.stdout[-3000:]
     return result
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from plscaffold.api import new_project, project_options
-from tests.conftest import run_ok
+from tests.conftest import run_ok, run_project_tests
 from tests.mnist_format import write_digits_dataset
 
 pytestmark = pytest.mark.e2e
@@ -78,20 +77,18 @@ def test_other_option_sets_lint_and_pass_their_tests(
 
     run_ok([sys.executable, "-m", "ruff", "check", "."], cwd=project)
     run_ok([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
-    # The project's package is importable from src/ without installing it.
-    pytest_args: list[str | Path] = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    env = {"PYTHONPATH": str(project / "src")}
     if given.get("logger") == "csv":
         # A CSV-logger project does not declare tensorboard: it must run without it.
         blocker = tmp_path / "plugins" / "without_tensorboard.py"
         blocker.parent.mkdir()
         blocker.write_text("import sys\nsys.modules.update(tensorboard=None, tensorboardX=None)\n")
-        pytest_args += ["-p", "without_tensorboard"]
-        env["PYTHONPATH"] += os.pathsep + str(blocker.parent)
-    result = run_ok(pytest_args, cwd=project, extra_env=env)
-    assert " passed" in result.stdout and " failed" not in result.stdout
+        env = {"PYTHONPATH": str(blocker.parent)}
+        run_project_tests(project, "-q", "-p", "without_tensorboard", extra_env=env)
+    else:
+        run_project_tests(project, "-q")
     if given.get("logger") == "mlflow":
-        _fit_and_compare_an_experiment(project, tmp_path, env)
+        # The project's package is importable from src/ without installing it.
+        _fit_and_compare_an_experiment(project, tmp_path, {"PYTHONPATH": str(project / "src")})
 
 
 def _fit_and_compare_an_experiment(project: Path, tmp_path: Path, env: dict[str, str]) -> None:
@@ -131,16 +128,11 @@ def test_the_gan_project_lints_and_passes_its_tests(tmp_path: Path) -> None:
     run_ok([sys.executable, "-m", "ruff", "check", "."], cwd=project)
     run_ok([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
     started = time.perf_counter()
-    result = run_ok(
-        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider"],
-        cwd=project,
-        extra_env={"PYTHONPATH": str(project / "src")},
-    )
+    result = run_project_tests(project, "-v")
     print(f"the GAN project's own suite: {time.perf_counter() - started:.1f} s")
 
     for name in GAN_TESTS:
         assert f"tests/test_model.py::{name} PASSED" in result.stdout
-    assert " failed" not in result.stdout
 
 
 # The direct dependencies whose floors the generated pyproject.toml states and this test
@@ -185,11 +177,8 @@ def test_the_declared_floors_are_enough(tmp_path: Path) -> None:
     installed = run_ok([python, "-c", code], cwd=tmp_path).stdout.split()
     assert list(map(Version, installed)) == [Version(floor.split("==")[1]) for floor in floors]
 
-    pytest_args: list[str | Path] = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    for project, extra in ((default, []), (gan.project_abspath, ["tests/test_model.py"])):
-        env = {"PYTHONPATH": str(project / "src")}
-        result = run_ok([*pytest_args, *extra], cwd=project, extra_env=env)
-        assert " passed" in result.stdout and " failed" not in result.stdout
+    run_project_tests(default, "-q", python=python)
+    run_project_tests(gan.project_abspath, "-q", "tests/test_model.py", python=python)
 
 
 def _read_idx_labels(path: Path) -> list[int]:
@@ -205,9 +194,8 @@ def test_generated_project_lints_passes_its_tests_and_learns_digits(
     run_ok([sys.executable, "-m", "ruff", "check", "."], cwd=project)
     run_ok([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
     started = time.perf_counter()
-    tests = run_ok([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+    run_project_tests(project, "-q", python=python, from_src=False)  # as installed
     print(f"generated project's own tests: {time.perf_counter() - started:.1f} s")
-    assert " passed" in tests.stdout and " failed" not in tests.stdout
 
     data_dir = tmp_path / "data"
     sizes = write_digits_dataset(data_dir)
@@ -349,8 +337,7 @@ def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path
     assert "EXTRA_CLASSES = 0  # mine" in model.read_text()
     run_ok([sys.executable, "-m", "ruff", "check", "."], cwd=project)
     run_ok([sys.executable, "-m", "ruff", "format", "--check", "."], cwd=project)
-    pytest_args: list[str | Path] = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider"]
-    result = run_ok(pytest_args, cwd=project, extra_env={"PYTHONPATH": str(project / "src")})
+    result = run_project_tests(project, "-v")
     for test_id in (
         "tests/test_model_wide_cnn.py::test_selected_it_trains[config-file] PASSED",
         "tests/test_model_wide_cnn.py::test_selected_it_trains[class-path] PASSED",
@@ -360,4 +347,3 @@ def test_after_regenerate_add_and_update_the_project_still_passes(tmp_path: Path
         *(f"tests/test_gan_sketcher.py::{name} PASSED" for name in GAN_TESTS),
     ):
         assert test_id in result.stdout
-    assert " failed" not in result.stdout

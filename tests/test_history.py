@@ -30,7 +30,7 @@ import yaml
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
-from tests.conftest import run_ok
+from tests.conftest import run_project_tests
 from tests.mnist_format import write_digits_dataset
 
 pytestmark = pytest.mark.e2e
@@ -128,8 +128,7 @@ def test_a_project_of_the_first_layout_updates_and_says_its_checkpoint_will_not_
     assert list(plan["unloadable_checkpoints"]) == ["checkpoints/wider/last.ckpt"]
 
     _resolve_all(project, keep_sgd=False)
-    tests = run_ok([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "not slow"],
-                   cwd=project, extra_env={"PYTHONPATH": str(project / "src")})  # fmt: skip
+    tests = run_project_tests(project, "-v", "-m", "not slow")
     # The experiment loads by name, with its moved key, and instantiates.
     assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests.stdout
     write_digits_dataset(project / "data")
@@ -152,8 +151,7 @@ def test_a_project_of_run_folders_updates_and_its_checkpoint_tests_and_resumes(
     assert "src/proj/loggers.py" in removed  # untouched files the template dropped go
 
     _resolve_all(project, keep_sgd=True)
-    run_ok([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow"],
-           cwd=project, extra_env={"PYTHONPATH": str(project / "src")})  # fmt: skip
+    run_project_tests(project, "-q", "-m", "not slow")
     write_digits_dataset(project / "data")
     last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
     tested = _project_python(project, "test", "--experiment", "wider", "--ckpt_path", str(last))
