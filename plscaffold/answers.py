@@ -10,11 +10,11 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from plscaffold.errors import AnswersFileError, PlscaffoldError, one_line
+from plscaffold.errors import AnswersFileError, PlscaffoldError, TemplateError, one_line
 from plscaffold.names import validate_component_name
+from plscaffold.paths import STATE_DIR_RELPATH as STATE_DIR_RELPATH
 from plscaffold.render import RenderedFile, Rendering
 
-STATE_DIR_RELPATH = ".plscaffold"
 ANSWERS_RELPATH = f"{STATE_DIR_RELPATH}/answers.json"
 PRISTINE_DIR_RELPATH = f"{STATE_DIR_RELPATH}/pristine"
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -126,6 +126,19 @@ MAX_DEPTH = 32
 """How deeply an answers file may nest its values: answers are flat, a few levels at most."""
 
 
+ANSWER_DEPTH = MAX_DEPTH - 2
+"""How deeply one answer may nest: the answers file holds it two levels down."""
+
+
+def check_answer(value: Any) -> None:
+    """Refuse an answer the answers file, once written, could not read back.
+
+    Raises:
+        ValueError: the value nests deeper than :data:`ANSWER_DEPTH`.
+    """
+    _check_depth(value, ANSWER_DEPTH)
+
+
 def _check_depth(value: Any, limit: int) -> None:
     """Refuse JSON nested deeper than ``limit``, without recursing.
 
@@ -148,14 +161,27 @@ def pristine_relpath(relpath: str) -> str:
     return f"{PRISTINE_DIR_RELPATH}/{relpath}"
 
 
-def with_project_state(rendering: Rendering, document: AnswersDocument) -> Rendering:
-    """Return ``rendering`` plus the answers file and a pristine copy of every rendered file.
+def project_state(rendering: Rendering, document: AnswersDocument) -> Rendering:
+    """Return a new project's state files: its answers file and a pristine copy of every
+    rendered file.
 
     The pristine copies are the common base of the three-way merge when a component is
     regenerated later, so they must be byte-identical to what was rendered.
+
+    Raises:
+        TemplateError: an answer nests too deeply for the answers file to read it back.
     """
+    for name, value in document.answers.items():
+        try:
+            check_answer(value)
+        except ValueError as err:
+            raise TemplateError(
+                f"{document.template}: the answer {name} is not one the answers file could "
+                f"read back ({err}); nothing was written. Flatten it in the template's "
+                "cookiecutter.json"
+            ) from err
     state: Rendering = {
         pristine_relpath(relpath): rendered for relpath, rendered in rendering.items()
     }
     state[ANSWERS_RELPATH] = document.to_file()
-    return {**rendering, **state}
+    return state

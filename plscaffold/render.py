@@ -14,6 +14,7 @@ from typing import Any
 from plscaffold.context import build_context
 from plscaffold.environment import compiled, sandbox_refusal, template_environment
 from plscaffold.errors import PlscaffoldError, TemplateError, UnsafePathError, failure
+from plscaffold.paths import check_rendered_relpath
 from plscaffold.templates import (
     COMPONENTS_VARIABLE,
     Template,
@@ -34,45 +35,8 @@ Rendering = dict[str, RenderedFile]
 """A rendered tree: POSIX paths relative to the project root, mapped to their files."""
 
 MAX_RENDERED_BYTES = 64 << 20
-"""Text an untrusted template may render in all: the bundled one renders 0.13 MiB."""
-
-
-def check_relpath(relpath: str) -> str:
-    """Return ``relpath`` if it stays inside the project root.
-
-    Raises:
-        UnsafePathError: the path is absolute, empty, or climbs out with ``..``.
-    """
-    path = PurePosixPath(relpath)
-    if "\0" in relpath:
-        raise UnsafePathError(
-            f"rendered path {relpath!r} holds a NUL byte, which no file name can; fix the "
-            "template's file names"
-        )
-    if not relpath or path.is_absolute() or ".." in path.parts or "\\" in relpath:
-        raise UnsafePathError(
-            f"rendered path {relpath!r} would land outside the project folder; "
-            "fix the template's file names"
-        )
-    return path.as_posix()
-
-
-def check_not_git(relpath: str, where: str) -> str:
-    """Return ``relpath`` unless one of its parts is ``.git``, whatever its case.
-
-    A rendered ``.git`` (a folder, or a file pointing elsewhere) would make the project a
-    repository whose config the template wrote, and git runs programs such a config names.
-
-    Raises:
-        UnsafePathError: a part of the path is ``.git``.
-    """
-    if any(part.lower() == ".git" for part in PurePosixPath(relpath).parts):
-        raise UnsafePathError(
-            f"{where} renders {relpath!r}, inside a .git folder: a template may not write "
-            "git's own files, whose config can run programs; remove it from the template, or "
-            "pass --trust if you trust its author"
-        )
-    return relpath
+"""Bytes an untrusted template may render in all, its copied and binary files included:
+the bundled one renders 0.13 MiB."""
 
 
 def names_a_file(relpath: str) -> bool:
@@ -107,7 +71,16 @@ def _check_link(path: Path, template_real: Path, ref: str) -> None:
     Raises:
         UnsafePathError: the link's target is outside the template folder.
     """
-    if path.is_symlink() and not path.resolve().is_relative_to(template_real):
+    if not path.is_symlink():
+        return
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError) as err:  # a loop (RuntimeError before Python 3.13), or dangling
+        raise UnsafePathError(
+            f"{ref}: {path.name} is a symbolic link that leads nowhere ({err}); remove it "
+            "from the template"
+        ) from err
+    if not resolved.is_relative_to(template_real):
         raise UnsafePathError(
             f"{ref}: {path.name} is a symbolic link to {path.resolve()}, outside the template; "
             "remove the link or copy what it points to into the template"
@@ -146,7 +119,7 @@ def render_relpaths(
         except Exception as err:
             raise TemplateError(failure(where, err)) from err
         if names_a_file(relpath):
-            rendered.append(_checked(template, check_relpath(relpath), where))
+            rendered.append(check_rendered_relpath(relpath, where))
     return rendered
 
 
@@ -162,11 +135,6 @@ def render_components_relpaths(
         name: render_relpaths(template, context, paths)
         for name, paths in template_components(template).items()
     }
-
-
-def _checked(template: Template, relpath: str, where: str) -> str:
-    """Return a rendered path, refusing a ``.git`` one unless the template is trusted."""
-    return relpath if template.trusted else check_not_git(relpath, where)
 
 
 def render_tree(
@@ -193,8 +161,8 @@ def render_tree(
     Raises:
         TemplateError: a file or path fails to render, or an untrusted template renders
             more than ``MAX_RENDERED_BYTES``; the message names the file and line.
-        UnsafePathError: a rendered path would leave the project folder, or an untrusted
-            one would be inside a ``.git`` folder.
+        UnsafePathError: a rendered path would leave the project folder, or lie inside
+            ``.git`` or ``.plscaffold`` (see :mod:`plscaffold.paths`).
     """
     from binaryornot.check import is_binary
     from jinja2.exceptions import SecurityError
@@ -244,8 +212,12 @@ def render_tree(
                 relpath = "/".join([compiled(env, "/".join(head)).render(**context), *tail])
                 if not names_a_file(relpath):
                     continue
-                mode = stat.S_IMODE(source_abspath.stat().st_mode)
+                status = source_abspath.stat()
+                mode = stat.S_IMODE(status.st_mode)
                 if copied or is_binary(str(source_abspath)):
+                    # Counted before it is read: sixty links to one large file copy it
+                    # sixty times.
+                    _count(rendered_bytes + status.st_size, template, where)
                     content = source_abspath.read_bytes()
                 else:
                     text = env.get_template(source_relpath).render(**context)
@@ -259,18 +231,24 @@ def render_tree(
                 if isinstance(err, SecurityError):
                     raise sandbox_refusal(at, err) from err
                 raise TemplateError(failure(at, err)) from err
-            rendering[_checked(template, check_relpath(relpath), where)] = RenderedFile(
-                content, mode
-            )
-            if not copied and not template.trusted:
-                rendered_bytes += len(content)
-                if rendered_bytes > MAX_RENDERED_BYTES:
-                    raise TemplateError(
-                        f"{where}: the template renders more than "
-                        f"{MAX_RENDERED_BYTES >> 20} MiB of text, so it was stopped; fix the "
-                        "template, or pass --trust if it really is that big"
-                    )
+            rendering[check_rendered_relpath(relpath, where)] = RenderedFile(content, mode)
+            rendered_bytes += len(content)
+            _count(rendered_bytes, template, where)
     return rendering
+
+
+def _count(rendered_bytes: int, template: Template, where: str) -> None:
+    """Stop an untrusted template whose files, rendered or copied, pass the cap.
+
+    Raises:
+        TemplateError: ``rendered_bytes`` is over ``MAX_RENDERED_BYTES``; names ``where``.
+    """
+    if rendered_bytes > MAX_RENDERED_BYTES and not template.trusted:
+        raise TemplateError(
+            f"{where}: the template renders more than {MAX_RENDERED_BYTES >> 20} MiB of "
+            "files, so it was stopped; fix the template (a file copied many times, or "
+            "through many links?), or pass --trust if it really is that big"
+        )
 
 
 @dataclass(frozen=True)
@@ -304,7 +282,7 @@ def render_template(
         report(str(template.context_file_abspath))
     context = build_context(template, answers)
     (folder_name,) = render_relpaths(template, context, [template.project_dir_abspath.name])
-    if "/" in check_relpath(folder_name):
+    if "/" in folder_name:  # render_relpaths refused a reserved or climbing name
         raise UnsafePathError(f"template folder renders to {folder_name!r}, not a folder name")
     files = render_tree(template, context, report=report)
     components = None

@@ -21,10 +21,12 @@ from plscaffold.errors import (
     PlscaffoldNotice,
     ProjectBusyError,
     ProjectNotFoundError,
+    UnsafePathError,
 )
 from plscaffold.names import package_name_for
+from plscaffold.paths import project_path
 from plscaffold.render import RenderedFile
-from plscaffold.writer import Change, apply_changes, project_path, recover_changes
+from plscaffold.writer import Change, apply_changes, recover_changes
 
 JOURNAL_RELPATH = f"{STATE_DIR_RELPATH}/journal.json"
 """Present only while a command changes the project: what to undo or finish if it dies."""
@@ -98,16 +100,25 @@ class ProjectState:
         current = self.read(ANSWERS_RELPATH)
         if current is None or current.content != answers_file.content:
             record.append((ANSWERS_RELPATH, answers_file))
-        self.write([*file_changes, *record])
+        apply_changes(self.root_abspath, file_changes, JOURNAL_RELPATH, record=record)
 
 
 def write_files(root_abspath: Path, changes: Sequence[Change]) -> None:
     """Write (or, for None, remove) files of the project at ``root_abspath``, all or none.
 
-    A journal records the run while it writes, so the next command finishes or undoes the
-    writes of one that was killed half way.
+    The project's own files only: a path in ``.git`` or ``.plscaffold`` is refused (see
+    :mod:`plscaffold.paths`). A journal records the run while it writes, so the next
+    command finishes or undoes the writes of one that was killed half way.
     """
     apply_changes(root_abspath, changes, JOURNAL_RELPATH)
+
+
+def write_state_files(root_abspath: Path, changes: Sequence[Change]) -> None:
+    """Write (or, for None, remove) files of plscaffold's own state folder, all or none.
+
+    Only the state code names ``.plscaffold``: its caches, say; anything else is refused.
+    """
+    apply_changes(root_abspath, (), JOURNAL_RELPATH, record=changes)
 
 
 def find_project_root(start_abspath: Path) -> Path:
@@ -145,7 +156,16 @@ def _lock(root_abspath: Path) -> int | None:
         import fcntl
     except ImportError:  # Windows: no advisory locks on folders
         return None
-    descriptor = os.open(project_path(root_abspath, STATE_DIR_RELPATH), os.O_RDONLY)
+    # Refuses a link in the folder's place, by name, as every other path.
+    folder = project_path(root_abspath, ANSWERS_RELPATH, state=True).parent
+    try:
+        # The folder itself, never a link in its place.
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as err:
+        raise UnsafePathError(
+            f"{folder} is not a folder ({err.strerror}); plscaffold keeps its record of the "
+            "project there and never follows a link: restore it from version control"
+        ) from err
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as err:
@@ -176,7 +196,7 @@ def open_project(start_abspath: Path) -> Iterator[ProjectState]:
         recovered = recover_changes(root, JOURNAL_RELPATH)
         if recovered:
             warnings.warn(f"{root}: {recovered}", PlscaffoldNotice, stacklevel=3)
-        answers_abspath = project_path(root, ANSWERS_RELPATH)
+        answers_abspath = project_path(root, ANSWERS_RELPATH, state=True)
         document = AnswersDocument.from_bytes(answers_abspath.read_bytes(), answers_abspath)
         yield ProjectState(root, document)
     finally:

@@ -6,20 +6,24 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
+from plscaffold.answers import PRISTINE_DIR_RELPATH, pristine_relpath
 from plscaffold.errors import (
     InterruptedAfterWrite,
     OutputNotWritableError,
     TargetExistsError,
     UnsafePathError,
 )
-from plscaffold.render import RenderedFile, Rendering, check_relpath
+from plscaffold.paths import MAX_PATH_DEPTH, STATE_DIR_RELPATH, project_path
+from plscaffold.render import RenderedFile, Rendering
 
 
 def _default_dir_mode() -> int:
@@ -34,8 +38,15 @@ def check_target(target_abspath: Path) -> None:
 
     Raises:
         TargetExistsError: ``target_abspath`` exists and is not an empty folder.
-        OutputNotWritableError: the path cannot be a folder here (too long, a NUL byte...).
+        OutputNotWritableError: the path cannot be a folder here (too long, a NUL byte,
+            nested deeper than :data:`plscaffold.paths.MAX_PATH_DEPTH` folders...).
     """
+    depth = len(target_abspath.parts) - 1
+    if depth > MAX_PATH_DEPTH:
+        raise OutputNotWritableError(
+            f"{str(target_abspath)[:60]!r}... is {depth} folders deep, more than the "
+            f"{MAX_PATH_DEPTH} plscaffold creates; choose a shallower --output-dir"
+        )
     try:
         os.lstat(target_abspath)
     except (FileNotFoundError, NotADirectoryError):
@@ -56,9 +67,9 @@ def check_target(target_abspath: Path) -> None:
         )
 
 
-def _write_files(rendering: Rendering, root_abspath: Path) -> None:
+def _write_files(rendering: Rendering, root_abspath: Path, *, state: bool) -> None:
     for relpath, rendered in sorted(rendering.items()):
-        file_abspath = root_abspath / check_relpath(relpath)
+        file_abspath = project_path(root_abspath, relpath, state=state)
         file_abspath.parent.mkdir(parents=True, exist_ok=True)
         file_abspath.write_bytes(rendered.content)
         os.chmod(file_abspath, rendered.mode)
@@ -116,18 +127,24 @@ HookRunner = Callable[[str, Path], None]
 
 
 def write_new_project(
-    rendering: Rendering, target_abspath: Path, run_hook: HookRunner | None = None
+    files: Rendering,
+    state_files: Rendering,
+    target_abspath: Path,
+    run_hook: HookRunner | None = None,
 ) -> None:
-    """Write ``rendering`` as the new folder ``target_abspath``, atomically.
+    """Write ``files`` and plscaffold's ``state_files`` as the new folder ``target_abspath``.
 
     The files are written into a temporary folder beside the target, which is then renamed
     into place; trusted template hooks run in that folder before the rename. On any
     failure, Ctrl-C included, the temporary folder and any parent folder this call created
-    are removed, so the disk is left as it was.
+    are removed, so the disk is left as it was. Every path passes
+    :func:`plscaffold.paths.project_path`: ``files`` outside ``.git`` and ``.plscaffold``,
+    ``state_files`` inside ``.plscaffold``.
 
     Raises:
         TargetExistsError: the target exists and is not an empty folder.
         OutputNotWritableError: the output folder cannot be created or written to.
+        UnsafePathError: a path is reserved or leaves the project; nothing was written.
     """
     check_target(target_abspath)
     parent_abspath = target_abspath.parent
@@ -150,7 +167,8 @@ def write_new_project(
         os.chmod(staging_abspath, _default_dir_mode())
         if run_hook:
             run_hook("pre_gen_project", staging_abspath)
-        _write_files(rendering, staging_abspath)
+        _write_files(files, staging_abspath, state=False)
+        _write_files(state_files, staging_abspath, state=True)
         if run_hook:
             run_hook("post_gen_project", staging_abspath)
         with _signals_deferred():
@@ -199,27 +217,31 @@ def _signals_deferred() -> Iterator[None]:
         raise InterruptedAfterWrite(received[0])
 
 
-def project_path(root_abspath: Path, relpath: str) -> Path:
-    """Return where ``relpath`` lies in the project, refusing any symbolic link on the way.
+def project_folder(root_abspath: Path, relpath: str) -> Path:
+    """Make a folder of the project (and those above it) for a program to write into.
 
-    Every folder from the project root down to the file, and the file itself, must be a
-    real folder or file (or not exist yet), so that a write never lands outside the
-    project through a link.
+    For files plscaffold does not write whole itself (the logs of the runs it starts, an
+    Optuna study's database): the folder passes :func:`plscaffold.paths.project_path`.
 
     Raises:
-        UnsafePathError: ``relpath`` leaves the project, or one of its parts is a link.
+        UnsafePathError: the folder is reserved, outside the project or behind a link.
     """
-    target = root_abspath / check_relpath(relpath)
-    part = root_abspath
-    for name in PurePosixPath(relpath).parts:
-        part = part / name
-        if part.is_symlink():
-            raise UnsafePathError(
-                f"{part} is a symbolic link; plscaffold never writes through links, so "
-                f"{relpath} was not written and nothing else was either. Replace the link "
-                "with a real folder or file, then run this again"
-            )
-    return target
+    folder = project_path(root_abspath, relpath)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def open_project_log(root_abspath: Path, relpath: str) -> BinaryIO:
+    """Open a project file to append to (a run's output), through the project's path policy.
+
+    Raises:
+        UnsafePathError: the file is reserved, outside the project or behind a link.
+    """
+    path = project_path(root_abspath, relpath)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_NOFOLLOW: a link put in the file's place after the check is refused, not followed.
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(descriptor, "ab")
 
 
 Change = tuple[str, RenderedFile | None]
@@ -227,37 +249,65 @@ Change = tuple[str, RenderedFile | None]
 
 TEMP_SUFFIX = ".plscaffold-tmp"
 JOURNAL_PARTIAL_SUFFIX = ".partial"
+MAX_JOURNAL_BYTES = 16 << 20
+"""A journal names each file of one change: the bundled project's biggest is a few KiB."""
+
+# A staged file's name, as _staging_name makes it: `.NAME.` + 12 hex digits + TEMP_SUFFIX.
+_STAGING_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}" + re.escape(TEMP_SUFFIX))
+
+Step = tuple[Path | None, Path, RenderedFile | None]
+"""A planned change: where its new content is staged (None for a removal), its target, and
+that content (None when only its names are known, as in a journal)."""
+
+
+def _staging_name(target: Path) -> Path:
+    return _temporary_name(target.parent, f".{target.name}.", TEMP_SUFFIX)
+
+
+def is_staging_name(temp_relpath: str, target_relpath: str) -> bool:
+    """Whether ``temp_relpath`` is a name plscaffold stages ``target_relpath``'s content under."""
+    temp, target = PurePosixPath(temp_relpath), PurePosixPath(target_relpath)
+    matched = _STAGING_NAME.fullmatch(temp.name)
+    return temp.parent == target.parent and matched is not None and matched["name"] == target.name
 
 
 def apply_changes(
-    root_abspath: Path, changes: Sequence[Change], journal_relpath: str | None = None
+    root_abspath: Path,
+    changes: Sequence[Change],
+    journal_relpath: str | None = None,
+    *,
+    record: Sequence[Change] = (),
 ) -> None:
     """Write and remove files inside an existing project, in order, all or nothing.
 
-    Every target is checked first (no symbolic link on its way). Every new content is
-    written to a temporary file beside its target; only when all are written are the
-    changes made, renames over the targets and removals, in the order given: callers put
-    the record of what was written last. Signals wait until the commit is complete.
+    ``changes`` are the project's files, ``record`` plscaffold's own state that describes
+    them (pristine copies, answers), committed after them. Every target passes
+    :func:`plscaffold.paths.project_path` first (inside the project, no link on its way,
+    neither ``.git`` nor, outside ``record``, ``.plscaffold``), and the change is checked to
+    be one the commit can finish (no file written where a folder with other files stays).
+    Every new content is written to a temporary file beside its target; only when all are
+    written are the changes made: the removals, then the renames over the targets in the
+    order given. Signals wait until the commit is complete.
 
     With ``journal_relpath``, the temporary names and then the commit are recorded there
     first, so that a run killed at any instant (SIGKILL) leaves what
     :func:`recover_changes` needs to undo the staging or finish the commit.
 
     Raises:
-        UnsafePathError: a target lies behind a symbolic link; nothing was written.
+        UnsafePathError: a target is reserved or lies behind a symbolic link; nothing was
+            written.
+        TargetExistsError: a folder stands where a file goes (or the reverse), holding what
+            the change keeps; nothing was written.
         OutputNotWritableError: a file cannot be written; nothing was changed, or, if the
             commit itself failed, the journal is left for the next run to finish.
     """
-    targets = [project_path(root_abspath, relpath) for relpath, _ in changes]
-    journal = project_path(root_abspath, journal_relpath) if journal_relpath else None
-    steps = [
-        (
-            _temporary_name(target.parent, f".{target.name}.", TEMP_SUFFIX) if new else None,
-            target,
-            new,
-        )
-        for target, (_, new) in zip(targets, changes, strict=True)
+    planned = [(project_path(root_abspath, r), new) for r, new in changes]
+    planned += [(project_path(root_abspath, r, state=True), new) for r, new in record]
+    journal = project_path(root_abspath, journal_relpath, state=True) if journal_relpath else None
+    steps: list[Step] = [
+        (_staging_name(target) if new else None, target, new) for target, new in planned
     ]
+    _check_finishable(root_abspath, steps)
     staged: list[Path] = []
     created_dirs: list[Path] = []
     committing = done = False
@@ -307,21 +357,83 @@ def apply_changes(
             _remove_created(sorted(set(created_dirs), key=lambda p: len(p.parts), reverse=True))
 
 
-Step = tuple[Path | None, Path, RenderedFile | None]
+def _check_finishable(root_abspath: Path, steps: Sequence[Step]) -> None:
+    """Refuse a change whose commit could not complete, before anything is written.
+
+    A file may replace a folder only when the same change removes everything in it, and
+    a folder cannot be made where a file stays.
+
+    Raises:
+        TargetExistsError: a folder holding other files stands where a file goes, a folder
+            stands where a file is removed, or a file stands where a folder goes.
+    """
+
+    def relpath(path: Path) -> str:
+        return path.relative_to(root_abspath).as_posix()
+
+    removed = {target for temp, target, _ in steps if temp is None}
+    fix = (
+        "move it out of the way (or commit it elsewhere), then run this again. Nothing was written"
+    )
+    for temp, target, _ in steps:
+        if temp is None:
+            if target.is_dir():
+                raise TargetExistsError(
+                    f"{relpath(target)}/ is a folder, where this change removes a file "
+                    f"plscaffold made; {fix}"
+                )
+            continue
+        if target.is_dir():
+            kept = _files_kept(target, removed)
+            if kept:
+                raise TargetExistsError(
+                    f"{relpath(target)}/ is a folder, where this change writes a file, and it "
+                    f"holds {kept}, which plscaffold did not make or you changed; {fix}"
+                )
+        for folder in target.parents:
+            if folder == root_abspath or not folder.is_relative_to(root_abspath):
+                break
+            if folder.exists() and not folder.is_dir():
+                raise TargetExistsError(
+                    f"{relpath(folder)} is a file, where this change needs a folder for "
+                    f"{relpath(target)}; {fix}"
+                )
+
+
+def _files_kept(folder: Path, removed: set[Path]) -> str | None:
+    """Name (a few of) the entries under ``folder`` that a change does not remove."""
+    kept = []
+    for parent, _, names in os.walk(folder):
+        kept += [Path(parent) / name for name in names if Path(parent) / name not in removed]
+        if len(kept) > 3:
+            break
+    if not kept:
+        return None
+    root = folder.parent
+    shown = ", ".join(p.relative_to(root).as_posix() for p in sorted(kept)[:3])
+    return shown + (", ..." if len(kept) > 3 else "")
 
 
 def _commit(steps: Sequence[Step], root_abspath: Path) -> None:
-    """Make the staged changes: rename each temporary file over its target, or remove it."""
+    """Make the staged changes: remove what goes, then rename each staged file over its target.
+
+    Removals come first, with the folders they leave empty, so that a file can take the
+    place of a folder whose files the same change removes.
+
+    Raises:
+        OSError: a removal or rename failed.
+    """
     emptied: set[Path] = set()
     for temp, target, _ in steps:
         if temp is None:
             target.unlink(missing_ok=True)
             emptied.update(p for p in target.parents if p.is_relative_to(root_abspath))
-        elif temp.exists():  # a finished commit's files are in place already
-            os.replace(temp, target)
     emptied.discard(root_abspath)
     # Folders left empty by the removals go too, deepest first.
     _remove_created(sorted(emptied, key=lambda p: len(p.parts), reverse=True))
+    for temp, target, _ in steps:
+        if temp is not None and temp.is_file():  # a finished commit's files are in place
+            os.replace(temp, target)
 
 
 def _write_journal(journal: Path, phase: str, steps: Sequence[Step], root_abspath: Path) -> None:
@@ -339,39 +451,135 @@ def _write_journal(journal: Path, phase: str, steps: Sequence[Step], root_abspat
     os.replace(partial, journal)
 
 
+class _NotAJournal(ValueError):
+    """A journal that plscaffold did not write: a step it would never make."""
+
+
+def _read_journal(
+    journal: Path, root_abspath: Path, journal_relpath: str
+) -> tuple[str, list[Step]]:
+    """Return a journal's phase and steps, each checked as a change plscaffold makes.
+
+    A journal is read as untrusted data: it may have been committed to a repository,
+    edited, or shipped by someone else. Every target must pass the write policy
+    (:func:`plscaffold.paths.project_path`; the state folder only for state files, never the
+    journal itself), and every staged file must bear the name plscaffold stages that
+    target's content under, beside it.
+
+    Raises:
+        _NotAJournal: anything else; the message says what.
+    """
+    if journal.stat().st_size > MAX_JOURNAL_BYTES:
+        raise _NotAJournal(f"it is over {MAX_JOURNAL_BYTES >> 20} MiB")
+    try:
+        document = json.loads(journal.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as err:
+        raise _NotAJournal(f"it is not JSON: {err}") from err
+    if not isinstance(document, dict) or document.get("phase") not in ("staging", "commit"):
+        raise _NotAJournal("it names no phase plscaffold writes")
+    raw_steps = document.get("steps")
+    if not isinstance(raw_steps, list):
+        raise _NotAJournal("it holds no list of steps")
+    own = {journal_relpath, journal_relpath + JOURNAL_PARTIAL_SUFFIX}
+    steps: list[Step] = []
+    for raw in raw_steps:
+        if not (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and (raw[0] is None or isinstance(raw[0], str))
+            and isinstance(raw[1], str)
+        ):
+            raise _NotAJournal(f"step {str(raw)[:80]!r} is not [staged file, target]")
+        temp_relpath, target_relpath = raw
+        if target_relpath in own:
+            raise _NotAJournal(f"step {raw!r} targets the journal itself")
+        if temp_relpath is not None and not is_staging_name(temp_relpath, target_relpath):
+            raise _NotAJournal(
+                f"step {raw!r} moves a file that is not one plscaffold staged for its target"
+            )
+        state = PurePosixPath(target_relpath).parts[:1] == (STATE_DIR_RELPATH,)
+        try:
+            target = project_path(root_abspath, target_relpath, state=state)
+            temp = (
+                None
+                if temp_relpath is None
+                else project_path(root_abspath, temp_relpath, state=state)
+            )
+        except UnsafePathError as err:
+            raise _NotAJournal(f"step {raw!r}: {err}") from err
+        steps.append((temp, target, None))
+    removed = {target for temp, target in raw_steps if temp is None}
+    for temp_relpath, target_relpath in raw_steps:
+        if temp_relpath is None and not _removes_what_plscaffold_made(
+            root_abspath, target_relpath, removed
+        ):
+            raise _NotAJournal(
+                f"step {[temp_relpath, target_relpath]!r} removes a file plscaffold did not "
+                "make (it has no pristine copy)"
+            )
+    return document["phase"], steps
+
+
+def _removes_what_plscaffold_made(root_abspath: Path, relpath: str, removed: set[str]) -> bool:
+    """Whether removing ``relpath`` is a step plscaffold takes: a generated file (one with
+    a pristine copy, or whose copy the same commit removes) or a pristine copy."""
+    if relpath.startswith(PRISTINE_DIR_RELPATH + "/"):
+        return True
+    pristine = pristine_relpath(relpath)
+    return pristine in removed or (root_abspath / pristine).is_file()
+
+
 def recover_changes(root_abspath: Path, journal_relpath: str) -> str | None:
     """Undo the staging, or finish the commit, of a run that was killed; say which.
+
+    The journal is checked whole before anything is replayed (see :func:`_read_journal`).
+    A commit step that cannot be made (a folder where its file goes) is not retried by
+    every later command: the staged files left are removed, the journal too, and the
+    returned text says what stayed undone.
 
     Returns:
         None when no run was interrupted; otherwise what was done, for the user.
 
     Raises:
-        UnsafePathError: the journal names a path outside the project or behind a link.
+        UnsafePathError: the journal names a step plscaffold would never make; nothing was
+            replayed.
     """
-    journal = project_path(root_abspath, journal_relpath)
-    journal.with_name(journal.name + JOURNAL_PARTIAL_SUFFIX).unlink(missing_ok=True)
-    if not journal.is_file():
+    journal = project_path(root_abspath, journal_relpath, state=True)
+    partial = journal.with_name(journal.name + JOURNAL_PARTIAL_SUFFIX)
+    fix = "look at the project's changes (git status), then delete that file"
+    if partial.is_dir() and not partial.is_symlink():
+        raise UnsafePathError(f"{partial} is a folder, not a journal plscaffold wrote; {fix}")
+    partial.unlink(missing_ok=True)
+    if journal.is_symlink() or not journal.is_file():
         return None
     try:
-        document = json.loads(journal.read_text(encoding="utf-8"))
-        phase = document["phase"]
-        steps: list[Step] = [
-            (project_path(root_abspath, temp) if temp else None,
-             project_path(root_abspath, target), None)
-            for temp, target in document["steps"]
-        ]  # fmt: skip
-    except (ValueError, KeyError, TypeError) as err:
+        phase, steps = _read_journal(journal, root_abspath, journal_relpath)
+    except (_NotAJournal, OSError) as err:
         raise UnsafePathError(
-            f"{journal} is not a journal plscaffold wrote ({err}); look at the project's "
-            "changes (git status), then delete that file"
+            f"{journal} is not a journal plscaffold wrote ({err}); nothing of it was replayed: "
+            f"{fix}"
         ) from err
     if phase == "commit":
-        _commit(steps, root_abspath)
-        done = "finished the changes an interrupted run had begun to make"
+        try:
+            _commit(steps, root_abspath)
+            done = "finished the changes an interrupted run had begun to make"
+        except OSError as err:
+            _remove_staged(steps)
+            done = (
+                "could not finish the changes an interrupted run had begun to make "
+                f"({err.filename}: {err.strerror or err}), so its staged files were removed; "
+                "the files it had already replaced stay: see `plscaffold status` and git status"
+            )
     else:
-        for temp, _, _ in steps:
-            if temp is not None:
-                temp.unlink(missing_ok=True)
+        _remove_staged(steps)
         done = "removed the temporary files of an interrupted run"
     journal.unlink()
     return done
+
+
+def _remove_staged(steps: Sequence[Step]) -> None:
+    """Remove the staged files of ``steps`` that are still there."""
+    for temp, _, _ in steps:
+        if temp is not None and temp.is_file():
+            with suppress(OSError):
+                temp.unlink()

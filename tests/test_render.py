@@ -8,7 +8,8 @@ import pytest
 
 from plscaffold.context import build_context
 from plscaffold.errors import TemplateError, UnsafePathError
-from plscaffold.render import check_relpath, render_tree
+from plscaffold.paths import check_relpath
+from plscaffold.render import render_tree
 from plscaffold.templates import load_template
 from tests.conftest import make_template
 

@@ -20,7 +20,7 @@ def test_files_and_modes_are_written(tmp_path: Path) -> None:
         "run.sh": RenderedFile(b"#!/bin/sh\n", 0o755),
     }
 
-    write_new_project(rendering, tmp_path / "proj")
+    write_new_project(rendering, {}, tmp_path / "proj")
 
     assert (tmp_path / "proj" / "a" / "b.txt").read_bytes() == b"b\n"
     assert (tmp_path / "proj" / "run.sh").stat().st_mode & 0o777 == 0o755
@@ -30,7 +30,7 @@ def test_files_and_modes_are_written(tmp_path: Path) -> None:
 def test_the_project_folder_gets_the_usual_mode(tmp_path: Path) -> None:
     umask = os.umask(0o022)
     try:
-        write_new_project({"x": RenderedFile(b"")}, tmp_path / "proj")
+        write_new_project({"x": RenderedFile(b"")}, {}, tmp_path / "proj")
     finally:
         os.umask(umask)
 
@@ -43,7 +43,7 @@ def test_a_failure_half_way_leaves_nothing_behind(tmp_path: Path) -> None:
     before = tree_state(tmp_path)
 
     with pytest.raises(OutputNotWritableError):
-        write_new_project(rendering, tmp_path / "new" / "parents" / "proj")
+        write_new_project(rendering, {}, tmp_path / "new" / "parents" / "proj")
 
     assert tree_state(tmp_path) == before
 
@@ -54,7 +54,7 @@ def test_a_non_empty_target_is_refused_untouched(tmp_path: Path) -> None:
     before = tree_state(tmp_path)
 
     with pytest.raises(TargetExistsError, match="exists and is not empty"):
-        write_new_project({"x": RenderedFile(b"")}, tmp_path / "proj")
+        write_new_project({"x": RenderedFile(b"")}, {}, tmp_path / "proj")
 
     assert tree_state(tmp_path) == before
 
@@ -63,7 +63,9 @@ def test_an_empty_target_survives_a_failed_write(tmp_path: Path) -> None:
     (tmp_path / "proj").mkdir()
 
     with pytest.raises(OutputNotWritableError):
-        write_new_project({"a": RenderedFile(b"1"), "a/z": RenderedFile(b"2")}, tmp_path / "proj")
+        write_new_project(
+            {"a": RenderedFile(b"1"), "a/z": RenderedFile(b"2")}, {}, tmp_path / "proj"
+        )
 
     assert (tmp_path / "proj").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
@@ -89,7 +91,7 @@ def test_a_temporary_name_already_taken_is_never_removed(
 
     with pytest.raises(OutputNotWritableError):
         if write == "new":
-            write_new_project({"a.txt": RenderedFile(b"a\n")}, project)
+            write_new_project({"a.txt": RenderedFile(b"a\n")}, {}, project)
         else:
             apply_changes(project, [("a.txt", RenderedFile(b"a\n"))])
 

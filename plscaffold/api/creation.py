@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plscaffold.answers import PRISTINE_DIR_RELPATH, STATE_DIR_RELPATH, with_project_state
+from plscaffold.answers import PRISTINE_DIR_RELPATH, STATE_DIR_RELPATH, project_state
 from plscaffold.names import ProjectNames, package_name_for, project_names, validate_project_name
 from plscaffold.options import (
     GenerationOption,
@@ -89,8 +89,8 @@ def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
         InvalidNameError, InvalidOptionError: as for :func:`check_project_options`.
     """
     with open_source(None) as source:
-        _, rendering = _render_new(source, options.project_name, options.answers())
-    return project_names(options.project_name), rendering
+        rendered, state = _render_new(source, options.project_name, options.answers())
+    return project_names(options.project_name), {**rendered.files, **state}
 
 
 def new_project(
@@ -147,20 +147,20 @@ def _create(
     dry_run: bool,
 ) -> NewProjectResult:
     """Render a new project from ``source`` in memory and, unless ``dry_run``, write it."""
-    rendered, rendering = _render_new(source, project_name, given)
+    rendered, state = _render_new(source, project_name, given)
     project_abspath = (output_dir / rendered.folder_name).absolute()
     check_target(project_abspath)
     if not dry_run:
-        write_new_project(rendering, project_abspath, source.hook_runner(rendered))
-    return NewProjectResult(project_abspath, rendered.names, rendering, dry_run)
+        write_new_project(rendered.files, state, project_abspath, source.hook_runner(rendered))
+    return NewProjectResult(project_abspath, rendered.names, {**rendered.files, **state}, dry_run)
 
 
 def _render_new(
     source: TemplateSource, project_name: str, given: dict[str, Any]
 ) -> tuple[SourceRendering, Rendering]:
-    """Render a new project in memory: its files, then those with its answers and pristines."""
+    """Render a new project in memory: its files, and its state (answers and pristines)."""
     rendered = source.render(source.new_answers(project_name, given))
-    return rendered, with_project_state(rendered.files, source.document(rendered.answers))
+    return rendered, project_state(rendered.files, source.document(rendered.answers))
 
 
 def check_new_project(options: ProjectOptions, project_abspath: Path) -> CheckResult:

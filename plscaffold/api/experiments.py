@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plscaffold.errors import InvalidOptionError
+from plscaffold.render import RenderedFile
 from plscaffold.state import open_project
 
 if TYPE_CHECKING:  # experiments import subprocess and more: only their commands need them
@@ -116,22 +118,31 @@ def compare_experiments(
     """Compare experiments by what their runs used and logged; draw the metrics to a PNG."""
     from plscaffold.errors import PlotUnavailableError
     from plscaffold.experiments.compare import compare_experiments as compared
+    from plscaffold.experiments.compare import plot_file_name
     from plscaffold.experiments.plot import plot_comparison
     from plscaffold.experiments.runs import runs_root
 
     with open_project(project_dir) as state:
         root, package = state.root_abspath, state.package_name
         comparison = compared(root, package, names, all_runs)
-    if not plot:
-        return ComparedExperiments(comparison, None, None)
-    logs = runs_root(root, comparison.experiments[0].name).parent
-    png = logs / f"compare-{'-vs-'.join(names)}.png"
-    try:
-        drawn = plot_comparison(comparison, png, " vs ".join(names))
-    except PlotUnavailableError as err:
-        return ComparedExperiments(comparison, None, str(err))
-    note = None if drawn else "no plot: none of the compared runs has metrics that can be read yet"
-    return ComparedExperiments(comparison, drawn, note)
+        if not plot:
+            return ComparedExperiments(comparison, None, None)
+        logs = runs_root(root, comparison.experiments[0].name).parent
+        png = logs / plot_file_name(names)
+        try:
+            drawn = plot_comparison(comparison, " vs ".join(names))
+        except PlotUnavailableError as err:
+            return ComparedExperiments(comparison, None, str(err))
+        if drawn is None:
+            note = "no plot: none of the compared runs has metrics that can be read yet"
+            return ComparedExperiments(comparison, None, note)
+        # Inside the project, through its one write path; a logs folder elsewhere
+        # (an absolute save_dir) gets the plot in the project's root instead.
+        png_relpath = os.path.relpath(png, root)
+        if png_relpath.startswith(".."):
+            png_relpath = png.name
+        state.write([(png_relpath, RenderedFile(drawn))])
+    return ComparedExperiments(comparison, root / png_relpath, None)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from plscaffold.answers import AnswersDocument, pristine_relpath
-from plscaffold.errors import ConflictError, ConflictMarkersError, DirtyWorkTreeError
+from plscaffold.errors import (
+    ConflictError,
+    ConflictMarkersError,
+    DirtyWorkTreeError,
+    TargetExistsError,
+)
 from plscaffold.merge import (
     CONFLICTS,
     FilePlan,
@@ -18,10 +23,11 @@ from plscaffold.merge import (
     removed_code,
 )
 from plscaffold.migrations import CONFIGS_RELPATH, Migration, is_config, move_keys
+from plscaffold.paths import project_path
 from plscaffold.render import RenderedFile, Rendering
 from plscaffold.state import ProjectState
 from plscaffold.versions import ChangelogEntry
-from plscaffold.writer import Change, project_path
+from plscaffold.writer import Change
 
 
 @dataclass(frozen=True)
@@ -122,9 +128,11 @@ def sync_files(
         DirtyWorkTreeError: uncommitted changes, and neither ``allow_dirty`` nor ``dry_run``.
         ConflictMarkersError: a file to write still holds conflict markers.
         ConflictError: with ``no_conflicts``, a file would conflict.
+        TargetExistsError: a move would overwrite a file (see :func:`_check_moves`).
     """
     refusal = check_clean_work_tree(state, allow_dirty=allow_dirty, dry_run=dry_run)
     moves = moves or {}
+    _check_moves(state, moves)
     relpaths = set(relpaths) | set(moves) | set(moves.values())
     own_configs = (
         [relpath for relpath in _config_files(state.root_abspath) if relpath not in relpaths]
@@ -133,7 +141,7 @@ def sync_files(
     )
     for relpath in sorted(relpaths | set(own_configs)):  # refuse links before reading
         project_path(state.root_abspath, relpath)
-        project_path(state.root_abspath, pristine_relpath(relpath))
+        project_path(state.root_abspath, pristine_relpath(relpath), state=True)
     unmoved: dict[str, list[str]] = {}
     origins = {new: old for old, new in moves.items()}
     plans = [
@@ -192,6 +200,31 @@ def sync_files(
     return result
 
 
+def _check_moves(state: ProjectState, moves: dict[str, str]) -> None:
+    """Refuse moves that would overwrite a file: a move never replaces what is there.
+
+    Raises:
+        TargetExistsError: two files move onto one path, or a file moves onto one that
+            exists (the user's own, or one the template made) and does not move away itself.
+    """
+    taken: dict[str, str] = {}
+    for old, new in sorted(moves.items()):
+        if new in taken:
+            raise TargetExistsError(
+                f"the template's migrations move both {taken[new]} and {old} to {new}, and one "
+                "would overwrite the other; nothing was written. Ask the template's author to "
+                "fix its moved_files, or move one of them yourself first"
+            )
+        taken[new] = old
+        target = state.root_abspath / new
+        if new not in moves and (target.exists() or target.is_symlink()):
+            raise TargetExistsError(
+                f"the template's migrations move {old} to {new}, which exists already and would "
+                f"be overwritten; nothing was written. Move {new} out of the way (or merge it "
+                f"into {old}), then run this again"
+            )
+
+
 def _migrate_config(
     relpath: str,
     config: RenderedFile,
@@ -200,7 +233,7 @@ def _migrate_config(
 ) -> RenderedFile:
     """Return a config with the migrations' keys moved and dropped; what could not be
     changed in its text is named under ``relpath`` in ``unmoved``."""
-    content, refused = move_keys(config.content, migrations)
+    content, refused = move_keys(config.content, migrations, relpath)
     if refused:
         unmoved[relpath] = refused
     return RenderedFile(content, config.mode)
@@ -225,7 +258,8 @@ def _plan(
     base, current = state.pristine(origin), state.read(origin)
     if is_config(relpath) and any(migration.changes_configs for migration in migrations):
         if base is not None:
-            base = RenderedFile(move_keys(base.content, migrations)[0], base.mode)
+            where = f"{origin}'s pristine copy"
+            base = RenderedFile(move_keys(base.content, migrations, where)[0], base.mode)
         if current is not None:
             current = _migrate_config(relpath, current, migrations, unmoved)
     plan = plan_file(relpath, base, current, new, restore)

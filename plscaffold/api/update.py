@@ -11,7 +11,12 @@ from packaging.version import Version
 from plscaffold import __version__
 from plscaffold.answers import AddedComponent
 from plscaffold.api.sync import SyncResult, sync_files
-from plscaffold.errors import ConflictMarkersError, DowngradeError, PlscaffoldError
+from plscaffold.errors import (
+    ConflictMarkersError,
+    DowngradeError,
+    PlscaffoldError,
+    TargetExistsError,
+)
 from plscaffold.merge import CONFLICTS, has_conflict_markers
 from plscaffold.migrations import (
     moved_files,
@@ -188,7 +193,7 @@ def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
                 state, source, restore=False, no_conflicts=False, dry_run=True, allow_dirty=True
             )
             refusal = None
-        except ConflictMarkersError as err:
+        except (ConflictMarkersError, TargetExistsError) as err:
             foreseen, refusal = None, str(err)
         plans = foreseen.plans if foreseen else []
         modified = {

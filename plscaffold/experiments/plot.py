@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import io
 import math
-from pathlib import Path
 from typing import Any
 
 from plscaffold.errors import PlotUnavailableError
@@ -88,8 +88,10 @@ def draw_comparison(comparison: Comparison, title: str) -> Any:
     return figure
 
 
-def plot_comparison(comparison: Comparison, png_abspath: Path, title: str) -> Path | None:
-    """Draw the comparison to a PNG; return it, or None when no run logged a metric.
+def plot_comparison(comparison: Comparison, title: str) -> bytes | None:
+    """Draw the comparison as a PNG, in memory; None when no run logged a metric.
+
+    The caller writes it through the project's write path, as every file plscaffold makes.
 
     Raises:
         PlotUnavailableError: matplotlib is not installed.
@@ -97,7 +99,7 @@ def plot_comparison(comparison: Comparison, png_abspath: Path, title: str) -> Pa
     figure = draw_comparison(comparison, title)
     if figure is None:
         return None
-    png_abspath.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(png_abspath, dpi=100)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
     _pyplot().close(figure)
-    return png_abspath
+    return png.getvalue()

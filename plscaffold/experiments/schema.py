@@ -154,7 +154,7 @@ def load_schema(
         ProjectEnvironmentError: the project's entry point cannot run in this Python.
     """
     from plscaffold.render import RenderedFile
-    from plscaffold.state import write_files
+    from plscaffold.state import write_state_files
 
     key = fingerprint(root_abspath)
     cached = _cached(root_abspath / SCHEMA_RELPATH, key)
@@ -169,5 +169,5 @@ def load_schema(
     schema = ConfigSchema(flatten(probed["config"]), probed["types"])
     document = {"key": key, "defaults": schema.defaults, "types": schema.types}
     text = json.dumps(document, indent=1, sort_keys=True, default=str) + "\n"
-    write_files(root_abspath, [(SCHEMA_RELPATH, RenderedFile(text.encode()))])
+    write_state_files(root_abspath, [(SCHEMA_RELPATH, RenderedFile(text.encode()))])
     return schema

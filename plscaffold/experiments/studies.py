@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -145,6 +146,18 @@ def study_storage(root_abspath: Path, name: str) -> Path:
     return runs_root(root_abspath, name).parent / f"sweep-{name}" / "optuna.db"
 
 
+def _make_storage_folder(root_abspath: Path, storage_path: Path) -> None:
+    """Make the study's folder: through the project's path policy when it is in the project
+    (no link on the way, nothing reserved); an absolute ``save_dir`` is the user's own."""
+    from plscaffold.writer import project_folder
+
+    relpath = os.path.relpath(storage_path.parent, root_abspath)
+    if relpath.startswith(".."):
+        storage_path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        project_folder(root_abspath, Path(relpath).as_posix())
+
+
 @contextlib.contextmanager
 def project_lock(project_abspath: Path) -> Iterator[ProjectState]:
     """Open the project under its lock, waiting while a process beside this one holds it.
@@ -265,7 +278,7 @@ def run_study(
         if space is None:
             space = _stored_space(optuna, storage_path, name)
         _check_space(root_abspath, package, name, space, on_progress)
-        storage_path.parent.mkdir(parents=True, exist_ok=True)
+        _make_storage_folder(root_abspath, storage_path)
         study = optuna.create_study(
             study_name=name,
             storage=_storage(optuna, storage_path),

@@ -43,8 +43,11 @@ from plscaffold.experiments.probe import project_python_env
 from plscaffold.experiments.schema import load_schema
 from plscaffold.names import validate_component_name
 from plscaffold.render import RenderedFile
+from plscaffold.writer import open_project_log
 
 SCRIPTS_RELPATH = "scripts"
+MAX_SWEEP_POINTS = 10_000
+"""Points one sweep may write, each an experiment file: ten times SLURM's default array size."""
 _POLL_SECONDS = 0.5
 # SLURM options the array script sets from the sweep; the project's others are kept.
 _ARRAY_OPTIONS = ("job-name", "array", "nodes", "ntasks-per-node", "gpus-per-node", "gres",
@@ -75,7 +78,8 @@ def grid_points(
     """Return the points of a grid: every combination, or ``sample`` of them drawn with ``seed``.
 
     Raises:
-        ExperimentError: no grid, a key given twice, or more samples than points.
+        ExperimentError: no grid, a key given twice, more samples than points, or more
+            points than :data:`MAX_SWEEP_POINTS`.
     """
     if not grids:
         raise ExperimentError("a sweep needs at least one --grid KEY=V1,V2")
@@ -85,6 +89,17 @@ def grid_points(
         raise ExperimentError(f"--grid {', '.join(repeated)} is given twice; give each key once")
     sizes = [len(values) for _, values in grids]
     total = math.prod(sizes)
+    if sample is None and total > MAX_SWEEP_POINTS:
+        raise ExperimentError(
+            f"the grid of {', '.join(keys)} has {total:,} points "
+            f"({' x '.join(map(str, sizes))}), more than the {MAX_SWEEP_POINTS:,} a sweep "
+            "writes; give fewer values, or draw some points with --random N"
+        )
+    if sample is not None and sample > MAX_SWEEP_POINTS:
+        raise ExperimentError(
+            f"--random {sample} asks for more than the {MAX_SWEEP_POINTS:,} points a sweep "
+            "writes; ask for fewer"
+        )
     if sample is None:
         combos = itertools.product(*(values for _, values in grids))
         return [dict(zip(keys, combo, strict=True)) for combo in combos]
@@ -446,8 +461,7 @@ def _run_side_by_side(
     """Run the points on disjoint GPU groups, a new one as soon as a group is free."""
     groups = [gpus[i : i + per_run] for i in range(0, len(gpus) - per_run + 1, per_run)]
     sweep = points[0].rpartition("-")[0]
-    out_dir = root_abspath / "logs" / f"sweep-{sweep}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_relpath = f"logs/sweep-{sweep}"
     pending = list(points)
     running: dict[int, tuple[str, list[str], subprocess.Popen[bytes], Path]] = {}
     finished: dict[str, PointRun] = {}
@@ -457,10 +471,10 @@ def _run_side_by_side(
                 continue
             point = pending.pop(0)
             command = [*_fit_command(package, point), "--trainer.devices", str(per_run)]
-            output = out_dir / f"{point}.out"
+            output = root_abspath / out_relpath / f"{point}.out"
             if on_start is not None:
                 on_start(point, [f"CUDA_VISIBLE_DEVICES={','.join(groups[slot])}", *command])
-            with output.open("ab") as handle:
+            with open_project_log(root_abspath, f"{out_relpath}/{point}.out") as handle:
                 process = subprocess.Popen(
                     command,
                     cwd=root_abspath,
