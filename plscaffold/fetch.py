@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from plscaffold.errors import TemplateSourceError, UntrustedTemplateError, one_line, shown
 from plscaffold.templates import Template, load_template, read_variables
@@ -35,9 +38,6 @@ def open_template(source: str, checkout: str | None = None) -> Iterator[Template
         TemplateSourceError: the source or checkout looks like a command-line option, the
             folder does not exist, a checkout is given for a folder, or cloning fails.
     """
-    from cookiecutter.exceptions import CookiecutterException
-    from cookiecutter.repository import determine_repo_dir, is_zip_file
-
     for value, what in ((source, "template"), (checkout, "--checkout")):
         if value is not None and (not value or value.startswith("-")):
             # Never let a value reach git (or any tool) where it could be read as an option.
@@ -60,35 +60,129 @@ def open_template(source: str, checkout: str | None = None) -> Iterator[Template
             raise TemplateSourceError(f"template folder {shown(str(path))} does not exist")
         yield load_template(path, str(path.resolve()))
         return
-    clone_dir = Path(tempfile.mkdtemp(prefix="plscaffold-template-")).resolve()
-    try:
+    with _hang_up_unwinds():
+        clone_dir = Path(tempfile.mkdtemp(prefix="plscaffold-template-")).resolve()
         try:
-            if is_zip_file(source):
-                repo_dir = _unpack_zip(source, clone_dir)
-            else:
-                with _quiet_cookiecutter():
-                    repo_dir, _ = determine_repo_dir(
-                        template=source, abbreviations={}, clone_to_dir=clone_dir,
-                        checkout=checkout, no_input=True,
-                    )  # fmt: skip
-        except (
-            CookiecutterException, OSError, ValueError, RuntimeError, zipfile.BadZipFile,
-            subprocess.SubprocessError,
-        ) as err:  # fmt: skip
-            raise TemplateSourceError(
-                f"cannot fetch template {shown(source)}: {_fetch_reason(err)}; check the URL "
-                "and that you can reach it (git clone it by hand to see git's own message)"
-            ) from err
-        # A zip names the folder it unpacks to by its first entry, which may climb out
-        # (../../somewhere/): only what was fetched into clone_dir is the template.
-        if not Path(repo_dir).resolve().is_relative_to(clone_dir):
-            raise TemplateSourceError(
-                f"template {shown(source)} unpacks to {Path(repo_dir).resolve()}, outside the "
-                "folder it was fetched into (its first entry climbs out with '..'); refusing it"
-            )
-        yield load_template(Path(repo_dir), source)
+            yield _fetched_template(source, checkout, clone_dir)
+        finally:
+            shutil.rmtree(clone_dir, ignore_errors=True)
+
+
+def _fetched_template(source: str, checkout: str | None, clone_dir: Path) -> Template:
+    """Fetch the template at a repository or zip URL into ``clone_dir``, and load it.
+
+    Raises:
+        TemplateSourceError: fetching fails, or a zip unpacks outside ``clone_dir``.
+    """
+    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.repository import determine_repo_dir, is_zip_file
+
+    try:
+        git_url = _git_url(source)
+        if is_zip_file(source):
+            repo_dir = _unpack_zip(source, clone_dir)
+        elif git_url is not None:
+            repo_dir = _clone_git(git_url, checkout, clone_dir)
+        else:
+            # Mercurial, or a URL cookiecutter names the kind of (it says why it cannot).
+            with _quiet_cookiecutter():
+                repo_dir, _ = determine_repo_dir(
+                    template=source, abbreviations={}, clone_to_dir=clone_dir,
+                    checkout=checkout, no_input=True,
+                )  # fmt: skip
+    except (
+        CookiecutterException, OSError, ValueError, RuntimeError, zipfile.BadZipFile,
+        subprocess.SubprocessError,
+    ) as err:  # fmt: skip
+        raise TemplateSourceError(
+            f"cannot fetch template {shown(source)}: {_fetch_reason(err)}; check the URL "
+            "and that you can reach it (git clone it by hand to see git's own message)"
+        ) from err
+    # A zip names the folder it unpacks to by its first entry, which may climb out
+    # (../../somewhere/): only what was fetched into clone_dir is the template.
+    if not Path(repo_dir).resolve().is_relative_to(clone_dir):
+        raise TemplateSourceError(
+            f"template {shown(source)} unpacks to {Path(repo_dir).resolve()}, outside the "
+            "folder it was fetched into (its first entry climbs out with '..'); refusing it"
+        )
+    return load_template(Path(repo_dir), source)
+
+
+def _git_url(source: str) -> str | None:
+    """Return the URL git fetches a git template from, or None for zip, hg or any other."""
+    from cookiecutter.exceptions import UnknownRepoType
+    from cookiecutter.repository import is_repo_url, is_zip_file
+    from cookiecutter.vcs import identify_repo
+
+    if is_zip_file(source) or not is_repo_url(source):
+        return None
+    try:
+        kind, url = identify_repo(source)  # cookiecutter's rule: git+ or hg+, or a guess
+    except UnknownRepoType:
+        return None
+    return url if kind == "git" else None
+
+
+def _clone_git(url: str, checkout: str | None, clone_dir: Path) -> Path:
+    """Clone ``url`` into ``clone_dir`` with plscaffold's git runner, at ``checkout``.
+
+    The clone is made in ``clone_dir`` (a fresh folder, never where the user stands), with
+    no hook template and none of the user's or the system's git config (see
+    :func:`plscaffold.git.run_git`); a checkout then runs in the clone itself.
+
+    Raises:
+        OSError: git is not installed.
+        subprocess.CalledProcessError: git failed; its output says why.
+    """
+    from plscaffold.git import run_git
+
+    repo_dir = clone_dir / "repository"
+    steps = [(clone_dir, ["clone", "--quiet", "--template=", "--", url, repo_dir.name])]
+    if checkout is not None:
+        # After the ref, `--` keeps git from reading it as a path.
+        steps.append((repo_dir, ["checkout", "--quiet", checkout, "--"]))
+    for cwd, args in steps:
+        done = run_git(cwd, *args, isolated=True)
+        if done is None:
+            raise OSError("git is not installed")
+        if done.returncode != 0:
+            raise subprocess.CalledProcessError(done.returncode, ["git", args[0]], done.stderr)
+    return repo_dir
+
+
+@contextmanager
+def _hang_up_unwinds() -> Iterator[None]:
+    """Treat SIGHUP (a closed terminal) as SIGTERM while a fetched template is on disk.
+
+    SIGHUP's default ends the process at once, before the block that removes the
+    temporary folder runs; with this, it does what SIGTERM's handler does (the command
+    line's unwinds the work and says so), and where SIGTERM has none it is an interrupt
+    as Ctrl-C is. A handler of the program's own (``nohup``'s SIG_IGN) is kept.
+    """
+    installer = os.getpid()
+
+    def hang_up(signum: int, frame: FrameType | None) -> None:
+        handler = signal.getsignal(signal.SIGTERM)
+        if callable(handler):
+            handler(signum, frame)
+        elif os.getpid() == installer:
+            raise KeyboardInterrupt(signum)
+        else:  # a child forked inside the block (the render): it ends as it would have
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGHUP)
+
+    hangup = getattr(signal, "SIGHUP", None)  # None on Windows
+    installed = hangup is not None and signal.getsignal(hangup) is signal.SIG_DFL
+    if hangup is not None and installed:
+        try:
+            signal.signal(hangup, hang_up)
+        except ValueError:  # not the main thread: signals reach the main one
+            installed = False
+    try:
+        yield
     finally:
-        shutil.rmtree(clone_dir, ignore_errors=True)
+        if hangup is not None and installed:
+            signal.signal(hangup, signal.SIG_DFL)
 
 
 def _unpack_zip(source: str, clone_dir: Path) -> Path:
@@ -154,12 +248,16 @@ def _fetch_reason(err: Exception) -> str:
 
 
 def template_commit(template: Template) -> str | None:
-    """Return the commit a cloned git template is at, or None for anything else."""
+    """Return the commit a cloned git template is at, or None for anything else.
+
+    Only a clone plscaffold made is asked: a zip or Mercurial template may hold a
+    ``.git`` of its own, which is the template's word, not a clone's.
+    """
     from plscaffold.git import git_output
 
-    if not (template.root_abspath / ".git").exists():
+    if _git_url(template.ref) is None or not (template.root_abspath / ".git").exists():
         return None
-    commit = (git_output(template.root_abspath, "rev-parse", "HEAD") or "").strip()
+    commit = (git_output(template.root_abspath, "rev-parse", "HEAD", isolated=True) or "").strip()
     return commit or None
 
 
@@ -169,27 +267,30 @@ def newest_tag(source: str) -> str | None:
     Raises:
         TemplateSourceError: the repository cannot be listed, or is not a git one.
     """
-    url = source.removeprefix("git+")
-    if source.startswith("hg+") or source.endswith(".zip"):
+    url = _git_url(source)
+    if url is None:
         raise TemplateSourceError(
             f"{source}: only git templates have tags to update to; pass --checkout REF"
         )
-    from plscaffold.git import git_command, git_environment
+    from plscaffold.git import run_git
 
-    try:
-        listed = subprocess.run(
-            git_command("ls-remote", "--tags", "--refs", "--", url),
-            capture_output=True, text=True, check=False, timeout=120, env=git_environment(),
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as err:
-        raise TemplateSourceError(f"cannot list the tags of {source}: {err}") from err
+    # In a folder of its own: where the user stands, that repository's config would apply.
+    with _hang_up_unwinds(), tempfile.TemporaryDirectory(prefix="plscaffold-template-") as tmp:
+        try:
+            listed = run_git(
+                Path(tmp), "ls-remote", "--tags", "--refs", "--", url, isolated=True, timeout=120
+            )
+        except subprocess.SubprocessError as err:
+            raise TemplateSourceError(f"cannot list the tags of {source}: {err}") from err
+    if listed is None:
+        raise TemplateSourceError(f"cannot list the tags of {source}: git is not installed")
     if listed.returncode != 0:
-        reason = (listed.stderr.strip().splitlines() or ["no reason given"])[-1]
+        stderr = listed.stderr.decode("utf-8", "replace")
+        reason = (stderr.strip().splitlines() or ["no reason given"])[-1]
         raise TemplateSourceError(f"cannot list the tags of {source}: {reason}")
     tags = [
         line.split("refs/tags/", 1)[1]
-        for line in listed.stdout.splitlines()
+        for line in listed.stdout.decode("utf-8", "replace").splitlines()
         if "refs/tags/" in line
     ]
     return newest_version(tags)

@@ -9,11 +9,19 @@ from pathlib import Path
 # A repository's own config (or one a template slipped in) can name programs that git
 # runs on read-only commands: `git status` starts core.fsmonitor, a pager or an external
 # diff may start on output, hooks and credential helpers on others. Each is turned off.
+# Attributes (a repository's .gitattributes or info/attributes) name filter, diff and merge
+# drivers; only the system and user attribute files can be turned off here, the drivers
+# they name are turned off one by one (see _driver_overrides). `status` and `diff` look
+# into submodules by running git there, under a config this process never read.
 SAFE_CONFIG = (
     "core.fsmonitor=false",
     "core.hooksPath=/dev/null",
     "core.pager=cat",
+    "core.attributesFile=/dev/null",
     "diff.external=",
+    "diff.ignoreSubmodules=all",
+    "status.submoduleSummary=false",
+    "submodule.recurse=false",
     "credential.helper=",
     "protocol.ext.allow=never",
 )
@@ -22,9 +30,62 @@ SAFE_ENVIRONMENT = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_ASKPASS": "",
     "SSH_ASKPASS": "",
+    "GIT_ATTR_NOSYSTEM": "1",
     # `git status` would otherwise refresh the index, racing a git command of the user's.
     "GIT_OPTIONAL_LOCKS": "0",
 }
+# Variables that point git at another repository, index or config than the folder it runs
+# in (a git hook that runs plscaffold sets GIT_DIR and GIT_INDEX_FILE), or that name a
+# program: dropped, so git sees only the folder it runs in and the settings here.
+FOREIGN_ENVIRONMENT = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_COMMON_DIR",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_GRAFT_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_SHALLOW_FILE",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_EXTERNAL_DIFF",
+)
+# What a template is fetched by (cookiecutter's repository URLs: file, git, ssh, http(s),
+# and user@host, which is ssh); every other transport, ext:: and remote helpers included,
+# is refused.
+FETCH_PROTOCOLS = ("file", "git", "http", "https", "ssh")
+# A fetch needs no config but what git writes into a fresh clone: the system's and the
+# user's (insteadOf rewrites, core.sshCommand, core.gitProxy, filters) are not read.
+FETCH_ENVIRONMENT = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_SYSTEM": os.devnull,
+    "GIT_CONFIG_GLOBAL": os.devnull,
+}
+# In a project git needs no transport at all: none is allowed, so a rewritten URL, an
+# ssh command, a proxy or a partial clone's lazy fetch never starts.
+PROJECT_PROTOCOLS = ("file", "git", "http", "https", "ssh", "ext", "ftp", "ftps")
+# (section, key) of each setting under `section.<name>.key` that names a program or lets
+# a transport in, and the value that turns it off. An empty command is one git cannot
+# start; a required filter that is off would make the command fail instead.
+_NEUTRAL_VALUES = {
+    ("filter", "clean"): "",
+    ("filter", "smudge"): "",
+    ("filter", "process"): "",
+    ("filter", "required"): "false",
+    ("diff", "command"): "",
+    ("diff", "textconv"): "",
+    ("merge", "driver"): "",
+    ("credential", "helper"): "",
+    ("protocol", "allow"): "never",
+}
+# Commands that run git inside each submodule, whose config names drivers of its own.
+_SUBMODULE_COMMANDS = ("status", "diff")
 
 
 def git_command(*args: str) -> list[str]:
@@ -34,28 +95,133 @@ def git_command(*args: str) -> list[str]:
 
 
 def git_environment() -> dict[str, str]:
-    """Return the environment git runs in: this one, with prompts and pagers off."""
-    return {**os.environ, **SAFE_ENVIRONMENT}
+    """Return the environment git runs in: this one, with prompts, pagers and system
+    attributes off, and nothing that points git at another repository or config."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in FOREIGN_ENVIRONMENT
+        and not name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
+    }
+    return {**environment, **SAFE_ENVIRONMENT}
 
 
-def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
-    """Run ``git ARGS`` in ``cwd`` with every configured program off; None without git."""
+def run_git(
+    cwd: Path, *args: str, isolated: bool = False, timeout: float | None = None
+) -> subprocess.CompletedProcess[bytes] | None:
+    """Run ``git ARGS`` in ``cwd`` with every program a config can name off; None without git.
+
+    Every git command plscaffold runs goes through here.
+
+    Args:
+        cwd: The folder git runs in.
+        args: The git command and its arguments.
+        isolated: Fetch a template, or read the clone plscaffold made of one: ``cwd`` is a
+            fresh temporary folder or that clone. No system or user config is read, no
+            repository above ``cwd`` is found, and only :data:`FETCH_PROTOCOLS` are
+            allowed. Without it (a project, whose repository and user config git needs)
+            no transport is allowed and every driver the config names is turned off.
+        timeout: Seconds git may run.
+
+    Returns:
+        What git did; without ``isolated``, the failed listing of the config instead
+        where git could not list it (so nothing ran that it might name).
+
+    Raises:
+        subprocess.TimeoutExpired: git ran past ``timeout``.
+    """
+    environment = git_environment()
+    if isolated:
+        environment.update(FETCH_ENVIRONMENT)
+        # A temporary folder may lie inside someone's repository: git stops looking at cwd.
+        environment["GIT_CEILING_DIRECTORIES"] = str(Path(cwd).resolve().parent)
+        settings = [
+            "protocol.allow=never",
+            *(f"protocol.{p}.allow=always" for p in FETCH_PROTOCOLS),
+        ]
+    else:
+        settings = [
+            "protocol.allow=never",
+            *(f"protocol.{p}.allow=never" for p in PROJECT_PROTOCOLS),
+        ]
+        overrides = _driver_overrides(cwd, environment, settings)
+        if not isinstance(overrides, dict):
+            return overrides
+        environment["GIT_CONFIG_COUNT"] = str(len(overrides))
+        for index, (name, value) in enumerate(overrides.items()):
+            environment[f"GIT_CONFIG_KEY_{index}"] = name
+            environment[f"GIT_CONFIG_VALUE_{index}"] = value
+        args = _without_submodules(args)
+    options = [part for setting in settings for part in ("-c", setting)]
+    return _run(cwd, [*options, *args], environment, timeout)
+
+
+def _without_submodules(args: tuple[str, ...]) -> tuple[str, ...]:
+    """Return ``args`` with ``--ignore-submodules=all`` after a ``status`` or ``diff``.
+
+    A submodule's own ``ignore`` setting in ``.gitmodules`` outranks
+    ``diff.ignoreSubmodules``; only the command's option outranks it.
+    """
+    at = 0
+    while at + 1 < len(args) and args[at] == "-c":  # git's own options come first
+        at += 2
+    if at < len(args) and args[at] in _SUBMODULE_COMMANDS:
+        return (*args[: at + 1], "--ignore-submodules=all", *args[at + 1 :])
+    return args
+
+
+def _run(
+    cwd: Path, args: list[str], environment: dict[str, str], timeout: float | None
+) -> subprocess.CompletedProcess[bytes] | None:
+    """Run ``git_command(ARGS)`` in ``cwd`` with ``environment``; None without git."""
     try:
         return subprocess.run(
             git_command(*args),
             cwd=cwd,
             capture_output=True,
             check=False,
-            env=git_environment(),
+            env=environment,
             stdin=subprocess.DEVNULL,
+            timeout=timeout,
         )
     except OSError:
         return None
 
 
-def git_output(root_abspath: Path, *args: str) -> str | None:
-    """Return what ``git ARGS`` prints in ``root_abspath``, or None without git or a work tree."""
-    result = run_git(root_abspath, *args)
+def _driver_overrides(
+    cwd: Path, environment: dict[str, str], settings: list[str]
+) -> dict[str, str] | subprocess.CompletedProcess[bytes] | None:
+    """Return a neutral value for each setting in git's config at ``cwd`` that names a
+    driver, a credential helper or a transport (see ``_NEUTRAL_VALUES``).
+
+    git has no switch to ignore a repository's config, and a driver is named by any name
+    the attributes choose, so the names come from the config itself. They are passed
+    back through ``GIT_CONFIG_KEY_<n>``, which takes a name as it is: ``-c`` would split
+    a name holding ``=`` (``[filter "a=b"]``) at it.
+
+    Returns:
+        The overrides; or git's failed listing, or None without git.
+    """
+    options = [part for setting in settings for part in ("-c", setting)]
+    listed = _run(cwd, [*options, "config", "--list", "--name-only", "-z"], environment, None)
+    if listed is None or listed.returncode != 0:
+        return listed
+    overrides = {}
+    for name in os.fsdecode(listed.stdout).split("\0"):
+        section, _, rest = name.partition(".")
+        subsection, dot, key = rest.rpartition(".")
+        value = _NEUTRAL_VALUES.get((section.lower(), key.lower()))
+        if dot and subsection and value is not None:
+            overrides[name] = value
+    return overrides
+
+
+def git_output(root_abspath: Path, *args: str, isolated: bool = False) -> str | None:
+    """Return what ``git ARGS`` prints in ``root_abspath``, or None without git or a work tree.
+
+    ``isolated`` is :func:`run_git`'s: for the clone plscaffold made of a template.
+    """
+    result = run_git(root_abspath, *args, isolated=isolated)
     if result is None or result.returncode != 0:
         return None
     return result.stdout.decode("utf-8", "replace")

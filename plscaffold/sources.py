@@ -465,7 +465,12 @@ def _refuse_template_downgrade(
     """
     from plscaffold.git import git_output
 
-    older = git_output(template.root_abspath, "merge-base", "--is-ancestor", commit, recorded)
+    # `recorded` comes from the project's answers file: after --end-of-options it is a
+    # commit to git, never an option.
+    older = git_output(
+        template.root_abspath, "merge-base", "--is-ancestor", "--end-of-options", commit,
+        recorded, isolated=True,
+    )  # fmt: skip
     if older is not None:
         raise DowngradeError(
             f"{template.ref} at {checkout or commit[:12]} ({commit[:12]}) is older than the "
