@@ -14,11 +14,12 @@ import pickle
 import select
 import signal
 import struct
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from plscaffold.errors import PlscaffoldError, TemplateError, failure
+from plscaffold.errors import PlscaffoldError, TemplateError, failure, one_line
 
 T = TypeVar("T")
 Report = Callable[[str], None]
@@ -30,6 +31,7 @@ DEFAULT_SECONDS = 20
 MEMORY_BYTES = 2 << 30
 """Memory the rendering may take beyond what the process held when it started."""
 _HEADER = struct.Struct("!Q")
+_PR_SET_PDEATHSIG = 1
 
 
 class _OutOfTime(BaseException):
@@ -73,6 +75,7 @@ def run_bounded(work: Callable[[Report], T], what: str) -> T:
     # Ctrl-C or SIGTERM between the fork and the parent's try below would leave the child
     # running: they wait until each side is ready for them.
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    parent_pid = os.getpid()
     try:
         pid = os.fork()
     except OSError as err:  # out of processes or memory: nothing was started
@@ -82,7 +85,8 @@ def run_bounded(work: Callable[[Report], T], what: str) -> T:
         raise TemplateError(f"{what}: cannot start the process that renders it: {err}") from err
     if pid == 0:  # pragma: no cover - the child; coverage cannot follow os._exit
         os.close(read_fd)
-        _child(work, write_fd, seconds, held)
+        _die_with_parent(parent_pid)
+        _child(work, write_fd, seconds, held, what)
     os.close(write_fd)
     received: bytes | None = None
     try:
@@ -98,7 +102,29 @@ def run_bounded(work: Callable[[Report], T], what: str) -> T:
     return result
 
 
-def _child(work: Callable[[Report], Any], write_fd: int, seconds: int, held: set[Any]) -> None:
+def _die_with_parent(parent_pid: int) -> None:  # pragma: no cover - runs in the child
+    """Have the kernel kill this child the moment its parent dies (Linux only).
+
+    A parent killed with SIGKILL (``kill -9``, the out-of-memory killer) cannot stop its
+    child, and the orphan would render on, holding the project's lock, until its CPU budget
+    ran out. Elsewhere that budget is the bound.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        asked = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except Exception:  # no ctypes or C library to ask (the child must not raise here)
+        return
+    if asked and os.getppid() != parent_pid:  # the parent died before the request
+        os._exit(1)
+
+
+def _child(
+    work: Callable[[Report], Any], write_fd: int, seconds: int, held: set[Any], what: str
+) -> None:
     """Run ``work`` under the limits, send each report and the outcome, and exit."""
     status = 1
     where: list[str] = []
@@ -107,7 +133,9 @@ def _child(work: Callable[[Report], Any], write_fd: int, seconds: int, held: set
 
             def send(message: tuple[str, Any]) -> None:
                 data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-                channel.write(_HEADER.pack(len(data)) + data)
+                # Two writes: joining them would copy a large rendering once more.
+                channel.write(_HEADER.pack(len(data)))
+                channel.write(data)
                 channel.flush()
 
             def report(at: str) -> None:
@@ -126,13 +154,25 @@ def _child(work: Callable[[Report], Any], write_fd: int, seconds: int, held: set
                 message = ("error", TemplateError(failure(where[0] if where else "", err)))
             try:
                 send(message)
-            except (MemoryError, pickle.PicklingError, TypeError) as err:
-                send(("error", TemplateError(f"the rendering could not be sent back: {err}")))
+            except Exception as err:  # MemoryError, or what pickling a value can raise
+                send(("error", TemplateError(_unsent(what, err))))
             status = 0
     except BaseException:
         status = 1
     finally:
         os._exit(status)
+
+
+def _unsent(what: str, err: BaseException) -> str:
+    """Return why the child could not send its outcome, as one line naming the reason."""
+    if isinstance(err, MemoryError):
+        reason = (
+            "it needs more memory than rendering a template may take (too many or too "
+            "large files?); fix the template, or pass --trust to render it in this process"
+        )
+    else:
+        reason = f"{type(err).__name__}: {one_line(str(err)) or 'no reason given'}"
+    return f"{what}: the rendering could not be sent back: {reason}"
 
 
 def _limit(seconds: int) -> None:

@@ -86,6 +86,11 @@ class ExperimentError(UserError):
     """Raised for an experiment name, parent or setting the project cannot take."""
 
 
+class ProjectFileError(UserError):
+    """Raised when a project's YAML file is one plscaffold will not read: a link, a pipe or
+    device, too large, not UTF-8, nested too deeply, or with aliases that expand too far."""
+
+
 class ProjectEnvironmentError(UserError):
     """Raised when the project's own entry point cannot run in this Python."""
 

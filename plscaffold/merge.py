@@ -294,6 +294,38 @@ class RemovedDefinition:
     now_in: str | None
 
 
+def _conflict_sides(text: str) -> list[tuple[str, str]]:
+    """Return the user's and the template's side of each conflict plscaffold marked.
+
+    One pass over the lines: a start marker that is never closed costs nothing more,
+    where a pattern searching ahead from each would scan the rest of the text per marker
+    (40,000 of them: minutes). A start marker inside the user's side, or a middle one
+    inside the template's, is that side's text.
+    """
+    start, middle, end = f"<<<<<<< {YOURS_LABEL}", "=======", f">>>>>>> {TEMPLATE_LABEL}"
+    sides: list[tuple[str, str]] = []
+    yours: list[str] | None = None
+    theirs: list[str] | None = None
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        whole = line + "\n" if index < len(lines) - 1 else line
+        bare = line.removesuffix("\r")
+        if yours is None:
+            if bare == start and whole.endswith("\n"):
+                yours = []
+        elif theirs is None:
+            if bare == middle and whole.endswith("\n"):
+                theirs = []
+            else:
+                yours.append(whole)
+        elif line.startswith(end):
+            sides.append(("".join(yours), "".join(theirs)))
+            yours = theirs = None
+        else:
+            theirs.append(whole)
+    return sides
+
+
 def removed_code(
     relpath: str, merged: bytes, base: bytes, rendering: dict[str, RenderedFile]
 ) -> list[RemovedDefinition] | None:
@@ -306,15 +338,7 @@ def removed_code(
         ``rendering`` (other than ``relpath``) that now defines it.
     """
     text = merged.decode("utf-8", "replace")
-    yours_sides = [
-        yours
-        for yours, template in re.findall(
-            rf"^<<<<<<< {YOURS_LABEL}\r?\n(.*?)^=======\r?\n(.*?)^>>>>>>> {TEMPLATE_LABEL}",
-            text,
-            flags=re.MULTILINE | re.DOTALL,
-        )
-        if not template.strip()
-    ]
+    yours_sides = [yours for yours, template in _conflict_sides(text) if not template.strip()]
     if not yours_sides:
         return None
     found = []

@@ -24,33 +24,40 @@ A < version <= B (every one up to B for a project made before template versions)
   rendered).
 - ``moved_keys``: dotted keys of the YAML files under ``configs/`` (generated configs,
   experiments and the user's own) move to their new place, in the user's file and its
-  pristine copy alike, so an edited value follows its key.
+  pristine copy alike, so an edited value follows its key. A config is read within
+  :mod:`plscaffold.yaml_reader`'s bounds (its size, what its aliases expand to).
 - ``dropped_keys``: dotted keys removed from the same YAML files (a setting the new
   version's code makes itself), so that its default applies.
 - ``pinned_answers``: recorded with this value where the project records none, so that a
   default the template changed does not change an existing project's architecture or
-  training.
+  training. A value is checked as an answer when the migrations are read: one the
+  answers file could not read back (nested too deeply) is refused before anything is
+  written.
 - ``when``: the migration applies only to projects whose recorded answers are among
   these values (a value, or a list of them), as a layout that only some answers render.
 - ``unloadable_checkpoints``: ``{"paths": [globs], "reason": text}``, checkpoints of the
   project (found by the globs) that the new version's code cannot load, and why:
   ``update`` names them (``--dry-run`` and ``status`` before anything is written); they
-  are never changed.
+  are never changed. The globs are matched in one walk of the project, bounded in depth
+  and in what it names (see :func:`unloadable_checkpoints`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.version import Version
 
-from plscaffold.answers import check_version
+from plscaffold.answers import check_answer, check_version
 from plscaffold.errors import TemplateError
-from plscaffold.render import check_relpath
+from plscaffold.paths import check_relpath, reserved_folder
 from plscaffold.templates import Template, read_variables
 from plscaffold.versions import between
 
@@ -151,6 +158,14 @@ def read_migrations(template: Template) -> list[Migration]:
         pinned = item.get("pinned_answers", {})
         if not isinstance(pinned, dict):
             raise TemplateError(f"{at}: pinned_answers must map answers to values")
+        for name, value in pinned.items():
+            try:
+                check_answer(value)  # it is written to the answers file as it is
+            except ValueError as err:
+                raise TemplateError(
+                    f"{at}: pinned_answers {name[:40]!r}: {err}, more than an answers file "
+                    "holds; pin a flatter value"
+                ) from err
         when = item.get("when", {})
         if not isinstance(when, dict):
             raise TemplateError(f"{at}: when must map answers to a value or a list of them")
@@ -180,28 +195,106 @@ def _checkpoints(raw: Any, where: str) -> tuple[tuple[str, ...], str] | None:
         and reason
     ):
         raise TemplateError(f'{where} must be {{"paths": [globs], "reason": text}}')
+    if len(paths) > MAX_CHECKPOINT_GLOBS:
+        raise TemplateError(
+            f"{where} names {len(paths)} globs, more than the {MAX_CHECKPOINT_GLOBS} it may; "
+            "match the checkpoints with fewer, using ** and *"
+        )
     for pattern in paths:
-        check_relpath(pattern)
+        depth = len(PurePosixPath(check_relpath(pattern)).parts)
+        if depth > MAX_CHECKPOINT_DEPTH:
+            raise TemplateError(
+                f"{where}: {pattern[:60]!r} is {depth} names deep, more than the "
+                f"{MAX_CHECKPOINT_DEPTH} a glob may be; shorten it (** matches any folders)"
+            )
     return tuple(paths), reason
+
+
+MAX_CHECKPOINT_GLOBS = 100
+"""Globs one ``unloadable_checkpoints`` may name: a template needs one or two."""
+MAX_CHECKPOINT_DEPTH = 32
+"""Names a glob may have, and folders below the project root that are searched."""
+MAX_CHECKPOINTS = 1_000
+"""Checkpoints named at most: the search stops at as many."""
 
 
 def unloadable_checkpoints(migrations: Iterable[Migration], root_abspath: Path) -> dict[str, str]:
     """Return the project's checkpoints a pending migration says will not load, and why.
 
-    Links, and anything under ``.plscaffold/``, are left out.
+    One walk of the project matches every glob (``**`` any folders, ``*`` any name inside
+    one), so many ``**`` cost no more than one; it enters only folders a glob can still
+    match, down to :data:`MAX_CHECKPOINT_DEPTH`, and stops at :data:`MAX_CHECKPOINTS`.
+    Links (files and folders), ``.git/`` and ``.plscaffold/`` are left out. A checkpoint
+    matched by several globs gets the reason of the first, in migration order.
     """
-    found: dict[str, str] = {}
+    globs: list[tuple[tuple[str, ...], str]] = []
     for migration in migrations:
-        if migration.unloadable_checkpoints is None:
-            continue
-        patterns, reason = migration.unloadable_checkpoints
-        for pattern in patterns:
-            for path in sorted(root_abspath.glob(pattern)):
-                relpath = path.relative_to(root_abspath).as_posix()
-                if path.is_symlink() or not path.is_file() or relpath.startswith(".plscaffold/"):
-                    continue
-                found.setdefault(relpath, reason)
-    return found
+        if migration.unloadable_checkpoints is not None:
+            patterns, reason = migration.unloadable_checkpoints
+            globs += [(PurePosixPath(pattern).parts, reason) for pattern in patterns]
+    if not globs:
+        return {}
+    found: dict[tuple[str, ...], int] = {}  # a checkpoint's names -> its first glob
+    start = [_glob_states(parts, {0}) for parts, _ in globs]
+    folders: list[tuple[Path, tuple[str, ...], list[frozenset[int]]]] = [(root_abspath, (), start)]
+    while folders and len(found) < MAX_CHECKPOINTS:
+        folder_abspath, names, states = folders.pop()
+        try:
+            with os.scandir(folder_abspath) as entries:
+                listed = sorted(entries, key=lambda entry: entry.name)
+        except OSError:
+            continue  # unreadable, or gone meanwhile: nothing in it to name
+        for entry in listed:
+            if entry.is_symlink() or reserved_folder(entry.name) is not None:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                inner = [
+                    _glob_states(parts, _descend(parts, at, entry.name))
+                    for (parts, _), at in zip(globs, states, strict=True)
+                ]
+                if len(names) < MAX_CHECKPOINT_DEPTH and any(inner):
+                    folders.append((Path(entry.path), (*names, entry.name), inner))
+            elif entry.is_file(follow_symlinks=False):
+                matched = next(
+                    (
+                        index
+                        for index, ((parts, _), at) in enumerate(zip(globs, states, strict=True))
+                        if _names_file(parts, at, entry.name)
+                    ),
+                    None,
+                )
+                if matched is not None and len(found) < MAX_CHECKPOINTS:
+                    found[(*names, entry.name)] = matched
+    ordered = sorted(found.items(), key=lambda item: (item[1], item[0]))
+    return {"/".join(names): globs[index][1] for names, index in ordered}
+
+
+def _glob_states(parts: tuple[str, ...], at: set[int]) -> frozenset[int]:
+    """Return ``at`` (how many of a glob's names the folders so far used up) with the
+    positions past each ``**``, which may match no folder at all."""
+    states = set(at)
+    for position in sorted(at):
+        while position < len(parts) and parts[position] == "**":
+            position += 1
+            states.add(position)
+    return frozenset(states)
+
+
+def _descend(parts: tuple[str, ...], at: frozenset[int], name: str) -> set[int]:
+    """Return where a glob stands inside folder ``name``: a ``**`` takes it and stays, any
+    other name but the last (which matches the file) takes it if it matches."""
+    return {
+        position if parts[position] == "**" else position + 1
+        for position in at
+        if position < len(parts) - 1
+        and (parts[position] == "**" or fnmatch.fnmatchcase(name, parts[position]))
+    }
+
+
+def _names_file(parts: tuple[str, ...], at: frozenset[int], name: str) -> bool:
+    """Whether a glob standing at ``at`` in a folder matches its file ``name``."""
+    last = len(parts) - 1
+    return last in at and parts[last] != "**" and fnmatch.fnmatchcase(name, parts[last])
 
 
 def pending_migrations(
@@ -282,19 +375,31 @@ def is_config(relpath: str) -> bool:
     return relpath.startswith(CONFIGS_RELPATH + "/") and relpath.endswith((".yaml", ".yml"))
 
 
-def move_keys(content: bytes, migrations: Iterable[Migration]) -> tuple[bytes, list[str]]:
+def move_keys(
+    content: bytes, migrations: Iterable[Migration], where: str = "a config"
+) -> tuple[bytes, list[str]]:
     """Return a config with every pending key moved or dropped, and the changes it could
     not make (``old -> new``, ``key (removed)``).
 
-    Raises nothing: a file that is not UTF-8 or not block YAML is returned as it is, with
-    the keys it holds that could not move named, for the user to move by hand.
+    A file that is not UTF-8 or not block YAML is returned as it is, with the keys it
+    holds that could not move named, for the user to move by hand.
+
+    Raises:
+        ProjectFileError: the config is larger than a YAML file plscaffold reads, or its
+            aliases expand too far (see :mod:`plscaffold.yaml_reader`): each move loads it
+            again, so it is refused, named by ``where``, before the first.
     """
+    import yaml
+
     from plscaffold.yaml_keys import drop_key, move_key
+    from plscaffold.yaml_reader import load_yaml
 
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         return content, []
+    with contextlib.suppress(yaml.YAMLError):  # not YAML: each move below is refused, named
+        load_yaml(text, where)
     refused = []
     for migration in migrations:
         for old, new in migration.moved_keys:

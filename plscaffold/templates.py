@@ -149,14 +149,52 @@ def template_components(template: Template) -> dict[str, list[str]]:
     return _path_sets(template, COMPONENTS_VARIABLE)
 
 
+MAX_METADATA_BYTES = 1 << 20
+"""The largest template file plscaffold reads in its own process (``cookiecutter.json``):
+the bundled one is 5 KB, and each command reads it again."""
+
+
+def read_metadata(path: Path) -> str:
+    """Return the text of a template's metadata file, read only if it is small and regular.
+
+    The template's files are rendered in a bounded child; its metadata is read here, in
+    plscaffold's own process, so a 400 MB file or a pipe must be refused before reading.
+
+    Raises:
+        TemplateError: the file is not a regular file, is larger than
+            :data:`MAX_METADATA_BYTES`, or is not UTF-8.
+        OSError: the file cannot be opened.
+    """
+    import os
+    import stat
+
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise TemplateError(
+                f"{path} is not a regular file (a pipe or device?); fix the template"
+            )
+        data = handle.read(MAX_METADATA_BYTES + 1)
+    if len(data) > MAX_METADATA_BYTES:
+        raise TemplateError(
+            f"{path} is larger than the {MAX_METADATA_BYTES >> 20} MiB a template's "
+            f"{path.name} may be; keep large data out of it (a file the template copies)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TemplateError(f"cannot read {path}: it is not UTF-8 (byte {err.start})") from err
+
+
 def read_variables(template: Template) -> dict[str, Any]:
     """Return the raw variables of ``cookiecutter.json``, in file order.
 
     Raises:
-        TemplateError: the file is not valid JSON or not an object.
+        TemplateError: the file is larger than :data:`MAX_METADATA_BYTES`, not a regular
+            file, not valid JSON, or not an object.
     """
     try:
-        variables = json.loads(template.context_file_abspath.read_text(encoding="utf-8"))
+        variables = json.loads(read_metadata(template.context_file_abspath))
     except RecursionError as err:
         raise TemplateError(
             f"cannot read {template.context_file_abspath}: its values nest too deeply"

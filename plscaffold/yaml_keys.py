@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from plscaffold.errors import ProjectFileError
 from plscaffold.experiments.configs import flatten
+from plscaffold.yaml_reader import load_yaml
 
 _KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_][A-Za-z0-9_.+-]*):(?:[ \t]|$)")
 
@@ -115,10 +117,11 @@ def _cut(lines: list[str], path: list[str]) -> list[str] | None:
 
 
 def _load_flat(text: str) -> dict[str, Any] | None:
-    """Return a YAML text's keys flattened (``a.b``), or None if it does not load."""
+    """Return a YAML text's keys flattened (``a.b``), or None if it does not load, or
+    would not load within :mod:`plscaffold.yaml_reader`'s bounds (aliases expanding far)."""
     try:
-        tree = yaml.safe_load(text)
-    except yaml.YAMLError:
+        tree = load_yaml(text, "the config")
+    except (yaml.YAMLError, ProjectFileError):
         return None
     return flatten(tree) if isinstance(tree, dict) else {}
 

@@ -157,8 +157,17 @@ LAUGHS = (
             ["experiment", "sweep", "s", "--grid", "model.lr=&x 1,*x"],
             "aliases (*name) are not accepted",
         ),
+        (["experiment", "new", "x", "--set", "a=" + "[" * 5000], "it nests too deeply"),
+        (["experiment", "sweep", "s", "--grid", "a=" + "[" * 5000], "it nests too deeply"),
+        (
+            ["experiment", "sweep", "s", "--optuna", "2", "--range", "a=" + "[" * 5000 + ":1"],
+            "it nests too deeply",
+        ),
     ],
-    ids=["set", "grid", "range", "billion-laughs", "alias-in-grid"],
+    ids=[
+        *("set", "grid", "range", "billion-laughs", "alias-in-grid"),
+        *("deep-set", "deep-grid", "deep-range"),
+    ],
 )
 def test_a_yaml_error_in_a_value_is_one_line(
     runner: CliRunner, project: Path, command: list[str], reason: str
@@ -172,3 +181,117 @@ def test_a_yaml_error_in_a_value_is_one_line(
     assert "the value is not valid YAML" in result.stderr and reason in result.stderr
     assert "^" not in result.stderr
     assert tree_state(project) == before
+
+
+def _mapping_bomb(levels: int) -> str:
+    """Return YAML whose last mapping names the one before it ten times, ``levels`` deep:
+    ten to the power ``levels`` keys once its aliases are expanded."""
+    keys = [f"k{i}" for i in range(10)]
+    lines = ["m0: &m0 {" + ", ".join(f"{key}: 0" for key in keys) + "}"]
+    lines += [
+        f"m{level}: &m{level} {{" + ", ".join(f"{key}: *m{level - 1}" for key in keys) + "}"
+        for level in range(1, levels)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("command", ["list", "compare"])
+def test_an_alias_bomb_in_a_projects_yaml_is_refused_by_name(
+    runner: CliRunner, project: Path, command: str
+) -> None:
+    """Five levels (a hundred thousand keys) are few enough for the unbounded reading to
+    finish, and take in; ten would take gigabytes. Either is refused before it expands."""
+    import yaml
+
+    experiments = project / "configs" / "experiments"
+    experiments.mkdir(parents=True, exist_ok=True)
+    bomb = _mapping_bomb(5)
+    if command == "list":
+        (experiments / "bomb.yaml").write_text(bomb)
+        args = ["experiment", "list"]
+    else:
+        lineage = {"lineage": {"parent": "default"}}
+        (experiments / "small.yaml").write_text(yaml.safe_dump(lineage))
+        run = project / "logs" / "small" / "version_0"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(bomb)
+        (run / "metrics.csv").write_text("epoch,step,val_acc\n0,9,0.5\n")
+        args = ["experiment", "compare", "small", "--json"]
+    before = tree_state(project)
+
+    result = runner.invoke(app, [*args, "--project", str(project)])
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "YAML aliases (*name) expand to more than 100000 values" in result.stderr
+    assert ("bomb.yaml" if command == "list" else "config.yaml") in result.stderr
+    assert tree_state(project) == before
+
+
+def test_an_experiment_file_that_is_a_link_is_refused_not_followed(
+    runner: CliRunner, project: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("lineage: {parent: default}\n")
+    experiments = project / "configs" / "experiments"
+    experiments.mkdir(parents=True, exist_ok=True)
+    (experiments / "linked.yaml").symlink_to(elsewhere)
+
+    result = runner.invoke(app, ["experiment", "list", "--project", str(project)])
+
+    assert result.exit_code == 2, result.output
+    assert "linked.yaml is a symbolic link" in result.stderr
+    assert "replace the link with the file itself" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "link", "large", "bomb", "cycle", "deep"])
+def test_the_project_yaml_reader_refuses_what_it_cannot_read_in_bounds(
+    tmp_path: Path, kind: str
+) -> None:
+    """A pipe would hang the reading and ``/dev/zero`` fill memory: neither is read; ten
+    levels of aliases (ten billion keys) are refused by a walk of the text's own nodes."""
+    import os
+
+    from plscaffold.errors import ProjectFileError
+    from plscaffold.yaml_reader import MAX_YAML_BYTES, read_yaml_file
+
+    path = tmp_path / "x.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "link":
+        (tmp_path / "real.yaml").write_text("a: 1\n")
+        path.symlink_to(tmp_path / "real.yaml")
+    elif kind == "large":
+        path.write_text("a: " + "x" * MAX_YAML_BYTES + "\n")
+    elif kind == "bomb":
+        path.write_text(_mapping_bomb(10))
+    elif kind == "cycle":
+        path.write_text("a: &a [1, *a]\n")
+    else:
+        path.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    reasons = {
+        "fifo": "is not a regular file",
+        "dev-zero": "is a symbolic link",
+        "link": "is a symbolic link",
+        "large": "is larger than the 1 MiB a YAML file plscaffold reads may be",
+        "bomb": "YAML aliases (*name) expand to more than 100000 values",
+        "cycle": "refers to a value it lies in",
+        "deep": "nests its YAML too deeply",
+    }
+
+    with pytest.raises(ProjectFileError, match=reasons[kind].replace("(*name)", r"\(\*name\)")):
+        read_yaml_file(path, "x.yaml")
+
+
+def test_the_project_yaml_reader_keeps_the_aliases_a_config_may_share(tmp_path: Path) -> None:
+    from plscaffold.yaml_reader import read_yaml_file
+
+    path = tmp_path / "x.yaml"
+    path.write_text("base: &base {lr: 0.1, k: [1, 2]}\nother:\n  <<: *base\n  k: [3]\n")
+
+    assert read_yaml_file(path) == {
+        "base": {"lr": 0.1, "k": [1, 2]},
+        "other": {"lr": 0.1, "k": [3]},
+    }

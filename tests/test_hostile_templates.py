@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from plscaffold.bounds import SECONDS_VARIABLE
-from tests.conftest import make_template, new_from_template
+from plscaffold.cli import app
+from tests.conftest import make_template, new_from_template, tree_state
 
 LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
 
@@ -76,7 +77,7 @@ def test_rendered_text_has_a_cap(
     result = new_from_template(runner, template, tmp_path)
 
     assert result.exit_code == 1, result.output
-    assert "f2.txt: the template renders more than 1 MiB of text" in result.stderr
+    assert "f2.txt: the template renders more than 1 MiB of files" in result.stderr
     assert not (tmp_path / "proj").exists()
 
 
@@ -191,6 +192,65 @@ def test_a_cookiecutter_json_nested_too_deeply_is_one_line(
     assert result.stderr.count("\n") == 1
 
 
+def test_a_cookiecutter_json_over_its_cap_is_refused_before_it_is_parsed(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """``cookiecutter.json`` is read in plscaffold's own process, unbounded: 400 MB took
+    1.2 GB there. A file over the cap is refused by its size, unread."""
+    from plscaffold.templates import MAX_METADATA_BYTES
+
+    padding = "a" * MAX_METADATA_BYTES
+    template = make_template(tmp_path / "t", {"a.txt": b"x"}, {"project_name": "x", "p": padding})
+
+    result = new_from_template(runner, template, tmp_path)
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert (
+        "cookiecutter.json is larger than the 1 MiB a template's cookiecutter.json may be"
+    ) in result.stderr
+    assert not (tmp_path / "proj").exists()
+
+
+def test_copied_files_count_toward_the_rendering_cap(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file and links to it, copied without rendering, are each a file of the project."""
+    monkeypatch.setattr("plscaffold.render.MAX_RENDERED_BYTES", 1 << 20)
+    variables = {"project_name": "x", "_copy_without_render": ["data"]}
+    template = make_template(tmp_path / "t", {"data/big.bin": b"\0" * 300_000}, variables)
+    data = template / "{{cookiecutter.project_name}}" / "data"
+    for index in range(5):
+        (data / f"link{index}.bin").symlink_to("big.bin")
+
+    result = new_from_template(runner, template, tmp_path)
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "link2.bin: the template renders more than 1 MiB of files" in result.stderr
+    assert not (tmp_path / "proj").exists()
+
+
+def test_a_rendering_that_cannot_be_sent_back_says_why() -> None:
+    """The child's rendering is pickled to the parent; a MemoryError there has no text of
+    its own, so the message gives the reason itself."""
+    from plscaffold.bounds import run_bounded
+    from plscaffold.errors import TemplateError
+
+    class Unsendable:
+        def __reduce__(self) -> str:
+            raise MemoryError
+
+    with pytest.raises(TemplateError) as raised:
+        run_bounded(lambda report: Unsendable(), "t")
+
+    assert str(raised.value) == (
+        "t: the rendering could not be sent back: it needs more memory than rendering a "
+        "template may take (too many or too large files?); fix the template, or pass "
+        "--trust to render it in this process"
+    )
+
+
 def test_a_nul_byte_in_a_rendered_path_is_named(runner: CliRunner, tmp_path: Path) -> None:
     files = {"{{ cookiecutter.n }}.txt": b"x"}
     template = make_template(tmp_path / "t", files, {"project_name": "x", "n": "a\x00b"})
@@ -240,3 +300,110 @@ def test_a_signal_while_a_template_renders_stops_the_child_too(tmp_path: Path) -
     assert "Interrupted by SIGTERM; nothing was written." in stderr.decode()
     assert not Path(f"/proc/{child}").exists()  # killed and reaped before the parent left
     assert not (tmp_path / "p").exists()
+
+
+OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # sets the terminal's clipboard to "pwned"
+RED = "\x1b[31m"  # a colour; click strips it only where colour is off
+
+
+def test_a_control_character_rendered_into_a_file_name_is_printed_escaped(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    files = {"{{ cookiecutter.n }}.txt": b"x"}
+    template = make_template(tmp_path / "t", files, {"project_name": "x", "n": f"a{OSC52}b"})
+
+    result = runner.invoke(
+        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)], color=True
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "\n  a\\x1b]52;c;cHduZWQ=\\x07b.txt\n" in result.stdout
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert (tmp_path / "proj" / f"a{OSC52}b.txt").read_bytes() == b"x"  # the file is as named
+
+
+def test_a_control_character_in_a_template_file_name_is_escaped_in_the_error(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    files = {f"{RED}a{OSC52}.txt": b"{{ cookiecutter.missing }}"}
+    template = make_template(tmp_path / "t", files, {"project_name": "x"})
+
+    result = runner.invoke(
+        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)], color=True
+    )
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "/\\x1b[31ma\\x1b]52;c;cHduZWQ=\\x07.txt, line 1: UndefinedError" in result.stderr
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert not (tmp_path / "proj").exists()
+
+
+def test_a_migrations_reason_with_control_characters_is_printed_escaped(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    variables: dict[str, object] = {"project_name": "x", "_template_version": "1.0.0"}
+    template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, variables)
+    made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    assert made.exit_code == 0, made.output
+    project = tmp_path / "proj"
+    (project / "checkpoints").mkdir()
+    (project / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    reason = f"{RED}Old weights.{OSC52}"
+    unloadable = {"paths": ["checkpoints/*.ckpt"], "reason": reason}
+    variables.update(
+        _template_version="1.1.0",
+        _migrations=[{"version": "1.1.0", "unloadable_checkpoints": unloadable}],
+    )
+    make_template(template, {"a.txt": b"a\n"}, variables)
+
+    for command in (["update", "--dry-run"], ["update"]):
+        result = runner.invoke(app, [*command, "--project", str(project)], color=True)
+
+        assert result.exit_code == 0, result.output
+        assert "checkpoints/last.ckpt. \\x1b[31mOld weights.\\x1b]52;c;cHduZWQ=\\x07\n" in (
+            result.stdout
+        )
+        assert "\x1b" not in result.output and "\x07" not in result.output
+
+
+def test_a_rendered_name_longer_than_a_file_system_takes_is_refused_by_name(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    variables: dict[str, object] = {"project_name": "x", "_template_version": "1.0.0"}
+    template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, variables)
+    assert new_from_template(runner, template, tmp_path).exit_code == 0
+    project = tmp_path / "proj"
+    before = tree_state(project)
+    variables.update(_template_version="1.1.0", n="a" * 300)
+    make_template(template, {"{{ cookiecutter.n }}.txt": b"b\n"}, variables)
+    (tmp_path / "again").mkdir()
+
+    for result in (
+        runner.invoke(app, ["update", "--dry-run", "--project", str(project)]),
+        runner.invoke(app, ["update", "--project", str(project)]),
+        new_from_template(runner, template, tmp_path / "again"),
+    ):
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "holds a name of 304 bytes, longer than the 255 a file system takes" in (
+            result.stderr
+        )
+    assert tree_state(project) == before
+    assert list((tmp_path / "again").iterdir()) == []
+
+
+def test_a_rendered_path_nested_too_deeply_is_refused_by_name(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    files = {"{{ cookiecutter.d }}x.txt": b"x"}
+    template = make_template(tmp_path / "t", files, {"project_name": "x", "d": "a/" * 1500})
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = new_from_template(runner, template, out)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "nests 1500 folders deep, more than the 100 plscaffold writes" in result.stderr
+    assert list(out.iterdir()) == []

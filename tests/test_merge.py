@@ -100,3 +100,48 @@ def test_plan_diff_is_a_unified_diff() -> None:
     assert diff.startswith("--- a/f\n+++ b/f\n")
     assert "-five\n+FIVE (template)\n" in diff
     assert plan_diff(plan_file("f", F(BASE), F(BASE), F(BASE))) == ""
+
+
+def test_removed_code_reads_a_flood_of_unclosed_markers_in_one_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pattern searching ahead from each of 100,000 start markers that are never closed
+    scans the rest of the text for each (about ten minutes of CPU); one pass over the lines
+    finds the conflict before them well inside a 60 s budget of the bounded runner."""
+    from plscaffold.bounds import SECONDS_VARIABLE, run_bounded
+    from plscaffold.merge import RemovedDefinition, removed_code
+
+    monkeypatch.setenv(SECONDS_VARIABLE, "60")
+    conflict = b"<<<<<<< yours\ndef gone():\n    return 2\n=======\n>>>>>>> template\n"
+    merged = conflict + b"<<<<<<< yours\n" * 100_000
+    base = b"def gone():\n    return 1\n"
+    rendering = {"a.py": F(b""), "b.py": F(b"def gone():\n    pass\n")}
+
+    found = run_bounded(lambda report: removed_code("a.py", merged, base, rendering), "merge")
+
+    assert found == [RemovedDefinition("def", "gone", "b.py")]
+
+
+@pytest.mark.parametrize(
+    ("merged", "sides"),
+    [
+        (b"<<<<<<< yours\nx\n=======\n>>>>>>> template\n", [("x\n", "")]),
+        (b"<<<<<<< yours\r\nx\r\n=======\r\ny\r\n>>>>>>> template\r\n", [("x\r\n", "y\r\n")]),
+        (
+            b"<<<<<<< yours\n<<<<<<< yours\n=======\n=======\n>>>>>>> template",
+            [("<<<<<<< yours\n", "=======\n")],
+        ),
+        (b"<<<<<<< yours\nx\n=======\n", []),
+        (
+            b"<<<<<<< yours\n=======\n>>>>>>> template\n<<<<<<< yours\n=======\n>>>>>>> template\n",
+            [("", ""), ("", "")],
+        ),
+    ],
+    ids=["empty-template-side", "crlf", "markers-inside-a-side", "unclosed", "two"],
+)
+def test_conflict_sides_read_as_the_markers_lie(
+    merged: bytes, sides: list[tuple[str, str]]
+) -> None:
+    from plscaffold.merge import _conflict_sides
+
+    assert _conflict_sides(merged.decode()) == sides

@@ -175,6 +175,10 @@ def test_a_config_whose_key_cannot_move_is_named_and_left_as_it_was(
     ) in result.output
 
 
+def _unloadable(paths: list[str]) -> list[dict[str, object]]:
+    return [{"version": "1.1.0", "unloadable_checkpoints": {"paths": paths, "reason": "x"}}]
+
+
 @pytest.mark.parametrize(
     ("migrations", "message"),
     [
@@ -186,6 +190,11 @@ def test_a_config_whose_key_cannot_move_is_named_and_left_as_it_was(
         ([{"version": "later"}], "'later' is not a version"),
         ([{"version": "1.1.0", "renamed": {}}], "unknown field renamed"),
         ([{"version": "1.1.0", "moved_keys": {"a": "b c"}}], "are not dotted keys"),
+        (
+            _unloadable(["/".join(["**"] * 33) + "/*.ckpt"]),
+            "is 34 names deep, more than the 32 a glob may be",
+        ),
+        (_unloadable([f"c/{i}.ckpt" for i in range(101)]), "names 101 globs, more than the 100"),
     ],
 )
 def test_a_malformed_migration_is_refused_by_name_and_nothing_is_written(
@@ -392,3 +401,105 @@ def test_a_key_is_dropped_with_what_it_nests_and_nothing_else() -> None:
     assert drop_key("a:\n  b: 1\nc: 2\n", "a.b") == "c: 2\n"
     assert drop_key(YAML, "model.nothing") == YAML
     assert drop_key("model: {hidden_dim: 3}\n", "model.hidden_dim") is None
+
+
+def test_checkpoint_globs_list_each_folder_once_never_through_a_link_and_stop_at_a_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven ``**`` over a folder eight deep list each folder once (a glob per ``**``
+    lists them again and again), and a folder linked from outside is not searched."""
+    import os
+
+    from plscaffold import migrations
+    from plscaffold.migrations import Migration, unloadable_checkpoints
+
+    root = tmp_path / "proj"
+    root.joinpath(*["d"] * 8).mkdir(parents=True)
+    expected = []
+    for depth in range(9):
+        (root.joinpath(*["d"] * depth) / "x.ckpt").write_bytes(b"weights")
+        expected.append("/".join([*["d"] * depth, "x.ckpt"]))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.ckpt").write_bytes(b"not the project's")
+    (root / "linked").symlink_to(outside)
+    (root / ".git").mkdir()
+    (root / ".git" / "b.ckpt").write_bytes(b"git's")
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def counted(path: str) -> object:
+        listed.append(str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    globs = ("/".join(["**"] * 7) + "/*.ckpt", "*/*.ckpt")
+    pending = [Migration("1.1.0", unloadable_checkpoints=(globs, "old weights"))]
+
+    found = unloadable_checkpoints(pending, root)
+
+    assert sorted(found) == sorted(expected)
+    assert set(found.values()) == {"old weights"}
+    assert len(listed) == len(set(listed)) == 9  # the project root and its eight folders
+    monkeypatch.setattr(migrations, "MAX_CHECKPOINTS", 3)
+    assert len(unloadable_checkpoints(pending, root)) == 3
+
+
+def _sequence_bomb(levels: int) -> str:
+    """Return YAML of nested lists naming the one before ten times: ten to the power
+    ``levels`` values once its aliases are expanded."""
+    lines = ["l0: &l0 [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"]
+    lines += [
+        f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 10)}]" for level in range(1, levels)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_config_whose_aliases_expand_too_far_is_refused_before_keys_move(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    """Each key moved loads the config again, and compares what it expands to: five levels
+    (a hundred thousand values) still finish, ten would not; both are refused by name."""
+    _, project = lived_in
+    bomb = project / "configs" / "experiments" / "bomb.yaml"
+    bomb.write_text(_sequence_bomb(5) + "model:\n  hidden_dim: 3\n")
+    before = tree_state(project)
+
+    result = _in(runner, project, "update")
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert (
+        "configs/experiments/bomb.yaml: its YAML aliases (*name) expand to more than 100000 "
+        "values, so it was not read"
+    ) in result.stderr
+    assert tree_state(project) == before
+
+
+def test_a_pinned_answer_the_answers_file_could_not_hold_is_refused_before_writing(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    """Written, a value 40 levels deep would make every later command refuse the answers
+    file; it is refused as the template's migration instead, and the project stays usable."""
+    template, project = lived_in
+    deep: object = "relu"
+    for _ in range(40):
+        deep = [deep]
+    migration = {**MIGRATIONS[0], "pinned_answers": {"layers": deep}}
+    _template(template, "1.1.0", _migrations=[migration], layers="relu")
+    before = tree_state(project)
+
+    result = _in(runner, project, "update")
+
+    assert result.exit_code == TemplateError.exit_code, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert (
+        "1.1.0: pinned_answers 'layers': its values nest more than 30 levels deep, more "
+        "than an answers file holds; pin a flatter value"
+    ) in result.stderr
+    assert tree_state(project) == before
+    flat = {**migration, "pinned_answers": {"layers": [1]}}
+    _template(template, "1.1.0", _migrations=[flat], layers="relu")
+    fixed = _in(runner, project, "update")
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads((project / ANSWERS).read_text())["answers"]["layers"] == [1]

@@ -103,11 +103,14 @@ def read_value(text: str, raw: str) -> Any:
 
     try:
         value = yaml.load(raw, Loader=_value_loader()) if raw.strip() else None
-    except (yaml.YAMLError, ValueError) as err:  # ValueError: an integer too long to read
+    except (yaml.YAMLError, ValueError, RecursionError) as err:  # ValueError: a long integer
         shown = text if len(text) <= 80 else f"{text[:77]}..."
-        raise ExperimentError(
-            f"{shown!r}: the value is not valid YAML: {yaml_reason(err)}"
-        ) from err
+        reason = (
+            "it nests too deeply; write it with fewer levels of [ and {"
+            if isinstance(err, RecursionError)
+            else yaml_reason(err)
+        )
+        raise ExperimentError(f"{shown!r}: the value is not valid YAML: {reason}") from err
     if isinstance(value, str) and _FLOAT.fullmatch(value):
         value = float(value)  # YAML 1.1 reads 1e-3 as a string; users mean a number
     return value
@@ -190,15 +193,19 @@ def builtin_experiments() -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Return a YAML file's mapping.
+    """Return a YAML file's mapping, read within :mod:`plscaffold.yaml_reader`'s bounds.
 
     Raises:
         ExperimentError: the file cannot be read or does not hold a mapping.
+        ProjectFileError: the file is a link, a pipe or device, too large, or its aliases
+            expand too far.
     """
     import yaml
 
+    from plscaffold.yaml_reader import read_yaml_file
+
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = read_yaml_file(path) or {}
     except (OSError, yaml.YAMLError) as err:
         raise ExperimentError(f"cannot read {path}: {yaml_reason(err)}") from err
     if not isinstance(loaded, dict):

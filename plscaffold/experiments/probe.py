@@ -177,10 +177,14 @@ def probe_schema(root_abspath: Path, package: str) -> dict[str, Any]:
 
 
 def resolved_mapping(result: dict[str, Any]) -> dict[str, Any]:
-    """Return the config a :func:`resolve_configs` result printed, as a mapping."""
-    import yaml
+    """Return the config a :func:`resolve_configs` result printed, as a mapping.
 
-    loaded = yaml.safe_load(result["config"]) or {}
+    Raises:
+        ProjectFileError: the printed config's aliases expand too far.
+    """
+    from plscaffold.yaml_reader import load_yaml
+
+    loaded = load_yaml(str(result["config"]), "the config the project's entry point printed") or {}
     return loaded if isinstance(loaded, dict) else {}
 
 
