@@ -293,3 +293,34 @@ def test_unwritable_output_folder_is_refused(runner: CliRunner, read_only_dir: P
     assert f"cannot write the project into {read_only_dir / 'sub'}" in result.stderr
     assert "choose a folder you can write to with --output-dir" in result.stderr
     assert tree_state(read_only_dir.parent) == before
+
+
+def test_printed_names_show_control_characters_escaped_in_aligned_columns(
+    runner: CliRunner, project: Path
+) -> None:
+    experiments = project / "configs" / "experiments"
+    experiments.mkdir()
+    (experiments / "a\x1b[2J\u202eb.yaml").write_text("trainer:\n  max_epochs: 2\n")
+    (experiments / "plain.yaml").write_text("trainer:\n  max_epochs: 3\n")
+
+    result = runner.invoke(app, ["experiment", "list", "--project", str(project)], color=True)
+
+    assert result.exit_code == 0, result.output
+    header, first, second = result.stdout.splitlines()
+    assert first.startswith("a\\x1b[2J\\u202eb  default  ") and second.startswith("plain")
+    assert len({line.index("parent" if line is header else "default") for line in
+                (header, first, second)}) == 1  # fmt: skip
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+
+
+def test_an_output_folder_nested_too_deeply_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["a"] * 1500)
+
+    result = runner.invoke(app, ["new", "p", "-o", str(deep), "--no-input"])
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "folders deep, more than the 100 plscaffold creates; choose a shallower " in (
+        result.stderr
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -198,3 +198,108 @@ def test_tensorboard_metrics_are_read_per_epoch(project: Path) -> None:
     metrics = Run("tb", folder).metrics()
     assert metrics.unreadable is None
     assert metrics.values == {"val_acc": {0: 0.5, 1: pytest.approx(0.6), 2: pytest.approx(0.7)}}
+
+
+def test_the_plot_is_never_written_through_a_link(
+    runner: CliRunner, compared_project: Path, tmp_path: Path
+) -> None:
+    """A link in the plot's place (committed in a cloned project) is refused by name; the file
+    it points to, outside the project, stays as it was."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's file\n")
+    plot = compared_project / "logs" / "compare-small.png"
+    plot.symlink_to(victim)
+
+    result = runner.invoke(
+        app, ["experiment", "compare", "small", "--project", str(compared_project)]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert f"{plot} is a symbolic link" in result.stderr
+    assert victim.read_text() == "the user's file\n"
+    assert plot.is_symlink()
+
+
+def _unreadable(runner: CliRunner, project: Path, name: str) -> str:
+    """Compare one experiment (text, then JSON) and list them; return why its run's
+    metrics were unreadable, which every command must say in one line, not crash on."""
+    for command in (["compare", name], ["list"]):
+        result = runner.invoke(app, ["experiment", *command, "--project", str(project)])
+        assert result.exit_code == 0, result.output
+    compared = runner.invoke(
+        app, ["experiment", "compare", name, "--json", "--project", str(project)]
+    )
+    assert compared.exit_code == 0, compared.output
+    (run,) = json.loads(compared.stdout)["experiments"][0]["runs"]
+    assert run["metrics"] == {}
+    return str(run["unreadable"])
+
+
+@pytest.mark.parametrize("epoch", ["nan", "inf", "abc", "1e6", "-1", "2.5"])
+def test_a_metrics_log_with_an_impossible_epoch_is_named_unreadable(
+    runner: CliRunner, project: Path, epoch: str
+) -> None:
+    _experiment_file(project, "small")
+    folder = _run(project, "small", "version_0", 1, 0.001, [0.5])
+    (folder / "metrics.csv").write_text(f"epoch,step,val_acc\n0,9,0.5\n{epoch},19,0.6\n")
+
+    assert _unreadable(runner, project, "small") == (
+        f"{folder / 'metrics.csv'} could not be read: line 3: epoch {epoch!r} is not a whole "
+        "number from 0 to 100,000; fix the file, or move the run's folder away"
+    )
+
+
+def test_a_metrics_log_that_is_not_utf8_is_named_unreadable(
+    runner: CliRunner, project: Path
+) -> None:
+    _experiment_file(project, "small")
+    folder = _run(project, "small", "version_0", 1, 0.001, [0.5])
+    (folder / "metrics.csv").write_bytes(b"epoch,step,val_acc\n0,9,0.5\xff\n")
+
+    assert _unreadable(runner, project, "small") == (
+        f"{folder / 'metrics.csv'} could not be read: it is not UTF-8 text; fix the file, or "
+        "move the run's folder away"
+    )
+
+
+def test_an_mlflow_record_that_is_no_object_is_named_unreadable(
+    runner: CliRunner, project: Path
+) -> None:
+    _experiment_file(project, "small")
+    folder = _run(project, "small", "version_0", 1, 0.001, [0.5])
+    (folder / "metrics.csv").unlink()
+    (folder / "mlflow.json").write_text("[]")
+
+    assert _unreadable(runner, project, "small") == (
+        f"its MLflow run ({folder / 'mlflow.json'}) could not be read: it is not a JSON "
+        "object, as the project's MLflow logger writes; fix the file, or move the run's folder "
+        "away"
+    )
+
+
+def test_a_name_given_many_times_is_compared_and_plotted_once(
+    runner: CliRunner, project: Path
+) -> None:
+    _run(project, "proj", "version_0", 2, 0.001, [0.6, 0.7])
+
+    result = runner.invoke(
+        app, ["experiment", "compare", *["default"] * 30, "--project", str(project)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("default: logs/proj/version_0 (") == 1
+    assert f"Plot: {project / 'logs' / 'compare-default.png'}\n" in result.stdout
+    assert (project / "logs" / "compare-default.png").is_file()
+
+
+def test_a_plot_of_many_long_names_gets_a_file_name_a_file_system_takes() -> None:
+    from plscaffold.experiments.compare import plot_file_name
+
+    names = [f"experiment_{i}_" + "x" * 50 for i in range(30)]
+
+    first, second = plot_file_name(names), plot_file_name(names[:-1])
+
+    assert len(first.encode()) <= 255 and len(second.encode()) <= 255
+    assert first.startswith("compare-experiment_0_x") and first.endswith(".png")
+    assert first != second
+    assert plot_file_name(["small", "large"]) == "compare-small-vs-large.png"

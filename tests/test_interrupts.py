@@ -210,3 +210,81 @@ def test_a_signal_while_generate_commits_lets_it_finish(tmp_path: Path) -> None:
     assert process.returncode == 143, stderr
     assert "Interrupted by SIGTERM after every change was written" in stderr
     assert tree_state(project) == tree_state(expected)
+
+
+# Runs plscaffold and, once its render child has reported the template's only file (from
+# then on the child renders and sends nothing), writes that child's pid and start time to
+# a marker file.
+RENDER_CHILD = """
+import os, runpy, sys
+from pathlib import Path
+
+marker, forked = Path(os.environ["AT_MARKER"]), []
+fork, read = os.fork, os.read
+
+def recorded_fork():
+    pid = fork()
+    if pid:
+        forked.append(pid)
+    return pid
+
+def watched_read(fd, size):
+    data = read(fd, size)
+    if forked and b"a.txt" in data and not marker.exists():
+        started = Path(f"/proc/{forked[-1]}/stat").read_text().rpartition(")")[2].split()[19]
+        marker.with_suffix(".partial").write_text(f"{forked[-1]} {started}")
+        os.replace(marker.with_suffix(".partial"), marker)
+    return data
+
+os.fork, os.read = recorded_fork, watched_read
+sys.argv[0] = "plscaffold"
+runpy.run_module("plscaffold", run_name="__main__")
+"""
+
+
+def _running(pid: int, started: str) -> bool:
+    """Whether process ``pid``, started at ``started`` (clock ticks after boot), still runs.
+
+    An orphan is reaped by whatever adopted it, in a container perhaps never: a zombie has
+    stopped all the same, and a pid of another start time is another process.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return False
+    return fields[0] not in ("Z", "X") and fields[19] == started
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal")
+def test_the_render_child_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL leaves plscaffold no chance to stop its render child: it must go by itself,
+    or it renders on for its whole CPU budget, holding the project's lock."""
+    loops = "{% for i in range(10**5) %}{% for j in range(10**5) %}{% endfor %}{% endfor %}"
+    template = make_template(tmp_path / "t", {"a.txt": loops.encode()}, {"project_name": "x"})
+    marker, output = tmp_path / "marker", tmp_path / "output"
+    with output.open("wb") as sink:  # not a pipe: an orphan holding it would block reading
+        process = subprocess.Popen(
+            [sys.executable, "-c", RENDER_CHILD, "new", "p", "--template", str(template)],
+            cwd=tmp_path, stdout=sink, stderr=sink,
+            env={**os.environ, "AT_MARKER": str(marker), "PLSCAFFOLD_RENDER_SECONDS": "600"},
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert process.poll() is None, output.read_text()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    pid, started = marker.read_text().split()
+    child = int(pid)
+    try:
+        process.kill()
+        process.wait(timeout=120)
+        deadline = time.monotonic() + 60  # a bound only: the kernel ends it at once
+        while _running(child, started):
+            assert time.monotonic() < deadline, "the render child outlived its killed parent"
+            time.sleep(0.01)
+    finally:
+        if _running(child, started):
+            os.kill(child, signal.SIGKILL)
+
+    assert process.returncode == -signal.SIGKILL
+    assert not (tmp_path / "p").exists()

@@ -256,3 +256,33 @@ def test_a_two_point_sweep_trains_here_and_compares(runner: CliRunner, project: 
     png = project / "logs" / "compare-lr.png"
     assert f"Plot: {png}" in plotted.output and png.stat().st_size > 10_000
     assert f"Best: {best['name']}" in plotted.output
+
+
+def test_a_grid_of_more_points_than_a_sweep_writes_is_refused_by_name(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweeps, "MAX_SWEEP_POINTS", 100)
+    before = tree_state(project)
+    grids = [f"{key}=1,2,3,4,5" for key in ("model.lr", "trainer.max_epochs", "data.batch_size")]
+
+    result = _sweep(runner, project, "s", *[part for grid in grids for part in ("--grid", grid)])
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "Error: the grid of model.init_args.lr, trainer.max_epochs, data.init_args.batch_size "
+        "has 125 points (5 x 5 x 5), more than the 100 a sweep writes; give fewer values, or "
+        "draw some points with --random N\n"
+    )
+    assert tree_state(project) == before
+
+
+def test_the_sweep_cap_bounds_the_grid_not_what_is_drawn_from_it() -> None:
+    """Three grids of 1,000 values are a billion points: too many to list, not to draw from."""
+    assert sweeps.MAX_SWEEP_POINTS == 10_000
+    with pytest.raises(ExperimentError, match=r"has 10,100 points \(101 x 100\)"):
+        sweeps.grid_points([("a", list(range(101))), ("b", list(range(100)))])
+    with pytest.raises(ExperimentError, match="--random 10001 asks for more than the 10,000"):
+        sweeps.grid_points([("a", list(range(101))), ("b", list(range(100)))], sample=10_001)
+    huge = [(key, list(range(1000))) for key in ("a", "b", "c")]
+
+    assert len(sweeps.grid_points(huge, sample=3, seed=1)) == 3

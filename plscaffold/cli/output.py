@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import warnings
 from collections.abc import Iterator, Sequence
@@ -12,14 +13,37 @@ import typer
 
 from plscaffold.errors import InterruptedAfterWrite, PlscaffoldError, PlscaffoldNotice, one_line
 
+# Characters a terminal acts on instead of showing: C0 controls but the tab and the line
+# break (what plscaffold's own output is laid out with), DEL, C1 controls (0x9b is CSI on
+# its own), and the bidirectional overrides and isolates that reorder what a line shows.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Return ``text`` with each control character shown escaped, as ``\\x1b`` or ``\\u202e``.
+
+    Names and messages plscaffold prints come from templates, project files and answers:
+    printed raw, ``ESC ] 52`` would set the clipboard and ``ESC [`` recolour or rewrite the
+    terminal. Line breaks and tabs stay, as the layout of the output. Applying it twice
+    changes nothing more.
+    """
+    return _CONTROL.sub(lambda found: ascii(found.group())[1:-1], text)
+
 
 def echo(text: str = "", err: bool = False) -> None:
-    """Print a line to stdout, or to stderr with ``err``."""
-    typer.echo(text, err=err)
+    """Print a line to stdout, or to stderr with ``err``, through :func:`printable`.
+
+    Every line the command line prints, its ``Error:`` lines included, passes here, so no
+    text that came from a template or a project reaches the terminal raw. Click prints it as
+    it is: no rich markup is read, so ``[red]`` in a file name stays those characters.
+    """
+    typer.echo(printable(text), err=err)
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Print rows as left-aligned columns under a header."""
+    header = [printable(cell) for cell in header]
+    rows = [[printable(cell) for cell in row] for row in rows]  # measured as printed
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]

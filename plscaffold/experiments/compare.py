@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from plscaffold.experiments.configs import (
     owned_key,
 )
 from plscaffold.experiments.runs import Run, epoch_lists, experiment_runs
+from plscaffold.paths import MAX_NAME_BYTES
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,22 @@ def compare_experiments(
     ]
     runs = [run for summary in summaries for run in summary.runs]
     return Comparison(summaries, [run.label for run in runs], _differences(runs), _best_run(runs))
+
+
+def plot_file_name(names: list[str]) -> str:
+    """Return the file name of a comparison's plot: ``compare-A-vs-B.png``.
+
+    Each name counts once, however often it was given, as in the comparison. Names too many
+    or too long for one file name (255 bytes) keep their start and end in a hash of them
+    all, so that two comparisons still get two files.
+    """
+    joined = "-vs-".join(dict.fromkeys(names))
+    name = f"compare-{joined}.png"
+    if len(os.fsencode(name)) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(os.fsencode(joined)).hexdigest()[:16]
+    start = os.fsencode(joined)[:200].decode("utf-8", "ignore")
+    return f"compare-{start}-{digest}.png"
 
 
 def comparison_json(comparison: Comparison, plot: Path | None) -> dict[str, Any]:

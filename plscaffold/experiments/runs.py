@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plscaffold.errors import one_line
 from plscaffold.experiments.configs import (
     DEFAULT_CONFIG_RELPATH,
     DEFAULT_PARENT,
@@ -31,6 +32,9 @@ MLFLOW_RECORD = "mlflow.json"
 WANDB_RECORD = "wandb.json"
 # Metrics that are not per epoch: step-level values and what Lightning logs for itself.
 _NOT_PER_EPOCH = ("epoch", "step", "hp_metric")
+MAX_EPOCH = 100_000
+"""The highest epoch read from a log: JSON lists each metric by epoch, so ``1e12`` would be
+a list of a trillion values; Lightning's default ``max_epochs`` is 1,000."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,23 @@ class Run:
         """Return the run's per-epoch metrics from its CSV or TensorBoard logs."""
         csv_path = self.folder / "metrics.csv"
         if csv_path.is_file():
-            return _csv_metrics(csv_path)
+            try:
+                return _csv_metrics(csv_path)
+            except (OSError, ValueError, csv.Error) as err:  # a log damaged or not a CSV's
+                return Metrics(unreadable=f"{csv_path} could not be read: {_reason(err)}")
         if any(self.folder.glob("events.out.tfevents.*")):
-            return _tensorboard_metrics(self.folder)
+            try:
+                return _tensorboard_metrics(self.folder)
+            except ValueError as err:
+                return Metrics(unreadable=f"its TensorBoard logs could not be read: {_reason(err)}")
         if (self.folder / MLFLOW_RECORD).is_file():
             record = self.folder / MLFLOW_RECORD
             try:
                 return _mlflow_metrics(record, self.project_abspath or Path.cwd())
-            except (OSError, ValueError, KeyError, sqlite3.Error) as err:
-                return Metrics(unreadable=f"its MLflow run ({record}) could not be read: {err}")
+            except (OSError, ValueError, KeyError, RecursionError, sqlite3.Error) as err:
+                return Metrics(
+                    unreadable=f"its MLflow run ({record}) could not be read: {_reason(err)}"
+                )
         if (self.folder / WANDB_RECORD).is_file():
             return Metrics(
                 unreadable=f"its W&B files ({self.folder / 'wandb'}) are in W&B's own format, "
@@ -115,16 +127,55 @@ def _per_epoch(name: str) -> bool:
     return name not in _NOT_PER_EPOCH and not name.endswith("_step")
 
 
+def _epoch(logged: float | str) -> int:
+    """Return an epoch as a logger wrote it (``3``, ``3.0``).
+
+    Raises:
+        ValueError: it is not a whole number from 0 to :data:`MAX_EPOCH`.
+    """
+    try:
+        number = float(logged)
+    except ValueError:
+        number = math.nan
+    if not (number.is_integer() and 0 <= number <= MAX_EPOCH):
+        raise ValueError(
+            f"epoch {str(logged)[:20]!r} is not a whole number from 0 to {MAX_EPOCH:,}"
+        )
+    return int(number)
+
+
+def _reason(err: Exception) -> str:
+    """Return why a log could not be read, on one line, with what to do about it."""
+    if isinstance(err, UnicodeDecodeError):
+        reason = "it is not UTF-8 text"
+    elif isinstance(err, RecursionError):
+        reason = "it nests too deeply"
+    else:
+        reason = one_line(str(err)) or type(err).__name__
+    return f"{reason}; fix the file, or move the run's folder away"
+
+
 def _csv_metrics(path: Path) -> Metrics:
+    """Return the per-epoch metrics of a ``metrics.csv``.
+
+    Raises:
+        ValueError: an epoch or a value is not a number (the message names its line), or
+            the file is not UTF-8 text.
+        csv.Error: the file is not CSV.
+    """
     values: dict[str, dict[int, float]] = {}
     with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
+        rows = csv.DictReader(handle)
+        for row in rows:
             epoch = row.get("epoch") or ""
             if not epoch.strip():
                 continue
             for name, text in row.items():
                 if name and text and _per_epoch(name):
-                    values.setdefault(name, {})[int(float(epoch))] = float(text)
+                    try:
+                        values.setdefault(name, {})[_epoch(epoch)] = float(text)
+                    except ValueError as err:
+                        raise ValueError(f"line {rows.line_num}: {err}") from err
     return Metrics(values)
 
 
@@ -148,6 +199,8 @@ def _tensorboard_metrics(folder: Path) -> Metrics:
 def _mlflow_metrics(record_path: Path, base: Path) -> Metrics:
     """Read a run's metrics from the MLflow store its record names: SQLite or a file store."""
     record = json.loads(record_path.read_text(encoding="utf-8"))
+    if not isinstance(record, dict):
+        raise ValueError("it is not a JSON object, as the project's MLflow logger writes")
     uri, run_id = str(record.get("tracking_uri") or ""), str(record.get("run_id") or "")
     if uri.startswith("sqlite:///"):
         store = base / uri.removeprefix("sqlite:///")  # an absolute path stays itself
@@ -184,7 +237,7 @@ def _mlflow_metrics(record_path: Path, base: Path) -> Metrics:
 
 def _by_epoch(logged: list[tuple[str, float, int]]) -> Metrics:
     """Return per-epoch metrics from ``(name, value, step)`` rows that include ``epoch``."""
-    epochs = {step: int(value) for name, value, step in logged if name == "epoch"}
+    epochs = {step: _epoch(value) for name, value, step in logged if name == "epoch"}
     values: dict[str, dict[int, float]] = {}
     for name, value, step in logged:
         if _per_epoch(name) and step in epochs:
