@@ -18,12 +18,13 @@ from plscaffold.answers import (
 )
 from plscaffold.errors import (
     AnswersFileError,
+    InvalidNameError,
     PlscaffoldNotice,
     ProjectBusyError,
     ProjectNotFoundError,
     UnsafePathError,
 )
-from plscaffold.names import package_name_for
+from plscaffold.names import project_names
 from plscaffold.paths import project_path
 from plscaffold.render import RenderedFile
 from plscaffold.writer import Change, apply_changes, recover_changes
@@ -60,8 +61,21 @@ class ProjectState:
 
     @property
     def package_name(self) -> str:
-        """The project's importable package (``my-proj`` is ``my_proj``)."""
-        return package_name_for(self.project_name)
+        """The project's importable package (``my-proj`` is ``my_proj``).
+
+        The answers file is data that a clone or an edit may have changed: the name is
+        checked as ``new`` checks it, since the package is imported and written into
+        scripts.
+
+        Raises:
+            AnswersFileError: the recorded project name is not one a package can have.
+        """
+        try:
+            return project_names(self.project_name).package_name
+        except InvalidNameError as err:
+            raise AnswersFileError(
+                f"{self.root_abspath / ANSWERS_RELPATH}: {err}; restore it from version control"
+            ) from err
 
     def read(self, relpath: str) -> RenderedFile | None:
         """Return a project file as it is on disk now, or None if it is not there."""

@@ -22,7 +22,13 @@ from plscaffold.errors import (
     TargetExistsError,
     UnsafePathError,
 )
-from plscaffold.paths import MAX_PATH_DEPTH, STATE_DIR_RELPATH, project_path
+from plscaffold.paths import (
+    MAX_PATH_DEPTH,
+    STATE_DIR_RELPATH,
+    check_relpath,
+    project_path,
+    reserved_folder,
+)
 from plscaffold.render import RenderedFile, Rendering
 
 
@@ -41,6 +47,13 @@ def check_target(target_abspath: Path) -> None:
         OutputNotWritableError: the path cannot be a folder here (too long, a NUL byte,
             nested deeper than :data:`plscaffold.paths.MAX_PATH_DEPTH` folders...).
     """
+    reserved = reserved_folder(_resolved_parent(target_abspath).as_posix())
+    if reserved is not None:
+        raise UnsafePathError(
+            f"{target_abspath} lies in a {reserved} folder, which belongs to "
+            f"{'git' if reserved == '.git' else 'plscaffold'} alone; choose another "
+            "--output-dir"
+        )
     depth = len(target_abspath.parts) - 1
     if depth > MAX_PATH_DEPTH:
         raise OutputNotWritableError(
@@ -65,6 +78,14 @@ def check_target(target_abspath: Path) -> None:
             f"{target_abspath}/ exists and is not empty; choose another name or --output-dir, "
             "or move the folder away"
         )
+
+
+def _resolved_parent(target_abspath: Path) -> Path:
+    """Return the target with its existing folders' links resolved: where it really lies."""
+    try:
+        return target_abspath.parent.resolve() / target_abspath.name
+    except (OSError, RuntimeError):
+        return target_abspath
 
 
 def _write_files(rendering: Rendering, root_abspath: Path, *, state: bool) -> None:
@@ -241,6 +262,12 @@ def open_project_log(root_abspath: Path, relpath: str) -> BinaryIO:
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_NOFOLLOW: a link put in the file's place after the check is refused, not followed.
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    if os.fstat(descriptor).st_nlink > 1:  # a hard link: the same file may lie elsewhere
+        os.close(descriptor)
+        raise UnsafePathError(
+            f"{path} has another name (a hard link), so appending to it could change a file "
+            "elsewhere; remove it, then run this again"
+        )
     return os.fdopen(descriptor, "ab")
 
 
@@ -401,10 +428,21 @@ def _check_finishable(root_abspath: Path, steps: Sequence[Step]) -> None:
 
 
 def _files_kept(folder: Path, removed: set[Path]) -> str | None:
-    """Name (a few of) the entries under ``folder`` that a change does not remove."""
+    """Name (a few of) the entries under ``folder`` that a change leaves there.
+
+    A file or link the change does not remove stays, and so does a folder that holds no
+    file the change removes (an empty one of the user's, say): either keeps ``folder``.
+    """
+    emptied = {parent for path in removed for parent in path.parents}
     kept = []
-    for parent, _, names in os.walk(folder):
-        kept += [Path(parent) / name for name in names if Path(parent) / name not in removed]
+    for parent, dirnames, names in os.walk(folder):  # links to folders are not entered
+        here = Path(parent)
+        kept += [here / name for name in names if here / name not in removed]
+        kept += [
+            here / name
+            for name in dirnames
+            if (here / name).is_symlink() or here / name not in emptied
+        ]
         if len(kept) > 3:
             break
     if not kept:
@@ -480,8 +518,8 @@ def _read_journal(
     raw_steps = document.get("steps")
     if not isinstance(raw_steps, list):
         raise _NotAJournal("it holds no list of steps")
-    own = {journal_relpath, journal_relpath + JOURNAL_PARTIAL_SUFFIX}
     steps: list[Step] = []
+    removals: list[str] = []
     for raw in raw_steps:
         if not (
             isinstance(raw, list)
@@ -490,15 +528,20 @@ def _read_journal(
             and isinstance(raw[1], str)
         ):
             raise _NotAJournal(f"step {str(raw)[:80]!r} is not [staged file, target]")
-        temp_relpath, target_relpath = raw
-        if target_relpath in own:
-            raise _NotAJournal(f"step {raw!r} targets the journal itself")
-        if temp_relpath is not None and not is_staging_name(temp_relpath, target_relpath):
-            raise _NotAJournal(
-                f"step {raw!r} moves a file that is not one plscaffold staged for its target"
-            )
-        state = PurePosixPath(target_relpath).parts[:1] == (STATE_DIR_RELPATH,)
         try:
+            # Normalised (``./x`` is ``x``), so that each check below sees the path it names.
+            temp_relpath = None if raw[0] is None else check_relpath(raw[0])
+            target_relpath = check_relpath(raw[1])
+            state = PurePosixPath(target_relpath).parts[:1] == (STATE_DIR_RELPATH,)
+            if state and not target_relpath.startswith(JOURNAL_STATE_TARGETS):
+                raise _NotAJournal(
+                    f"step {raw!r} writes {target_relpath}, where plscaffold keeps no record "
+                    "(only pristine copies, the answers file and caches)"
+                )
+            if temp_relpath is not None and not is_staging_name(temp_relpath, target_relpath):
+                raise _NotAJournal(
+                    f"step {raw!r} moves a file that is not one plscaffold staged for its target"
+                )
             target = project_path(root_abspath, target_relpath, state=state)
             temp = (
                 None
@@ -507,26 +550,38 @@ def _read_journal(
             )
         except UnsafePathError as err:
             raise _NotAJournal(f"step {raw!r}: {err}") from err
+        if temp_relpath is None:
+            removals.append(target_relpath)
         steps.append((temp, target, None))
-    removed = {target for temp, target in raw_steps if temp is None}
-    for temp_relpath, target_relpath in raw_steps:
-        if temp_relpath is None and not _removes_what_plscaffold_made(
-            root_abspath, target_relpath, removed
-        ):
+    for relpath in removals:
+        if not _removes_what_plscaffold_made(root_abspath, relpath):
             raise _NotAJournal(
-                f"step {[temp_relpath, target_relpath]!r} removes a file plscaffold did not "
-                "make (it has no pristine copy)"
+                f"step [None, {relpath!r}] removes a file plscaffold did not make (it has no "
+                "pristine copy)"
             )
     return document["phase"], steps
 
 
-def _removes_what_plscaffold_made(root_abspath: Path, relpath: str, removed: set[str]) -> bool:
-    """Whether removing ``relpath`` is a step plscaffold takes: a generated file (one with
-    a pristine copy, or whose copy the same commit removes) or a pristine copy."""
+JOURNAL_STATE_TARGETS = (
+    f"{PRISTINE_DIR_RELPATH}/",
+    f"{STATE_DIR_RELPATH}/answers.json",
+    f"{STATE_DIR_RELPATH}/cache/",
+)
+"""What a journal may change in the state folder: what the state code itself writes."""
+
+
+def _removes_what_plscaffold_made(root_abspath: Path, relpath: str) -> bool:
+    """Whether removing ``relpath`` is a step plscaffold takes: a pristine copy, or a file
+    plscaffold generated, which has a pristine copy.
+
+    A commit removes a generated file before its pristine copy, so a file whose copy is
+    gone already is gone too: removing it again is nothing.
+    """
     if relpath.startswith(PRISTINE_DIR_RELPATH + "/"):
         return True
-    pristine = pristine_relpath(relpath)
-    return pristine in removed or (root_abspath / pristine).is_file()
+    if (root_abspath / pristine_relpath(relpath)).is_file():
+        return True
+    return not os.path.lexists(root_abspath / relpath)
 
 
 def recover_changes(root_abspath: Path, journal_relpath: str) -> str | None:

@@ -175,8 +175,13 @@ def _plant_journal(project: Path, phase: str, steps: list[list[str | None]]) -> 
         ("commit", [[f".{STAGED.format('config')}", ".git/config"]], "not one plscaffold staged"),
         ("commit", [[".git/" + STAGED.format("config"), ".git/config"]], "lies in .git/"),
         ("commit", [[None, "mine.txt"]], "no pristine copy"),
+        ("commit", [[None, "mine.txt"], [None, ".plscaffold/pristine/mine.txt"]], "no pristine copy"),
+        ("commit", [[".plscaffold/" + STAGED.format("journal.json"), ".plscaffold/./journal.json"]],
+         "where plscaffold keeps no record"),
+        ("commit", [[".plscaffold/" + STAGED.format("evil.txt"), ".plscaffold/evil.txt"]],
+         "where plscaffold keeps no record"),
         ("commit", [[None, ".plscaffold/answers.json"]], "no pristine copy"),
-        ("commit", [[STAGED.format("journal.json"), ".plscaffold/journal.json"]], "the journal itself"),
+        ("commit", [[STAGED.format("journal.json"), ".plscaffold/journal.json"]], "where plscaffold keeps no record"),
         ("staging", [["../" + STAGED.format("x"), "../x"]], "outside the project"),
         ("commit", [["a", "b", "c"]], "is not [staged file, target]"),
         ("sideways", [], "no phase"),
@@ -320,11 +325,18 @@ def test_a_folder_that_becomes_a_file_is_updated_in_one_commit(
     assert {f["outcome"] for f in json.loads(again.stdout)["files"]} == {"identical"}
 
 
+@pytest.mark.parametrize("mine", ["mine.txt", "empty-folder", "link-to-a-folder"])
 def test_a_folder_that_becomes_a_file_keeps_the_users_files_there(
-    runner: CliRunner, small_project: Path, tmp_path: Path
+    runner: CliRunner, small_project: Path, tmp_path: Path, mine: str
 ) -> None:
     project = small_project
-    (project / "x" / "mine.txt").write_text("mine\n")
+    if mine == "mine.txt":
+        (project / "x" / mine).write_text("mine\n")
+    elif mine == "empty-folder":
+        (project / "x" / mine).mkdir()
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        (project / "x" / mine).symlink_to(tmp_path / "elsewhere")
     _versioned(tmp_path / "t", "1.1.0", {"a.txt": b"a\n", "notes.txt": b"notes\n", "x": b"x\n"})
     before = tree_state(project)
 
@@ -333,7 +345,7 @@ def test_a_folder_that_becomes_a_file_keeps_the_users_files_there(
 
     assert result.exit_code == 2, result.output
     assert "x/ is a folder, where this change writes a file" in result.stderr
-    assert "x/mine.txt" in result.stderr and "Nothing was written" in result.stderr
+    assert f"x/{mine}" in result.stderr and "Nothing was written" in result.stderr
     assert tree_state(project) == before
     assert after.exit_code == 0, after.output  # nothing half made, no journal left
 
@@ -353,4 +365,67 @@ def test_an_answer_the_answers_file_could_not_read_back_is_refused_before_writin
 
     assert result.exit_code == 1, result.output
     assert "the answer deep is not one the answers file could read back" in result.stderr
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["experiment", "compare", "default"],
+        ["experiment", "new", "e3"],
+        ["experiment", "sweep", "sw", "--grid", "trainer.max_epochs=1,2", "--slurm"],
+    ],
+    ids=["compare", "new", "sweep"],
+)
+def test_a_project_name_in_the_answers_file_is_checked_before_it_is_used_as_code(
+    runner: CliRunner, project: Path, tmp_path: Path, command: list[str]
+) -> None:
+    """The package name is imported by the probe script and written into SLURM scripts: an
+    edited (or cloned) answers file cannot smuggle code in through it."""
+    marker = tmp_path / "PWNED"
+    answers_abspath = project / ".plscaffold" / "answers.json"
+    answers = json.loads(answers_abspath.read_text())
+    answers["answers"]["project_name"] = (
+        f'proj.cli import cli_main;import os;os.system("touch {marker}");from proj'
+    )
+    answers_abspath.write_text(json.dumps(answers))
+    before = tree_state(project)
+
+    result = _in(runner, project, *command)
+
+    assert result.exit_code == 2, result.output
+    assert "answers.json" in result.stderr and "restore it from version control" in result.stderr
+    assert tree_state(project) == before
+    assert not marker.exists()
+
+
+def test_a_run_log_with_another_name_elsewhere_is_not_appended_to(tmp_path: Path) -> None:
+    from plscaffold.errors import UnsafePathError
+    from plscaffold.writer import open_project_log
+
+    project = tmp_path / "proj"
+    (project / "logs").mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's file\n")
+    (project / "logs" / "run.out").hardlink_to(victim)
+
+    with pytest.raises(UnsafePathError, match="hard link"):
+        open_project_log(project, "logs/run.out")
+
+    assert victim.read_text() == "the user's file\n"
+
+
+@pytest.mark.parametrize("inside", [".git", ".GIT/x", "sub/.git", ".plscaffold/pristine"])
+def test_a_project_is_never_made_inside_a_reserved_folder(
+    runner: CliRunner, tmp_path: Path, inside: str
+) -> None:
+    """``-o repo/.git`` would put a template's executable file where git runs hooks."""
+    template = make_template(tmp_path / "t", {"pre-commit": b"#!/bin/sh\n"}, {"project_name": "x"})
+    out = tmp_path / "repo" / inside
+    out.mkdir(parents=True)
+
+    result = new_from_template(runner, template, out)
+
+    assert result.exit_code == 2, result.output
+    assert "folder, which belongs to" in result.stderr and "--output-dir" in result.stderr
     assert list(out.iterdir()) == []
