@@ -84,7 +84,7 @@ def _resolved_parent(target_abspath: Path) -> Path:
     """Return the target with its existing folders' links resolved: where it really lies."""
     try:
         return target_abspath.parent.resolve() / target_abspath.name
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # a loop, a NUL byte: check_target names it
         return target_abspath
 
 
