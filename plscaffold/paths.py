@@ -75,15 +75,37 @@ def _name_bytes(name: str) -> int:
         return len(name.encode("utf-8", "surrogatepass"))
 
 
+# What some file systems drop from a name or read it as: HFS+ ignores these code points
+# (as git's own check of `.git` names knows), NTFS ignores trailing dots and spaces and
+# what follows a `:` (a stream), and answers to an 8.3 short name.
+_IGNORED_CODE_POINTS = dict.fromkeys(
+    map(ord, "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u206a\u206b\u206c"
+        "\u206d\u206e\u206f\ufeff")
+)  # fmt: skip
+_SHORT_NAMES = {"git~1": GIT_DIR_NAME, "plscaf~1": STATE_DIR_RELPATH}
+
+
+def _as_file_systems_read(part: str) -> str:
+    """Return the name that a file system ignoring case, some code points, trailing dots
+    and spaces, or streams may take ``part`` for."""
+    name = part.translate(_IGNORED_CODE_POINTS).casefold()
+    return name.split(":", 1)[0].rstrip(". ")
+
+
 def reserved_folder(relpath: str) -> str | None:
     """Return the reserved folder (``.git`` or ``.plscaffold``) a path lies in or names.
 
-    Any part counts, in any case: ``sub/.git`` is a repository git finds from ``sub/``,
-    and ``.PLScaffold`` is ``.plscaffold`` on a file system that ignores case.
+    Any part counts, as any file system may read it: ``sub/.git`` is a repository git
+    finds from ``sub/``; ``.PLScaffold`` is ``.plscaffold`` where case is ignored (by
+    Unicode's folding, so a long s counts as an s); ``.git.``, ``GIT~1`` and ``.git`` with
+    a zero-width joiner in it are ``.git`` on NTFS or HFS+.
     """
     for part in PurePosixPath(relpath).parts:
-        if part.lower() in RESERVED_FOLDERS:
-            return part.lower()
+        name = _as_file_systems_read(part)
+        if name in RESERVED_FOLDERS:
+            return name
+        if name in _SHORT_NAMES:
+            return _SHORT_NAMES[name]
     return None
 
 

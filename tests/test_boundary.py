@@ -88,6 +88,30 @@ def test_every_spelling_of_the_state_folder_is_refused(
     assert not (tmp_path / "proj").exists()
 
 
+@pytest.mark.parametrize(
+    "name",
+    [".git.", ".git ", ".g\u200cit", ".gi\ufefft", "GIT~1", ".git::$INDEX_ALLOCATION",
+     ".plscaffold.", ".pl\u017fcaffold", "PLSCAF~1"],
+)  # fmt: skip
+def test_a_name_another_file_system_reads_as_reserved_is_refused(name: str) -> None:
+    """On NTFS (trailing dots and spaces, streams, 8.3 names) or HFS+ (ignored code points,
+    Unicode case folding) these are ``.git`` and ``.plscaffold``; a clone there would see one."""
+    from plscaffold.errors import UnsafePathError
+    from plscaffold.paths import check_rendered_relpath, project_path
+
+    with pytest.raises(UnsafePathError, match="inside"):
+        check_rendered_relpath(f"{name}/config", "t")
+    with pytest.raises(UnsafePathError, match="belongs to"):
+        project_path(Path("/nowhere"), f"src/{name}/config")
+
+
+@pytest.mark.parametrize("name", [".github", ".gitignore", "git", ".g\u0131t", "plscaffold", "a:b"])
+def test_names_that_only_look_reserved_are_written(name: str) -> None:
+    from plscaffold.paths import check_rendered_relpath
+
+    assert check_rendered_relpath(f"{name}/x", "t") == f"{name}/x"
+
+
 @pytest.mark.parametrize("folder", [".git", ".plscaffold", ".Git"])
 def test_a_project_folder_may_not_be_a_reserved_name(
     runner: CliRunner, tmp_path: Path, folder: str

@@ -22,7 +22,7 @@ SAFE = ["a", "b", "src", "docs", "c.txt"]
 HOSTILE = [
     ".git", ".GIT", ".Git", ".plscaffold", ".PLSCAFFOLD", ".PlScaffold", "..",
     "x\x1b]52;c;aGk=\x07", "y\x1b[31m", "{{ cookiecutter.v }}", "{{ cookiecutter.w }}",
-    "journal.json", "config", "HEAD",
+    "journal.json", "config", "HEAD", ".git.", "GIT~1", ".g\u200cit", ".pl\u017fcaffold",
 ]  # fmt: skip
 VALUES = [".git", ".plscaffold", ".PLScaffold", "x", "../..", "a/b", "", "\x1b]0;t\x07"]
 KINDS = ["file", "file", "config", "link-out", "link-up", "link-in"]
