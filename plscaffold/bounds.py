@@ -72,9 +72,14 @@ def run_bounded(work: Callable[[Report], T], what: str) -> T:
     if not hasattr(os, "fork"):
         return work(lambda where: None)
     read_fd, write_fd = os.pipe()
-    # Ctrl-C or SIGTERM between the fork and the parent's try below would leave the child
+    # Ctrl-C, SIGTERM or SIGHUP between the fork and the parent's try below would leave the child
     # running: they wait until each side is ready for them.
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    stopping = {
+        signal.SIGINT,
+        signal.SIGTERM,
+        *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []),
+    }
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
     parent_pid = os.getpid()
     try:
         pid = os.fork()
@@ -182,9 +187,10 @@ def _limit(seconds: int) -> None:
     def out_of_time(signum: int, frame: object) -> None:
         raise _OutOfTime
 
-    # Ctrl-C and SIGTERM reach the parent, which stops this child itself.
+    # Ctrl-C, SIGTERM and SIGHUP reach the parent, which stops this child itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGXCPU, out_of_time)
     # The soft limit lets Python raise; the hard one kills a loop inside C code.
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 2))

@@ -214,18 +214,22 @@ def write_new_project(
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends, then raise InterruptedAfterWrite.
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends, then raise InterruptedAfterWrite.
 
     Python runs signal handlers between bytecodes, so swapping the handlers (rather than
     blocking the signals) also catches a signal that arrived just before the block.
     """
     received: list[int] = []
+    hangup = getattr(signal, "SIGHUP", None)  # None on Windows
+    held = [signal.SIGINT, signal.SIGTERM]
+    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:  # not nohup's
+        held.append(hangup)
 
     def record(signum: int, frame: object) -> None:
         received.append(signum)
 
     try:
-        previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, record) for sig in held}
     except ValueError:  # not the main thread: signals cannot reach this code anyway
         yield
         return

@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM sent to a real plscaffold process in the middle of its work."""
+"""SIGINT, SIGTERM and SIGHUP sent to a real plscaffold process in the middle of its work."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def _plscaffold(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_a_signal_while_new_writes_leaves_nothing(
     big_template: Path, tmp_path: Path, signum: int, code: int
 ) -> None:
@@ -179,7 +181,9 @@ def _signal_at_marker(process: subprocess.Popen[bytes], marker: Path, signum: in
     return process.communicate(timeout=120)[1].decode()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_a_signal_while_generate_stages_its_files_changes_nothing(
     tmp_path: Path, signum: int, code: int
 ) -> None:

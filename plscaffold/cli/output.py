@@ -51,12 +51,14 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def interrupt(signum: int, frame: object) -> None:
-    """Turn SIGTERM into the same clean-up as Ctrl-C: every write path undoes itself."""
+    """Turn SIGTERM (or SIGHUP) into the same clean-up as Ctrl-C: every write path undoes
+    itself."""
     raise KeyboardInterrupt(signum)
 
 
 def stop_before_work(signum: int, frame: object) -> None:
-    """End the process on SIGINT or SIGTERM that comes before a command starts its work.
+    """End the process on SIGINT, SIGTERM or SIGHUP that comes before a command starts its
+    work.
 
     Until :func:`user_errors` is entered nothing has been written, and an exception raised
     inside the argument parser would end in its traceback or its "Aborted!".
@@ -65,10 +67,24 @@ def stop_before_work(signum: int, frame: object) -> None:
     os._exit(128 + signum)
 
 
+# A closed terminal (SIGHUP) stops a command as SIGTERM does, unless it was started to
+# outlive one (nohup sets SIGHUP to be ignored): its default would end the process at
+# once, leaving a staging folder or a half-written commit for the journal to repair.
+_HANGUP = getattr(signal, "SIGHUP", None)  # None on Windows
+
+
+def _stopping_signals() -> list[int]:
+    hangup = (
+        [_HANGUP] if _HANGUP is not None and signal.getsignal(_HANGUP) is not signal.SIG_IGN else []
+    )
+    return [signal.SIGINT, signal.SIGTERM, *hangup]
+
+
 def watch_signals() -> None:
-    """Stop at once on SIGINT or SIGTERM until a command's work starts (see user_errors)."""
-    signal.signal(signal.SIGINT, stop_before_work)
-    signal.signal(signal.SIGTERM, stop_before_work)
+    """Stop at once on SIGINT, SIGTERM or SIGHUP until a command's work starts (see
+    user_errors)."""
+    for signum in _stopping_signals():
+        signal.signal(signum, stop_before_work)
 
 
 @contextmanager
@@ -83,6 +99,8 @@ def user_errors() -> Iterator[None]:
         # From here a signal unwinds the work, which undoes or finishes what it wrote.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, interrupt)
+        if _HANGUP is not None and signal.getsignal(_HANGUP) is stop_before_work:
+            signal.signal(_HANGUP, interrupt)
     try:
         with warnings.catch_warnings(record=True) as notices:
             warnings.simplefilter("always", PlscaffoldNotice)
@@ -106,3 +124,5 @@ def user_errors() -> Iterator[None]:
     if signal.getsignal(signal.SIGTERM) is interrupt:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if _HANGUP is not None and signal.getsignal(_HANGUP) is interrupt:
+            signal.signal(_HANGUP, signal.SIG_DFL)
