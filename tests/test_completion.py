@@ -153,3 +153,22 @@ def test_help_shows_completion_and_whole_summaries(runner: CliRunner) -> None:
         assert result.exit_code == 0
         commands = result.output.split("Commands:")[1].strip().splitlines()
         assert commands and not [line for line in commands if line.rstrip().endswith("...")]
+
+
+def test_a_name_with_a_control_character_is_never_offered(project: Path) -> None:
+    """The shell prints completions raw: an experiment file named with an escape sequence
+    would drive the terminal."""
+    from types import SimpleNamespace
+
+    from plscaffold.cli.completion import complete_parent
+
+    experiments = project / "configs" / "experiments"
+    experiments.mkdir(parents=True, exist_ok=True)
+    for name in ("plain", "red\x1b[31m", "clip\x1b]52;c;aGk=\x07"):
+        (experiments / f"{name}.yaml").write_text("lineage:\n  parent: default\n")
+    ctx = SimpleNamespace(params={"project": str(project)})
+
+    offered = complete_parent(ctx, "")  # type: ignore[arg-type]
+
+    assert "plain" in offered
+    assert not [name for name in offered if "\x1b" in name]

@@ -14,7 +14,11 @@ from plscaffold.errors import PlscaffoldError
 
 
 def _starting(names: list[str], incomplete: str) -> list[str]:
-    return [name for name in names if name.startswith(incomplete)]
+    """The names that start with what is typed; a name holding a control character (from a
+    file name) is left out, since the shell would print it raw."""
+    from plscaffold.cli.output import printable
+
+    return [name for name in names if name.startswith(incomplete) and printable(name) == name]
 
 
 def _project(ctx: typer.Context) -> Path:
