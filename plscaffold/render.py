@@ -181,7 +181,11 @@ def render_tree(
             dirnames.clear()  # a link back to a folder already rendered
             continue
         visited.add(real_dir)
-        dirnames.sort()
+        # Compiled Python is never a template's content: pip byte-compiles the bundled
+        # template's .py files when it installs the wheel, and a template's own tests leave
+        # caches in a folder template too.
+        dirnames[:] = sorted(name for name in dirnames if name != "__pycache__")
+        filenames = [name for name in filenames if not name.endswith((".pyc", ".pyo"))]
         for name in [*dirnames, *filenames]:
             _check_link(Path(dir_abspath) / name, template_real, template.ref)
         for filename in sorted(filenames):

@@ -168,6 +168,31 @@ def run_project_tests(
     return result
 
 
+def make_venv(path: Path) -> Path:
+    """Make a virtual environment that sees this environment's packages; return its python.
+
+    ``venv --system-site-packages`` would show it the packages of the interpreter this one
+    was made from, which inside a virtual environment (as the README installs) are not
+    this environment's: a stale plscaffold, or no torch at all. Instead a ``.pth`` file adds
+    this environment's site folders after the new environment's own, their ``.pth`` files
+    (editable installs) processed too, so what is installed into the new one wins.
+    """
+    import site
+
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    python = path / "bin" / "python"
+    own = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    folders = [*site.getsitepackages()]
+    if site.ENABLE_USER_SITE and Path(site.getusersitepackages()).is_dir():
+        folders.append(site.getusersitepackages())
+    lines = [f"import site; site.addsitedir({folder!r})" for folder in dict.fromkeys(folders)]
+    (Path(own) / "zz_this_environment.pth").write_text("\n".join(lines) + "\n")
+    return python
+
+
 def new_from_template(runner: CliRunner, template: Path | str, out: Path, *args: str) -> Result:
     """Run ``plscaffold new proj --template TEMPLATE -o OUT [ARGS]`` in-process."""
     from plscaffold.cli import app

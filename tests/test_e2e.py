@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from plscaffold.api import new_project, project_options
-from tests.conftest import run_ok, run_project_tests
+from tests.conftest import make_venv, run_ok, run_project_tests
 from tests.mnist_format import write_digits_dataset
 
 pytestmark = pytest.mark.e2e
@@ -27,8 +27,7 @@ def _has_cuda() -> bool:
 
 def _install(project: Path, venv: Path) -> Path:
     """Install ``project`` into a venv that sees the test environment's packages; no network."""
-    run_ok([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=project)
-    python = venv / "bin" / "python"
+    python = make_venv(venv)
     run_ok(
         [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", "."],
         cwd=project,
@@ -165,8 +164,7 @@ def test_the_declared_floors_are_enough(tmp_path: Path) -> None:
     # venv that sees this environment's torch: the default project's whole suite and the
     # GAN's own tests (toggled_optimizer) pass on them.
     venv = tmp_path / "lowest"
-    run_ok([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
-    python = venv / "bin" / "python"
+    python = make_venv(venv)
     default = new_project(project_options("floors"), output_dir=tmp_path).project_abspath
     gan = new_project(project_options("gan-floors", model="gan"), output_dir=tmp_path)
     floors = _floors(default)
@@ -297,10 +295,7 @@ def test_a_wheel_install_trains_from_any_folder(tmp_path: Path) -> None:
           "-w", wheels, project], cwd=tmp_path)  # fmt: skip
     (wheel,) = wheels.glob("wheel_e2e-*.whl")
     venv = tmp_path / "venv"
-    run_ok([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
-    run_ok(
-        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", wheel], cwd=tmp_path
-    )
+    run_ok([make_venv(venv), "-m", "pip", "install", "-q", "--no-deps", wheel], cwd=tmp_path)
     elsewhere = tmp_path / "elsewhere"
     write_digits_dataset(elsewhere / "data")
     shutil.rmtree(project)  # nothing of the source tree is left to lean on

@@ -28,7 +28,11 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        echo(f"plscaffold {__version__}")
+        from plscaffold.templates import bundled_project_template
+        from plscaffold.versions import template_version
+
+        template = template_version(bundled_project_template()) or "unversioned"
+        echo(f"plscaffold {__version__} (bundled project template {template})")
         raise typer.Exit()
 
 
@@ -37,7 +41,10 @@ def _main(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print plscaffold's version and its bundled template's.",
         ),
     ] = False,
 ) -> None:
