@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from plscaffold.errors import TemplateError, UnsafePathError, UntrustedTemplateError, failure
@@ -14,7 +17,6 @@ from plscaffold.templates import Template
 if TYPE_CHECKING:
     from jinja2 import BaseLoader, Environment
     from jinja2 import Template as JinjaTemplate
-    from jinja2.ext import Extension
 
 # The extensions cookiecutter gives every template: filters and tags, no access to Python.
 DEFAULT_EXTENSIONS = (
@@ -83,52 +85,104 @@ def template_environment(template: Template, variables: dict[str, Any]) -> Envir
         environment: Environment = StrictEnvironment(
             keep_trailing_newline=True, loader=template_loader(template)
         )
-        for name in variables.get("_extensions") or []:
-            environment.add_extension(_extension_class(template, str(name)))
+        names = [str(name) for name in variables.get("_extensions") or []]
+        if names:
+            with _template_import_path(template.root_abspath, names):
+                for name in names:
+                    _add_extension(environment, template, name)
         return environment
     return _sandboxed_environment(template)
 
 
-def _extension_class(template: Template, name: str) -> type[Extension]:
-    """Return the Jinja extension ``module.Class`` that a trusted template names.
-
-    As with cookiecutter, the module may lie in the template's folder: it is loaded from
-    its file there, without adding the folder to ``sys.path`` or the module to
-    ``sys.modules`` (another template's module of the same name stays its own); any other
-    module is imported as installed.
+def _add_extension(environment: Environment, template: Template, name: str) -> None:
+    """Add the Jinja extension ``module.Class`` that a trusted template names.
 
     Raises:
-        TemplateError: the module or class cannot be loaded.
+        TemplateError: the module or class cannot be loaded, or the extension fails to start.
     """
     import importlib
-    import importlib.util
 
     module_name, _, class_name = name.rpartition(".")
-    relpath = Path(*module_name.split(".")) if module_name else None
     try:
-        candidates = (
-            [
-                template.root_abspath / relpath.with_suffix(".py"),
-                template.root_abspath / relpath / "__init__.py",
-            ]
-            if relpath
-            else []
-        )
-        local = next((path for path in candidates if path.is_file()), None)
-        if local is not None:
-            spec = importlib.util.spec_from_file_location(module_name, local)
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load {local}")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
-        extension = getattr(module, class_name)
+        extension = getattr(importlib.import_module(module_name), class_name)
+        environment.add_extension(extension)
     except Exception as err:  # the template's own code: any error is its own
         raise TemplateError(
             failure(f"{template.ref}: cannot load Jinja extension {name}", err)
         ) from err
-    return extension  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _template_import_path(root_abspath: Path, names: list[str]) -> Iterator[None]:
+    """Import a trusted template's extensions from its folder, then forget that folder.
+
+    As cookiecutter does, the template's folder is on ``sys.path`` while its extensions
+    load, so a module (``local_extensions.py``) or a package with relative imports of its
+    own (``local_extensions/__init__.py`` doing ``from .main import ...``) is found there.
+    The modules the extensions name that the folder holds are its own, ahead of an
+    installed or an already imported module of the same name. Afterwards ``sys.path`` is
+    as it was and every module imported from the folder leaves ``sys.modules`` (what was
+    there under those names comes back), so another template's package of the same name
+    loads afresh. Installed modules the extensions import stay imported, as any import
+    does: some cannot be imported twice in one process. No bytecode is written into the
+    template.
+    """
+    import importlib.abc
+    import importlib.machinery
+
+    root = str(root_abspath)
+    tops = {name.partition(".")[0] for name in names}
+    own = {
+        top
+        for top in tops
+        if (root_abspath / top).is_dir() or (root_abspath / f"{top}.py").is_file()
+    }
+
+    class TemplateFirstFinder(importlib.abc.MetaPathFinder):
+        def find_spec(
+            self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+        ) -> importlib.machinery.ModuleSpec | None:
+            if fullname not in own:
+                return None
+            return importlib.machinery.PathFinder.find_spec(fullname, [root])
+
+    import_path = sys.path
+    saved_path, saved_modules = list(import_path), dict(sys.modules)
+    saved_finders, saved_bytecode = set(sys.path_importer_cache), sys.dont_write_bytecode
+    for key in saved_modules:
+        if key.partition(".")[0] in own:
+            del sys.modules[key]
+    finder = TemplateFirstFinder()
+    sys.meta_path.insert(0, finder)
+    sys.path.append(root)
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = saved_bytecode
+        import_path[:] = saved_path
+        sys.path = import_path  # the same list, should the template's code have replaced it
+        sys.meta_path[:] = [entry for entry in sys.meta_path if entry is not finder]
+        for place in set(sys.path_importer_cache) - saved_finders:
+            if isinstance(place, str) and Path(place).is_relative_to(root_abspath):
+                del sys.path_importer_cache[place]
+        for key, module in list(sys.modules.items()):
+            if key not in saved_modules and _is_inside(module, root_abspath):
+                del sys.modules[key]
+        for key, module in saved_modules.items():
+            if key.partition(".")[0] in own:
+                sys.modules[key] = module
+
+
+def _is_inside(module: ModuleType | None, folder_abspath: Path) -> bool:
+    """Return whether ``module`` was loaded from a file or folder inside ``folder_abspath``."""
+    try:
+        places = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+    except Exception:  # not a module, or one that cannot say where it came from
+        return False
+    return any(
+        isinstance(place, str) and Path(place).is_relative_to(folder_abspath) for place in places
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -105,6 +105,67 @@ def test_a_trusted_template_loads_its_own_extension_module(tmp_path: Path) -> No
     assert (result.project_abspath / "a.txt").read_text() == "PROJ!\n"
 
 
+# cookiecutter's documented layouts for `_extensions`: a module at the template's root (here
+# with `simple_filter`, importing a sibling module as the folder is on the import path), and
+# a package whose `__init__.py` imports its extension relatively.
+EXTENSION_LAYOUTS = {
+    "module": (
+        "local_extensions.shout",
+        {
+            "local_extensions.py": "from cookiecutter.utils import simple_filter\n"
+            "from local_words import SUFFIX\n\n\n"
+            "@simple_filter\ndef shout(value):\n    return value.upper() + SUFFIX\n",
+            "local_words.py": "SUFFIX = '!'\n",
+        },
+    ),
+    "package": (
+        "local_extensions.ShoutExtension",
+        {
+            "local_extensions/__init__.py": "from .main import ShoutExtension\n",
+            "local_extensions/main.py": "from jinja2.ext import Extension\n\n"
+            "from .words import SUFFIX\n\n\n"
+            "class ShoutExtension(Extension):\n"
+            "    def __init__(self, environment):\n"
+            "        super().__init__(environment)\n"
+            "        environment.filters['shout'] = lambda value: value.upper() + SUFFIX\n",
+            "local_extensions/words.py": "SUFFIX = '!'\n",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(EXTENSION_LAYOUTS))
+def test_a_trusted_templates_extension_module_or_package_renders_as_cookiecutter_renders_it(
+    tmp_path: Path, layout: str
+) -> None:
+    from plscaffold.api import new_project_from_template
+    from tests.conftest import make_template
+
+    name, code = EXTENSION_LAYOUTS[layout]
+    template = make_template(
+        tmp_path / "t",
+        {"a.txt": b"{{ cookiecutter.project_name|shout }}\n"},
+        {"project_name": "x", "_extensions": [name]},
+    )
+    for relpath, source in code.items():
+        (template / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (template / relpath).write_text(source)
+    template_before, path_before = tree_state(template), list(sys.path)
+
+    new_project_from_template(str(template), "proj", tmp_path / "ours", trust=True)
+
+    # The import path and the template are as they were: no folder added, no bytecode written.
+    assert sys.path == path_before and tree_state(template) == template_before
+    assert not [key for key in sys.modules if key.startswith(("local_extensions", "local_words"))]
+    _cookiecutter(
+        [str(template), "--no-input", "-o", str(tmp_path / "theirs"), "project_name=proj"], tmp_path
+    )
+    ours = tree_state(tmp_path / "ours" / "proj")
+    ours = {k: v for k, v in ours.items() if not k.startswith(STATE_DIR_RELPATH)}
+    assert ours == tree_state(tmp_path / "theirs" / "proj")
+    assert (tmp_path / "ours" / "proj" / "a.txt").read_text() == "PROJ!\n"
+
+
 def _feature_template(root: Path, with_code: bool) -> Path:
     """A template using what public templates use: choices, private and computed variables,
     ``{% now %}``, raw blocks; and with ``with_code`` hooks and a local Jinja extension."""

@@ -171,6 +171,41 @@ def test_a_trusted_templates_extension_is_its_own_and_the_import_path_is_left_al
     assert "local_ext" not in sys.modules
 
 
+def _package_template(root: Path, package: str, greeting: str) -> Path:
+    """A template whose extension is a package, as cookiecutter documents it."""
+    template = make_template(root, {"a.txt": b"{{ cookiecutter.project_name | greet }}\n"},
+                             {"project_name": "x", "_extensions": [f"{package}.Greet"]})  # fmt: skip
+    (template / package).mkdir()
+    (template / package / "__init__.py").write_text("from .main import Greet\n")
+    (template / package / "main.py").write_text(EXTENSION.replace("{greeting}", greeting))
+    return template
+
+
+def test_extension_packages_of_one_name_stay_each_templates_own(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first render imports what any render of a package extension needs.
+    warm = _package_template(tmp_path / "warm", "warm_extensions", "hi")
+    assert new_from_template(runner, warm, tmp_path / "out-warm", "--trust").exit_code == 0
+    # A module of the same name imported before is neither used nor lost.
+    already = type(sys)("local_extensions")
+    monkeypatch.setitem(sys.modules, "local_extensions", already)
+    path_before, modules_before = list(sys.path), dict(sys.modules)
+    for greeting in ("hello", "bonjour"):
+        template = _package_template(tmp_path / greeting, "local_extensions", greeting)
+        out = tmp_path / f"out-{greeting}"
+
+        refused = new_from_template(runner, template, out)
+        result = new_from_template(runner, template, out, "--trust")
+
+        assert refused.exit_code == 2, refused.output + refused.stderr
+        assert "Jinja extension local_extensions.Greet" in refused.stderr
+        assert result.exit_code == 0, result.output + result.stderr
+        assert (out / "proj" / "a.txt").read_text() == f"{greeting} proj\n"
+        assert sys.path == path_before
+        assert sys.modules == modules_before and sys.modules["local_extensions"] is already
+
+
 def test_a_git_url_is_cloned_and_option_like_values_never_reach_git(
     runner: CliRunner, tmp_path: Path
 ) -> None:
@@ -281,12 +316,15 @@ def test_a_project_of_another_template_says_what_works_on_it(
     assert (
         "names no components (a _components mapping in its cookiecutter.json)" in generated.stderr
     )
-    for command in (["status"], ["add", "model", "wide"]):
+    added = runner.invoke(app, ["add", "model", "wide", "--project", str(project)])
+    assert added.exit_code == 2, added.output
+    assert f"was made from the template {template.resolve()}" in added.stderr
+    assert "`update`, `generate COMPONENT`, `status` and `list` work on both" in added.stderr
+    for command in (["status"], ["list"]):
         result = runner.invoke(app, [*command, "--project", str(project)])
 
-        assert result.exit_code == 2, (command, result.output)
-        assert f"was made from the template {template.resolve()}" in result.stderr
-        assert "`update` and `generate COMPONENT` work on both" in result.stderr
+        assert result.exit_code == 0, (command, result.output, result.stderr)
+    assert "names no components" in result.output
     options = runner.invoke(app, ["generate", "config", "--gpus", "1", "--project", str(project)])
     assert options.exit_code == 2
     assert "generation options belong to plscaffold's own template" in options.stderr
