@@ -42,9 +42,13 @@ def shadows_an_importable_module(module_name: str) -> bool:
     except (ImportError, ValueError):
         return False
     origin = spec.origin if spec else None
-    return (
-        bool(origin) and origin != "namespace" and not Path(str(origin)).is_relative_to(Path.cwd())
-    )
+    if not origin or origin == "namespace":
+        return False
+    # Where the module itself lies: its file, or its package's folder. Only one that sits
+    # right in the working directory is excused; a virtual environment there (.venv) holds
+    # installed modules that the project does import.
+    location = Path(origin).parent if spec and spec.submodule_search_locations else Path(origin)
+    return location.parent.resolve() != Path.cwd().resolve()
 
 
 # Room for the longest file name derived from a name (tests/test_model_<name>.py) within

@@ -20,13 +20,6 @@ def _answers(project: Path) -> dict[str, object]:
     return document["answers"]
 
 
-def test_version(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["--version"])
-
-    assert result.exit_code == 0
-    assert result.output.strip() == f"plscaffold {__version__}"
-
-
 def test_help_lists_new(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from plscaffold.errors import InvalidNameError
@@ -45,3 +47,23 @@ def test_names_are_derived(name: str, package: str, class_name: str) -> None:
 def test_bad_names_are_refused(name: str, message: str) -> None:
     with pytest.raises(InvalidNameError, match=message):
         validate_project_name(name)
+
+
+def test_a_module_installed_in_a_venv_inside_the_working_directory_is_shadowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder right in the working directory is excused (only ``python -m`` would import
+    it), but a virtual environment there (``.venv``, the README's set-up) holds modules the
+    project does import."""
+    site = tmp_path / ".venv" / "lib" / "site-packages"
+    (site / "installedmod").mkdir(parents=True)
+    (site / "installedmod" / "__init__.py").write_text("")
+    (tmp_path / "localmod").mkdir()
+    (tmp_path / "localmod" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    with pytest.raises(InvalidNameError, match="would shadow the installed module 'installedmod'"):
+        validate_project_name("installedmod")
+    assert validate_project_name("localmod").package_name == "localmod"
