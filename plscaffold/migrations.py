@@ -15,7 +15,9 @@ needs one (a private variable: plain cookiecutter ignores it)::
     ]
 
 An update from version A to version B applies, in version order, those with
-A < version <= B (every one up to B for a project made before template versions):
+A < version <= B. A project made before template versions records no A: its pristine
+copies tell which layout it has (see ``from_layout`` and :func:`layout_version`), and
+it gets the migrations, and the changelog entries, from that layout on.
 
 - ``moved_files``: a file the project has at the old path (a generated one: it has a
   pristine copy) moves with its pristine copy to the new path before the merge, so the
@@ -28,6 +30,10 @@ A < version <= B (every one up to B for a project made before template versions)
   :mod:`plscaffold.yaml_reader`'s bounds (its size, what its aliases expand to).
 - ``dropped_keys``: dotted keys removed from the same YAML files (a setting the new
   version's code makes itself), so that its default applies.
+
+  A value of the user's that a key takes along or away (in a config of their own, or one
+  that differs from the generated config's pristine copy) is never changed silently:
+  ``update`` names the file, the key and the value (see :func:`move_keys`).
 - ``pinned_answers``: recorded with this value where the project records none, so that a
   default the template changed does not change an existing project's architecture or
   training. A value is checked as an answer when the migrations are read: one the
@@ -40,6 +46,12 @@ A < version <= B (every one up to B for a project made before template versions)
   ``update`` names them (``--dry-run`` and ``status`` before anything is written); they
   are never changed. The globs are matched in one walk of the project, bounded in depth
   and in what it names (see :func:`unloadable_checkpoints`).
+- ``from_layout``: ``{"files": [paths], "keys": {path: [dotted keys]}}``, the layout the
+  migration brings a project from, as a project made before template versions shows it
+  in its pristine copies: a pristine file at one of ``files`` (``*`` and each
+  ``{{cookiecutter.NAME}}`` stand for any one name), or one of the keys in a pristine
+  YAML file at ``path``. Such a project that shows none of it gets neither this migration
+  nor an earlier one; one without the field makes no such claim.
 """
 
 from __future__ import annotations
@@ -48,7 +60,7 @@ import contextlib
 import fnmatch
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -56,7 +68,7 @@ from typing import Any
 from packaging.version import Version
 
 from plscaffold.answers import check_answer, check_version
-from plscaffold.errors import TemplateError
+from plscaffold.errors import TemplateError, UnsafePathError
 from plscaffold.paths import check_relpath, reserved_folder
 from plscaffold.templates import Template, read_variables
 from plscaffold.versions import between
@@ -72,8 +84,58 @@ _FIELDS = {
     "pinned_answers",
     "when",
     "unloadable_checkpoints",
+    "from_layout",
 }
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+-]*(\.[A-Za-z0-9_][A-Za-z0-9_+-]*)*")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a project made before template versions shows the layout a migration is for.
+
+    Attributes:
+        files: Pristine paths, any of which marks the layout (``*`` and each
+            ``{{cookiecutter.NAME}}`` match one name).
+        keys: Pristine YAML paths (matched as ``files`` are), each with dotted keys, any of
+            which in such a file marks it.
+    """
+
+    files: tuple[str, ...] = ()
+    keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def shown_by(
+        self, pristine_relpaths: Iterable[str], read_pristine: Callable[[str], bytes | None]
+    ) -> bool:
+        """Whether a project with these pristine copies has this layout.
+
+        A pristine YAML file that is not UTF-8, does not load or is beyond
+        :mod:`plscaffold.yaml_reader`'s bounds shows no key.
+        """
+        from plscaffold.yaml_keys import key_values
+
+        relpaths = sorted(pristine_relpaths)
+        files = [_layout_path(pattern) for pattern in self.files]
+        if any(pattern.fullmatch(relpath) for pattern in files for relpath in relpaths):
+            return True
+        for path, keys in self.keys:
+            pattern = _layout_path(path)
+            for relpath in (each for each in relpaths if pattern.fullmatch(each)):
+                content = read_pristine(relpath)
+                try:
+                    text = content.decode("utf-8") if content is not None else ""
+                except UnicodeDecodeError:
+                    continue
+                if any(key_values(text, key) for key in keys):
+                    return True
+        return False
+
+
+def _layout_path(pattern: str) -> re.Pattern[str]:
+    """Return a ``from_layout`` path as a pattern: ``*`` and placeholders match one name."""
+    parts = re.split(r"(\*|\{\{\s*cookiecutter\.[A-Za-z_]\w*\s*\}\})", pattern)
+    return re.compile(
+        "".join("[^/]+" if index % 2 else re.escape(part) for index, part in enumerate(parts))
+    )
 
 
 @dataclass(frozen=True)
@@ -87,6 +149,7 @@ class Migration:
     when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     unloadable_checkpoints: tuple[tuple[str, ...], str] | None = None
     dropped_keys: tuple[str, ...] = ()
+    from_layout: Layout | None = None
 
     @property
     def changes_configs(self) -> bool:
@@ -178,9 +241,53 @@ def read_migrations(template: Template) -> list[Migration]:
                 version, files, keys, dict(pinned), conditions,
                 _checkpoints(item.get("unloadable_checkpoints"), f"{at}: unloadable_checkpoints"),
                 tuple(dropped),
+                _layout(item.get("from_layout"), f"{at}: from_layout"),
             )
         )  # fmt: skip
     return sorted(migrations, key=lambda m: Version(m.version))
+
+
+def _layout(raw: Any, where: str) -> Layout | None:
+    if raw is None:
+        return None
+    shape = f'{where} must be {{"files": [paths], "keys": {{path: [dotted keys]}}}}, not empty'
+    if not isinstance(raw, dict) or set(raw) - {"files", "keys"}:
+        raise TemplateError(shape)
+    files, keys = raw.get("files", []), raw.get("keys", {})
+    if not (
+        isinstance(files, list)
+        and all(isinstance(path, str) and path for path in files)
+        and isinstance(keys, dict)
+        and all(
+            isinstance(path, str)
+            and path
+            and isinstance(names, list)
+            and names
+            and all(isinstance(key, str) and _KEY.fullmatch(key) for key in names)
+            for path, names in keys.items()
+        )
+        and (files or keys)
+    ):
+        raise TemplateError(shape)
+    for path in [*files, *keys]:
+        try:
+            if len(path) > MAX_LAYOUT_PATH or re.sub(_PLACEHOLDER, "", path).count("{"):
+                raise UnsafePathError(path)
+            check_relpath(re.sub(_PLACEHOLDER, "x", path))
+        except UnsafePathError as err:
+            raise TemplateError(
+                f"{where}: {path[:60]!r} is not a path inside the project (names, * and "
+                "{{cookiecutter.NAME}} only)"
+            ) from err
+    if len(files) + sum(len(names) for names in keys.values()) > MAX_LAYOUT_MARKERS:
+        raise TemplateError(f"{where} names more than {MAX_LAYOUT_MARKERS} files and keys")
+    return Layout(tuple(files), tuple((path, tuple(names)) for path, names in keys.items()))
+
+
+MAX_LAYOUT_PATH = 1_000
+"""Characters a ``from_layout`` path may have."""
+MAX_LAYOUT_MARKERS = 100
+"""Files and keys one ``from_layout`` may name: a layout needs one or two."""
 
 
 def _checkpoints(raw: Any, where: str) -> tuple[tuple[str, ...], str] | None:
@@ -310,6 +417,32 @@ def pending_migrations(
     ]
 
 
+def layout_version(
+    migrations: Iterable[Migration],
+    installed: str | None,
+    pristine_relpaths: Iterable[str],
+    read_pristine: Callable[[str], bytes | None],
+) -> str | None:
+    """Return the version a project made before template versions stands at, by its layout.
+
+    The migrations up to ``installed`` that say which layout they bring a project from
+    (``from_layout``) are checked in version order: the first whose layout the project's
+    pristine copies show is the first it needs, and the project stands at the version
+    before it (None before the first); a project that shows none of them stands at the
+    newest one's version. None also where no migration has a ``from_layout``: every
+    migration and changelog entry applies to such a project.
+    """
+    relpaths = list(pristine_relpaths)
+    standing = None
+    for migration in sorted(migrations, key=lambda m: Version(m.version)):
+        if migration.from_layout is None or not between(migration.version, None, installed):
+            continue
+        if migration.from_layout.shown_by(relpaths, read_pristine):
+            return standing
+        standing = migration.version
+    return standing
+
+
 def pin_answers(answers: dict[str, Any], migrations: Iterable[Migration]) -> dict[str, Any]:
     """Return ``answers`` with each pinned answer the project does not record yet."""
     pinned = dict(answers)
@@ -375,14 +508,44 @@ def is_config(relpath: str) -> bool:
     return relpath.startswith(CONFIGS_RELPATH + "/") and relpath.endswith((".yaml", ".yml"))
 
 
-def move_keys(
-    content: bytes, migrations: Iterable[Migration], where: str = "a config"
-) -> tuple[bytes, list[str]]:
-    """Return a config with every pending key moved or dropped, and the changes it could
-    not make (``old -> new``, ``key (removed)``).
+@dataclass(frozen=True)
+class ChangedValue:
+    """A value of the user's that a migration moved to another key, or removed.
 
-    A file that is not UTF-8 or not block YAML is returned as it is, with the keys it
-    holds that could not move named, for the user to move by hand.
+    Attributes:
+        key: The dotted key it was at.
+        value: The value, as one short line of flow YAML.
+        moved_to: The key it is at now; None where it was removed.
+    """
+
+    key: str
+    value: str
+    moved_to: str | None
+
+    def __str__(self) -> str:
+        done = f"moved to {self.moved_to}" if self.moved_to is not None else "removed"
+        return f"{self.key}: {self.value} ({done})"
+
+
+MAX_SHOWN_VALUE = 80
+"""Characters of a value that ``update`` shows when a migration moves or drops it."""
+
+
+def move_keys(
+    content: bytes,
+    migrations: Iterable[Migration],
+    where: str = "a config",
+    *,
+    base: bytes | None = None,
+) -> tuple[bytes, list[str], list[ChangedValue]]:
+    """Return a config with every pending key moved or dropped, the changes it could not
+    make (``old -> new``, ``key (removed)``), and those that took a value of the user's.
+
+    A value is the user's where ``base``, the config's pristine copy (None for a config of
+    the user's own), holds another one at that key, or none: each such move or drop is
+    a :class:`ChangedValue`, for ``update`` to say. A file that is not UTF-8 or not block
+    YAML is returned as it is, with the keys it holds that could not move named, for the
+    user to move by hand.
 
     Raises:
         ProjectFileError: the config is larger than a YAML file plscaffold reads, or its
@@ -391,27 +554,63 @@ def move_keys(
     """
     import yaml
 
-    from plscaffold.yaml_keys import drop_key, move_key
+    from plscaffold.yaml_keys import drop_key, key_values, move_key
     from plscaffold.yaml_reader import load_yaml
 
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
-        return content, []
+        return content, [], []
     with contextlib.suppress(yaml.YAMLError):  # not YAML: each move below is refused, named
         load_yaml(text, where)
-    refused = []
+    theirs: str | None = None
+    if base is not None:
+        with contextlib.suppress(UnicodeDecodeError):
+            theirs = base.decode("utf-8")
+    refused: list[str] = []
+    told: list[ChangedValue] = []
+
+    def users(key: str) -> dict[str, Any] | None:
+        """The values at ``key`` where they are the user's, else None."""
+        mine = key_values(text, key)
+        if not mine:
+            return None
+        return mine if theirs is None or key_values(theirs, key) != mine else None
+
     for migration in migrations:
         for old, new in migration.moved_keys:
-            moved = move_key(text, old, new)
+            values, moved = users(old), move_key(text, old, new)
             if moved is None:
                 refused.append(f"{old} -> {new}")
-            else:
-                text = moved
+                continue
+            if values is not None and moved != text:
+                told.append(ChangedValue(old, _shown(values, old), new))
+            text = moved
+            if theirs is not None:
+                theirs = move_key(theirs, old, new) or theirs
         for key in migration.dropped_keys:
-            dropped = drop_key(text, key)
+            values, dropped = users(key), drop_key(text, key)
             if dropped is None:
                 refused.append(f"{key} (removed)")
-            else:
-                text = dropped
-    return text.encode("utf-8"), refused
+                continue
+            if values is not None and dropped != text:
+                told.append(ChangedValue(key, _shown(values, key), None))
+            text = dropped
+            if theirs is not None:
+                theirs = drop_key(theirs, key) or theirs
+    return text.encode("utf-8"), refused, told
+
+
+def _shown(values: Mapping[str, Any], key: str) -> str:
+    """Return the value at ``key`` (``values``: it and what is under it, flattened) as one
+    short line of flow YAML."""
+    import yaml
+
+    value: Any = (
+        values[key]
+        if list(values) == [key]
+        else {each[len(key) + 1 :]: leaf for each, leaf in values.items()}
+    )
+    text = yaml.safe_dump(value, default_flow_style=True, width=2**31, allow_unicode=True)
+    text = " ".join(text.strip().removesuffix("...").split())
+    return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."

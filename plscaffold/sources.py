@@ -449,8 +449,9 @@ def bundled_source(state: ProjectState) -> BundledSource:
     if state.document.template != source.ref:
         raise ForeignTemplateError(
             f"{state.root_abspath} was made from the template {state.document.template}; "
-            f"generation options, `add` and `status` work on projects made from {source.ref} "
-            "(plscaffold's own template); `update` and `generate COMPONENT` work on both"
+            f"generation options and `add` work on projects made from {source.ref} "
+            "(plscaffold's own template); `update`, `generate COMPONENT`, `status` and `list` "
+            "work on both"
         )
     return source
 

@@ -130,6 +130,14 @@ def _holds(flat: dict[str, Any], key: str) -> bool:
     return any(_under(each, key) for each in flat)
 
 
+def key_values(text: str, key: str) -> dict[str, Any]:
+    """Return the entries of a YAML text at the dotted ``key`` or under it, flattened
+    (``{"checkpoint.dirpath": "ckpts"}``); {} where it holds none, or does not load
+    within :mod:`plscaffold.yaml_reader`'s bounds."""
+    flat = _load_flat(text) or {}
+    return {each: value for each, value in flat.items() if _under(each, key)}
+
+
 def drop_key(text: str, key: str) -> str | None:
     """Return ``text`` without the key ``key`` (dotted) and what is nested under it.
 

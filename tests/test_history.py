@@ -7,7 +7,9 @@ components, an experiment and a checkpoint of a short run:
 - ``first-layout`` (1d00543): the module built its network itself, checkpoints in
   ``checkpoints/``, an added model in ``models/``;
 - ``run-folders`` (8699625, before the lean project): the network injected, run folders
-  with their checkpoints, ``num_classes`` on the module.
+  with their checkpoints, ``num_classes`` on the module;
+- ``lean`` (cf73c69, the lean project before template versions): what 1.0.0 first
+  rendered, with no version recorded.
 
 After ``plscaffold update``: no edit is lost, conflicts are where both sides changed the
 same lines, and after a scripted resolution the project's own tests pass, its experiment
@@ -83,12 +85,14 @@ def _resolve_all(project: Path, keep_sgd: bool) -> None:
     assert not left, left
 
 
-def _updated(runner: CliRunner, tmp_path: Path, name: str) -> tuple[Path, dict]:  # type: ignore[type-arg]
+def _updated(  # type: ignore[type-arg]
+    runner: CliRunner, tmp_path: Path, name: str, exit_code: int = 1
+) -> tuple[Path, dict]:
     with tarfile.open(FIXTURES / f"{name}.tar.gz") as archive:
         archive.extractall(tmp_path, filter="data")
     project = tmp_path / "proj"
     result = runner.invoke(app, ["update", "--json", "--project", str(project)])
-    assert result.exit_code == 1, result.output  # conflicts, each checked below
+    assert result.exit_code == exit_code, result.output  # 1: conflicts, each checked below
     return project, json.loads(result.stdout)
 
 
@@ -163,3 +167,30 @@ def test_a_project_of_run_folders_updates_and_its_checkpoint_tests_and_resumes(
     state = torch.load(last, map_location="cpu", weights_only=False)
     assert (state["epoch"], state["global_step"]) == (1, 6)  # the run went on: 3 steps more
     assert not (project / "logs" / "wider" / "version_1").exists()
+
+
+def test_a_lean_project_made_before_versions_updates_with_no_migration_and_resumes(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    import torch
+
+    project, plan = _updated(runner, tmp_path, "lean", exit_code=0)
+
+    _lived_checks(project, plan, set())  # the template changed no line the user edited
+    assert plan["template_version"]["layout"] == "1.0.0"  # its pristine copies show it
+    assert "moves" not in plan and "migrated_values" not in plan
+    assert [entry["version"] for entry in plan["changelog"]] == ["1.0.2", "1.0.1"]
+    assert plan["unloadable_checkpoints"] == {}
+
+    _resolve_all(project, keep_sgd=True)
+    tests = run_project_tests(project, "-v", "-m", "not slow")
+    assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests.stdout
+    write_digits_dataset(project / "data")
+    last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
+    tested = _project_python(project, "test", "--experiment", "wider", "--ckpt_path", str(last))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    resumed = _project_python(project, "fit", "--experiment", "wider", "--ckpt_path", "last",
+                              "--trainer.max_epochs=2")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    assert (state["epoch"], state["global_step"]) == (1, 6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,10 @@ def test_update_carries_edits_to_moved_files_and_keys_and_pins_answers(
     }
     assert result.exit_code == 0, result.output
     assert "  moved     src/app/models/wide.py -> src/app/networks/wide.py\n" in result.output
+    assert (
+        "configs/default.yaml: the template's migrations move or remove values you set: "
+        "model.hidden_dim: 200 (moved to model.net.hidden_dim).\n"
+    ) in result.output
     # The user's edit went with the file, and the template's change came in.
     wide = (project / "src" / "app" / "networks" / "wide.py").read_text()
     assert "width = 256  # mine\n" in wide and "dropout = 0.1\n" in wide
@@ -195,6 +200,16 @@ def _unloadable(paths: list[str]) -> list[dict[str, object]]:
             "is 34 names deep, more than the 32 a glob may be",
         ),
         (_unloadable([f"c/{i}.ckpt" for i in range(101)]), "names 101 globs, more than the 100"),
+        ([{"version": "1.1.0", "from_layout": {}}], 'must be {"files": [paths], "keys"'),
+        ([{"version": "1.1.0", "from_layout": {"keys": {"a.yaml": ["a b"]}}}], "not empty"),
+        (
+            [{"version": "1.1.0", "from_layout": {"files": ["../elsewhere.py"]}}],
+            "'../elsewhere.py' is not a path inside the project",
+        ),
+        (
+            [{"version": "1.1.0", "from_layout": {"files": ["{{ ''.__class__ }}/a.py"]}}],
+            "is not a path inside the project",
+        ),
     ],
 )
 def test_a_malformed_migration_is_refused_by_name_and_nothing_is_written(
@@ -209,6 +224,80 @@ def test_a_malformed_migration_is_refused_by_name_and_nothing_is_written(
     assert result.exit_code == TemplateError.exit_code, result.output
     assert message in result.stderr and result.stderr.count("\n") == 1
     assert tree_state(project) == before
+
+
+def _unversioned(project: Path) -> None:
+    document = json.loads((project / ANSWERS).read_text())
+    del document["template_version"]
+    (project / ANSWERS).write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize("shown", [True, False])
+def test_a_project_made_before_versions_gets_the_migrations_of_the_layout_it_shows(
+    runner: CliRunner, lived_in: tuple[Path, Path], shown: bool
+) -> None:
+    """Its pristine configs/default.yaml holds model.hidden_dim, the 1.0.0 layout's key."""
+    template, project = lived_in
+    _unversioned(project)
+    key = "model.hidden_dim" if shown else "model.width"
+    layout = {"keys": {"configs/default.yaml": [key]}, "files": ["src/*/layers/*.py"]}
+    _template(template, "1.1.0", _migrations=[{**MIGRATIONS[0], "from_layout": layout}])
+    (template / "CHANGELOG.md").write_text("## 1.1.0\n\nmodels/ is networks/.\n\n## 1.0.0\n\nA.\n")
+
+    result = _in(runner, project, "update", "--json")
+
+    # Unmigrated, the user's edited line and the template's moved key conflict.
+    assert result.exit_code == (0 if shown else 1), result.output
+    document = json.loads(result.stdout)
+    if shown:  # of the layout before 1.1.0: its migration, and the whole changelog
+        assert document["template_version"] == {"from": None, "to": "1.1.0", "layout": None}
+        assert [entry["version"] for entry in document["changelog"]] == ["1.1.0", "1.0.0"]
+        assert outcome_of(result, "src/app/models/wide.py") == "moved"
+        assert "hidden_dim: 512" in (project / "configs" / "experiments" / "wider.yaml").read_text()
+    else:  # in 1.1.0's layout already: neither the migration nor its changelog
+        assert document["template_version"] == {"from": None, "to": "1.1.0", "layout": "1.1.0"}
+        assert document["changelog"] == []
+        assert outcome_of(result, "src/app/models/wide.py") == "orphaned"  # not moved
+        assert document["conflicts"] == ["configs/default.yaml"]
+        experiment = yaml.safe_load(
+            (project / "configs" / "experiments" / "wider.yaml").read_text()
+        )
+        assert experiment["model"] == {"hidden_dim": 512}
+        assert json.loads((project / ANSWERS).read_text())["answers"]["norm"] == "none"
+
+
+def test_each_value_of_the_users_a_migration_drops_is_named(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    """The experiments' values are the user's; a value as the pristine copy has it, or one
+    the merge keeps (the new rendering has it), is not named."""
+    template, project = lived_in
+    config = project / "configs" / "default.yaml"
+    config.write_text(CONFIG_V1.replace("max_epochs: 10", "max_epochs: 20"))
+    (project / "configs" / "experiments" / "same.yaml").write_text("trainer:\n  max_epochs: 4\n")
+    dropping = {**MIGRATIONS[0], "dropped_keys": ["trainer.max_epochs", "model.lr"]}
+    _template(template, "1.1.0", _migrations=[dropping])
+    rendered = template / "{{cookiecutter.project_name}}" / "configs" / "default.yaml"
+    rendered.write_text(CONFIG_V2.replace("max_epochs: 10", "max_epochs: 20"))
+
+    planned = _in(runner, project, "update", "--dry-run")
+    result = _in(runner, project, "update", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["migrated_values"] == {
+        "configs/experiments/same.yaml": [
+            {"key": "trainer.max_epochs", "value": "4", "moved_to": None}
+        ],
+        "configs/experiments/wider.yaml": [
+            {"key": "model.hidden_dim", "value": "512", "moved_to": "model.net.hidden_dim"},
+            {"key": "trainer.max_epochs", "value": "4", "moved_to": None},
+        ],
+    }
+    assert (
+        "configs/experiments/same.yaml: the template's migrations move or remove values you "
+        "set: trainer.max_epochs: 4 (removed). Set a removed one again where you still want it."
+    ) in planned.output
+    assert "max_epochs: 20" in config.read_text()
 
 
 def test_a_moved_file_may_not_leave_the_project(
@@ -292,6 +381,21 @@ def test_a_migration_for_other_answers_leaves_the_project_alone(
     assert json.loads((project / ANSWERS).read_text())["answers"]["norm"] == "none"
 
 
+FIRST_LAYOUT_MODEL = re.compile(r"^    net:\n(?:      .*\n)+", re.MULTILINE)
+
+
+def _as_first_layout_config(project: Path) -> None:
+    """Make configs/default.yaml (file and pristine copy) what the first layout rendered:
+    the network's width and dropout set on the LightningModule."""
+    for root in (project, project / ".plscaffold" / "pristine"):
+        config = root / "configs" / "default.yaml"
+        text, found = FIRST_LAYOUT_MODEL.subn(
+            "    hidden_dim: 128\n    dropout: 0.25\n", config.read_text()
+        )
+        assert found == 1
+        config.write_text(text)
+
+
 def test_the_bundled_templates_migrations_move_an_old_projects_added_model_and_keys(
     runner: CliRunner, project: Path
 ) -> None:
@@ -301,6 +405,7 @@ def test_the_bundled_templates_migrations_move_an_old_projects_added_model_and_k
     del document["template_version"]
     document["added_components"] = []
     (project / ANSWERS).write_text(json.dumps(document))
+    _as_first_layout_config(project)
     old_model = "class Wide:\n    width = 64\n"
     for root, text in (
         (project / ".plscaffold" / "pristine", old_model),

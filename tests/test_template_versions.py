@@ -53,10 +53,15 @@ def test_update_from_before_versions_prints_the_changelog_and_records_the_versio
 
     assert as_json.exit_code == 0, as_json.output
     document = json.loads(as_json.stdout)
-    assert document["template_version"] == {"from": None, "to": version}
+    # Its pristine copies show no layout older than 1.0.0's (that of a new project).
+    assert document["template_version"] == {"from": None, "to": version, "layout": "1.0.0"}
     assert document["changelog"][0] == {"version": newest.version, "text": newest.text}
+    assert "1.0.0" not in [entry["version"] for entry in document["changelog"]]
     assert printed.exit_code == 0, printed.output
-    assert f"Template (made before template versions) -> {version}" in printed.output
+    assert (
+        f"Template (made before template versions, in 1.0.0's layout) -> {version}"
+        in printed.output
+    )
     assert f"\n## {newest.version}\n\n{newest.text}\n" in printed.output
     assert json.loads((project / ANSWERS).read_text())["template_version"] == version
 
@@ -216,3 +221,113 @@ def test_status_says_an_update_would_refuse_a_file_with_conflict_markers(
     assert printed.exit_code == 0, printed.output
     assert "An update would refuse: README.md still holds conflict markers" in printed.output
     assert "  README.md: modified, conflict markers\n" in printed.output
+
+
+HISTORY = Path(__file__).parent / "fixtures" / "history"
+SCRATCH = "/scratch/ckpts"
+
+
+def _old_project(tmp_path: Path, name: str) -> Path:
+    """Extract a project an earlier plscaffold made and a user lived in (see test_history)."""
+    import tarfile
+
+    with tarfile.open(HISTORY / f"{name}.tar.gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    return tmp_path / "proj"
+
+
+def _set_checkpoint_dirpath(project: Path, old: str) -> None:
+    """Set ``checkpoint.dirpath`` as a user does: in the defaults and in an experiment."""
+    default = project / "configs" / "default.yaml"
+    text = default.read_text()
+    assert f"  dirpath: {old}\n" in text
+    default.write_text(text.replace(f"  dirpath: {old}\n", f"  dirpath: {SCRATCH}\n", 1))
+    experiment = project / "configs" / "experiments" / "wider.yaml"
+    text = experiment.read_text()
+    if "checkpoint:" not in text:
+        experiment.write_text(text + f"checkpoint:\n  dirpath: {SCRATCH}/wider\n")
+
+
+def _dirpath(project: Path, relpath: str) -> object:
+    import yaml
+
+    return yaml.safe_load((project / relpath).read_text()).get("checkpoint", {}).get("dirpath")
+
+
+def test_a_lean_project_made_before_versions_keeps_its_checkpoint_dirpath(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Made at cf73c69 (the lean layout, before template versions): the migration for the
+    first layout is not its own, so nothing it set is dropped and its changelog starts after
+    1.0.0, whose rendering its own is."""
+    from plscaffold.api import project_status
+
+    project = _old_project(tmp_path, "lean")
+    _set_checkpoint_dirpath(project, "null")
+    version = template_version(bundled_project_template())
+    after_1_0_0 = [e.version for e in read_changelog(bundled_project_template())][:-1]
+
+    foreseen = project_status(project)
+    planned = _in(runner, project, "update", "--dry-run", "--json")
+    result = _in(runner, project, "update")
+
+    assert "configs/default.yaml" not in foreseen.update_writes
+    assert planned.exit_code == 0, planned.output
+    document = json.loads(planned.stdout)
+    assert document["template_version"] == {"from": None, "to": version, "layout": "1.0.0"}
+    assert [entry["version"] for entry in document["changelog"]] == after_1_0_0
+    assert "migrated_values" not in document and "moves" not in document
+    assert document["unloadable_checkpoints"] == {}
+    assert outcome_of(planned, "configs/default.yaml") == "kept"
+    assert result.exit_code == 0, result.output
+    assert f"Template (made before template versions, in 1.0.0's layout) -> {version}" in (
+        result.output
+    )
+    assert "\n## 1.0.0\n" not in result.output and "models/" not in result.output
+    assert _dirpath(project, "configs/default.yaml") == SCRATCH
+    assert _dirpath(project, "configs/experiments/wider.yaml") == f"{SCRATCH}/wider"
+    assert json.loads((project / ANSWERS).read_text())["template_version"] == version
+
+
+def test_a_first_layout_project_gets_its_migration_and_is_told_each_value_it_drops(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Made at 1d00543 (the first layout): 1.0.0's migration is its own. The dirpath the
+    user set in the defaults goes, as the migration says, and so do the experiment's; the
+    output names each file, key and old value."""
+    project = _old_project(tmp_path, "first-layout")
+    _set_checkpoint_dirpath(project, "checkpoints")
+
+    planned = _in(runner, project, "update", "--dry-run")
+    result = _in(runner, project, "update", "--json")
+
+    assert planned.exit_code == 0, planned.output
+    assert (
+        f"configs/default.yaml: the template's migrations move or remove values you set: "
+        f"checkpoint.dirpath: {SCRATCH} (removed). Set a removed one again where you still "
+        "want it.\n"
+    ) in planned.output
+    assert (
+        "configs/experiments/wider.yaml: the template's migrations move or remove values you "
+        "set: model.init_args.hidden_dim: 16 (moved to model.init_args.net.init_args.hidden_dim);"
+        " checkpoint.dirpath: checkpoints/wider (removed)."
+    ) in planned.output
+    assert "Template (made before template versions) -> " in planned.output
+    assert "\n## 1.0.0\n" in planned.output
+    assert result.exit_code == 1, result.output  # conflicts, as test_history resolves them
+    document = json.loads(result.stdout)
+    assert document["template_version"]["layout"] is None
+    assert document["moves"]["src/proj/models/wide.py"] == "src/proj/networks/wide.py"
+    assert document["migrated_values"] == {
+        "configs/default.yaml": [{"key": "checkpoint.dirpath", "value": SCRATCH, "moved_to": None}],
+        "configs/experiments/wider.yaml": [
+            {
+                "key": "model.init_args.hidden_dim",
+                "value": "16",
+                "moved_to": "model.init_args.net.init_args.hidden_dim",
+            },
+            {"key": "checkpoint.dirpath", "value": "checkpoints/wider", "moved_to": None},
+        ],
+    }
+    assert _dirpath(project, "configs/default.yaml") is None
+    assert _dirpath(project, "configs/experiments/wider.yaml") is None

@@ -248,3 +248,53 @@ def test_status_says_a_conflict_resolved_against_the_answers_differs(
     status = runner.invoke(app, ["status", "--project", str(project)])
 
     assert "configs/default.yaml: modified" in status.output
+
+
+def _check(runner: CliRunner, project: Path):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["status", "--check", "--project", str(project)])
+
+
+def test_status_check_exits_0_when_current_and_1_with_the_reason_in_one_line(
+    runner: CliRunner, project: Path
+) -> None:
+    from plscaffold.api import project_status
+
+    installed = project_status(project).installed_version
+    current = _check(runner, project)
+    assert current.exit_code == 0, current.output + current.stderr
+    assert current.output == (
+        f"Current: template {installed} here, {installed} installed; an update would change "
+        "nothing.\n"
+    )
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\nMine.\n")  # the user's edit alone: still current
+    assert _check(runner, project).exit_code == 0
+
+    # The template changed the line the user changed: an update would conflict there.
+    text = readme.read_text()
+    _as_if_generated_by_an_older_template(
+        project, "README.md", text.replace("## Install and test", "## Installing")
+    )
+    readme.write_text(text.replace("## Install and test", "## Install (mine)"))
+    before = tree_state(project)
+    behind = _check(runner, project)
+    assert behind.exit_code == 1, behind.output + behind.stderr
+    assert behind.output == (
+        "Not current: an update would change 1 file(s); conflicts expected in README.md.\n"
+    )
+    planned = runner.invoke(app, ["update", "--dry-run", "--project", str(project)])
+    assert planned.exit_code == 0, planned.output + planned.stderr  # a dry run still exits 0
+    assert "Conflicts expected in README.md: a real run exits 1" in planned.output
+    assert tree_state(project) == before
+
+    answers_path = project / ".plscaffold" / "answers.json"
+    document = json.loads(answers_path.read_text())
+    answers_path.write_text(json.dumps({**document, "template_version": "0.0.1"}))
+    older = _check(runner, project)
+    assert older.exit_code == 1 and len(older.output.splitlines()) == 1
+    assert older.output.startswith(f"Not current: template 0.0.1 here, {installed} installed; ")
+
+    readme.write_text("<<<<<<< yours\nmine\n=======\ntheirs\n>>>>>>> template\n")
+    refused = _check(runner, project)
+    assert refused.exit_code == 1 and len(refused.output.splitlines()) == 1
+    assert "an update would refuse: README.md still holds conflict markers" in refused.output

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from plscaffold.cli import app
+from plscaffold.cli.completion import complete_component
 from plscaffold.fetch import newest_version
 from tests.conftest import git, make_template, tree_state
 
@@ -31,6 +34,11 @@ def _template(
 
 def _in_project(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, [*args, "--project", str(project)])
+
+
+def _context(project: Path) -> typer.Context:
+    """What shell completion is given for a command line naming ``--project PROJECT``."""
+    return SimpleNamespace(params={"project": str(project)})  # type: ignore[return-value]
 
 
 def _made(runner: CliRunner, tmp_path: Path, template: Path | str, *args: str) -> Path:
@@ -121,6 +129,10 @@ def test_a_template_with_hooks_needs_trust_again_and_its_hooks_do_not_rerun(
     before = tree_state(project)
     refused = _in_project(runner, project, "update")
     assert refused.exit_code == 2 and "pass --trust to allow it" in refused.stderr
+    for command in (["status"], ["list"]):  # they render the template too
+        untrusted = _in_project(runner, project, *command)
+        assert untrusted.exit_code == 2 and "pass --trust to allow it" in untrusted.stderr
+        assert _in_project(runner, project, *command, "--trust").exit_code == 0
     assert tree_state(project) == before
     trusted = _in_project(runner, project, "update", "--trust")
     assert trusted.exit_code == 0, trusted.output + trusted.stderr
@@ -226,3 +238,87 @@ def test_the_newest_tag_is_chosen_as_pip_orders_versions(
     tags: list[str], newest: str | None
 ) -> None:
     assert newest_version(tags) == newest
+
+
+def test_status_and_list_work_on_a_project_of_a_template_folder(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    template = _template(tmp_path / "t")
+    project = _made(runner, tmp_path, template)
+
+    listed = _in_project(runner, project, "list")
+    assert listed.exit_code == 0, listed.output + listed.stderr
+    assert listed.output == "code:\n  app.py\ndocs:\n  notes.txt\n"
+    assert complete_component(_context(project), "") == ["code", "docs"]
+    current = _in_project(runner, project, "status", "--check")
+    assert current.exit_code == 0, current.output + current.stderr
+    where = f"in {template.resolve()}"
+    assert current.output == (
+        f"Current: template unversioned here, unversioned {where}; an update would change "
+        "nothing.\n"
+    )
+
+    (project / "app.py").write_text(APP.replace("line 1\n", "line 1, mine\n"))
+    _template(tmp_path / "t", APP.replace("line 10\n", "line 10, theirs\n"))
+    status = _in_project(runner, project, "status")
+    assert status.exit_code == 0, status.output + status.stderr
+    assert f"Template: unversioned here, unversioned {where}.\n" in status.output
+    assert "An update would change 1 file(s); no conflicts expected.\n" in status.output
+    assert "  app.py: modified, update changes it\n" in status.output
+    behind = _in_project(runner, project, "status", "--check")
+    assert behind.exit_code == 1
+    assert behind.output == "Not current: an update would change 1 file(s).\n"
+
+    assert _in_project(runner, project, "update").exit_code == 0
+    assert _in_project(runner, project, "status", "--check").exit_code == 0
+
+
+def test_status_check_compares_a_git_template_project_with_the_newest_tag(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    first = _release(repo, APP, "v1.0")
+    source = f"git+file://{repo}"
+    project = _made(runner, tmp_path, source)
+    assert _in_project(runner, project, "status", "--check").exit_code == 0
+    second = _release(repo, APP + "line 11\n", "v1.1")
+
+    behind = _in_project(runner, project, "status", "--check")
+    assert behind.exit_code == 1
+    assert behind.output == (
+        f"Not current: template unversioned (commit {first[:12]}) here, unversioned "
+        f"(commit {second[:12]}) in {source}; an update would change 1 file(s).\n"
+    )
+    listed = _in_project(runner, project, "list")
+    assert listed.exit_code == 0 and "code:\n  app.py\n" in listed.output
+    assert complete_component(_context(project), "") == []  # a TAB fetches nothing
+
+
+def test_an_edited_file_the_template_did_not_change_is_kept_whether_config_or_readme(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    config = "seed: 1\nx: 0\ny: 0\nlr: 0.1\n"
+
+    def version(number: str, migrations: list[dict[str, object]]) -> None:
+        variables = {"project_name": "x", "description": "hello", "_template_version": number,
+                     "_migrations": migrations}  # fmt: skip
+        make_template(tmp_path / "t", {"configs/default.yaml": config.encode(),
+                                       "README.md": b"# readme\n"}, variables)  # fmt: skip
+
+    version("1.0.0", [])
+    project = _made(runner, tmp_path, tmp_path / "t")
+    (project / "configs" / "default.yaml").write_text(config.replace("lr: 0.1", "lr: 0.5"))
+    (project / "README.md").write_text("# readme\nmine\n")
+    # 1.1.0 drops `seed` from configs, yet renders it as before: the merge puts it back,
+    # and each file the user edited stays as it is.
+    version("1.1.0", [{"version": "1.1.0", "dropped_keys": ["seed"]}])
+    before = tree_state(project)
+
+    planned = _in_project(runner, project, "update", "--dry-run", "--json")
+
+    assert planned.exit_code == 0, planned.output + planned.stderr
+    outcomes = {f["path"]: f["outcome"] for f in json.loads(planned.output)["files"]}
+    assert outcomes == {"configs/default.yaml": "kept", "README.md": "kept"}
+    assert tree_state(project) == before

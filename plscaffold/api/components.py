@@ -9,19 +9,38 @@ from typing import Any
 from plscaffold import __version__
 from plscaffold.answers import AddedComponent
 from plscaffold.api.sync import SyncResult, sync_files
-from plscaffold.errors import ComponentExistsError, InvalidOptionError
+from plscaffold.errors import ComponentExistsError, InvalidOptionError, TemplateSourceError
 from plscaffold.names import validate_component_name
 from plscaffold.sources import bundled_source, check_component_kind, project_source
 from plscaffold.state import open_project
 from plscaffold.templates import component_kinds
 
 
-def project_components(project_dir: Path = Path(".")) -> dict[str, list[str]]:
-    """Return the components of the project around ``project_dir`` and their files."""
+def project_components(
+    project_dir: Path = Path("."), *, trust: bool = False, fetch: bool = True
+) -> dict[str, list[str]]:
+    """Return the components of the project around ``project_dir`` and their files.
+
+    They are those ``regenerate`` renders: of plscaffold's template, or of the project's
+    own template (a folder as it is now, a repository at its newest version tag; ``trust``
+    as for ``new --template``); empty where that template names none.
+
+    Raises:
+        TemplateSourceError: the template cannot be found or fetched, or it is a
+            repository and not ``fetch`` (shell completion fetches nothing).
+        UntrustedTemplateError: it has hooks or extensions and ``trust`` is false.
+    """
+    from plscaffold.fetch import is_remote
+
     with open_project(project_dir) as state:
-        source = bundled_source(state)
-        answers = source.changed_answers(state, {})
-        components = source.render(answers, state.document.added).components
+        if not fetch and is_remote(state.document.template):
+            raise TemplateSourceError(
+                f"{state.root_abspath} was made from the repository {state.document.template}; "
+                "its components are read by fetching it"
+            )
+        with project_source(state, trust=trust) as source:
+            answers = source.changed_answers(state, {})
+            components = source.render(answers, state.document.added).components
     return components or {}
 
 

@@ -22,7 +22,13 @@ from plscaffold.merge import (
     plan_file,
     removed_code,
 )
-from plscaffold.migrations import CONFIGS_RELPATH, Migration, is_config, move_keys
+from plscaffold.migrations import (
+    CONFIGS_RELPATH,
+    ChangedValue,
+    Migration,
+    is_config,
+    move_keys,
+)
 from plscaffold.paths import project_path
 from plscaffold.render import RenderedFile, Rendering
 from plscaffold.state import ProjectState
@@ -47,6 +53,12 @@ class SyncResult:
         moves: Files a migration moved, mapped to their new paths.
         unmoved_keys: Configs holding a key a migration moves that could not be moved in
             their text (flow style, say), each with those moves: for the user to make.
+        migrated_values: Configs where a migration moved or removed a value of the user's
+            (see :func:`plscaffold.migrations.move_keys`), each with the key, the value and
+            what became of it: for the user to see, and to set again where still wanted.
+        layout_version: For ``update`` of a project made before template versions: the
+            version whose layout its pristine copies show, after which its migrations and
+            changelog entries start; None where every one applies, or it records a version.
         unloadable_checkpoints: For ``update``: the project's checkpoints that the new
             version cannot load, each with the migration's reason; left as they are.
     """
@@ -62,6 +74,8 @@ class SyncResult:
     moves: dict[str, str] = field(default_factory=dict)
     unmoved_keys: dict[str, list[str]] = field(default_factory=dict)
     unloadable_checkpoints: dict[str, str] = field(default_factory=dict)
+    migrated_values: dict[str, list[ChangedValue]] = field(default_factory=dict)
+    layout_version: str | None = None
 
     @property
     def conflicts(self) -> list[str]:
@@ -143,9 +157,10 @@ def sync_files(
         project_path(state.root_abspath, relpath)
         project_path(state.root_abspath, pristine_relpath(relpath), state=True)
     unmoved: dict[str, list[str]] = {}
+    told: dict[str, list[ChangedValue]] = {}
     origins = {new: old for old, new in moves.items()}
     plans = [
-        _plan(state, relpath, new_files.get(relpath), origins, migrations, unmoved, restore)
+        _plan(state, relpath, new_files.get(relpath), origins, migrations, (unmoved, told), restore)
         if relpath not in moves
         else FilePlan(
             relpath, Outcome.MOVED, state.read(relpath), None, None, state.pristine(relpath)
@@ -156,7 +171,7 @@ def sync_files(
         current = state.read(relpath)
         if current is None:
             continue
-        migrated = _migrate_config(relpath, current, migrations, unmoved)
+        migrated = _migrate_config(relpath, current, None, migrations, (unmoved, told))
         if migrated != current:
             plans.append(FilePlan(relpath, Outcome.MIGRATED, current, migrated, None))
     marked = [
@@ -180,7 +195,7 @@ def sync_files(
     }
     result = SyncResult(
         state.root_abspath, plans, dry_run, refusal=refusal, removed_code=removed, moves=moves,
-        unmoved_keys=unmoved,
+        unmoved_keys=unmoved, migrated_values=told,
     )  # fmt: skip
     conflicts = result.conflicts
     if no_conflicts and conflicts:
@@ -225,17 +240,32 @@ def _check_moves(state: ProjectState, moves: dict[str, str]) -> None:
             )
 
 
+# Where a config's migration is noted: the key changes its text could not take, and the
+# values of the user's that moved or went, each by the config's path.
+_Notes = tuple[dict[str, list[str]], dict[str, list[ChangedValue]]]
+
+
 def _migrate_config(
     relpath: str,
     config: RenderedFile,
+    base: RenderedFile | None,
     migrations: Sequence[Migration],
-    unmoved: dict[str, list[str]],
+    notes: _Notes,
 ) -> RenderedFile:
-    """Return a config with the migrations' keys moved and dropped; what could not be
-    changed in its text is named under ``relpath`` in ``unmoved``."""
-    content, refused = move_keys(config.content, migrations, relpath)
+    """Return a config with the migrations' keys moved and dropped.
+
+    ``notes`` is where to name, under ``relpath``, what could not be changed in its text
+    (the first) and the values of the user's that moved or went (the second): those that
+    differ from ``base``, its pristine copy, or all for a config of the user's own (None).
+    """
+    unmoved, told = notes
+    content, refused, users = move_keys(
+        config.content, migrations, relpath, base=base.content if base else None
+    )
     if refused:
         unmoved[relpath] = refused
+    if users:
+        told[relpath] = users
     return RenderedFile(content, config.mode)
 
 
@@ -245,7 +275,7 @@ def _plan(
     new: RenderedFile | None,
     origins: dict[str, str],
     migrations: Sequence[Migration],
-    unmoved: dict[str, list[str]],
+    notes: _Notes,
     restore: bool,
 ) -> FilePlan:
     """Plan one file, merged from where a migration moved it and with its keys moved.
@@ -257,20 +287,45 @@ def _plan(
     on_disk, pristine = state.read(relpath), state.pristine(relpath)
     base, current = state.pristine(origin), state.read(origin)
     if is_config(relpath) and any(migration.changes_configs for migration in migrations):
+        if current is not None:
+            current = _migrate_config(relpath, current, base, migrations, notes)
         if base is not None:
             where = f"{origin}'s pristine copy"
             base = RenderedFile(move_keys(base.content, migrations, where)[0], base.mode)
-        if current is not None:
-            current = _migrate_config(relpath, current, migrations, unmoved)
     plan = plan_file(relpath, base, current, new, restore)
     if current != on_disk and not plan.writes and current is not None:
         # Kept or identical once migrated: the migrated file is what to write.
         plan = replace(plan, outcome=Outcome.MIGRATED, result=current)
     elif plan.writes and plan.result == on_disk:
         # A migration undone by the new rendering (a dropped key it renders again): the
-        # file stays as it is; its pristine copy still follows the rendering.
-        plan = replace(plan, outcome=Outcome.IDENTICAL, result=None)
+        # file stays as it is; its pristine copy still follows the rendering. Named as
+        # plan_file names a file left as it is: identical to the rendering, or kept with
+        # the user's edits.
+        same = new is not None and on_disk is not None and on_disk.content == new.content
+        plan = replace(plan, outcome=Outcome.IDENTICAL if same else Outcome.KEPT, result=None)
+    told = notes[1]
+    if relpath in told:  # only what the file written no longer holds is said
+        written = plan.result if plan.writes else state.read(origin)
+        told[relpath] = _values_gone(told[relpath], state.read(origin), written)
+        if not told[relpath]:
+            del told[relpath]
     return replace(plan, current=on_disk, base=pristine)
+
+
+def _values_gone(
+    changes: list[ChangedValue], before: RenderedFile | None, after: RenderedFile | None
+) -> list[ChangedValue]:
+    """Return the changes whose key no longer holds, in ``after``, what it held ``before``
+    (a value that the merge brought back, or the new rendering has too, was not lost)."""
+    from plscaffold.yaml_keys import key_values
+
+    def values(config: RenderedFile | None, key: str) -> dict[str, object]:
+        try:
+            return key_values(config.content.decode("utf-8"), key) if config else {}
+        except UnicodeDecodeError:
+            return {}
+
+    return [each for each in changes if values(after, each.key) != values(before, each.key)]
 
 
 def _base(plan: FilePlan) -> bytes:

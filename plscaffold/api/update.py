@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from plscaffold.errors import (
 )
 from plscaffold.merge import CONFLICTS, has_conflict_markers
 from plscaffold.migrations import (
+    layout_version,
     moved_files,
     pending_migrations,
     pin_answers,
@@ -30,7 +32,6 @@ from plscaffold.sources import (
     BundledSource,
     SourceRendering,
     TemplateSource,
-    bundled_source,
     project_source,
 )
 from plscaffold.state import ProjectState, open_project
@@ -86,12 +87,20 @@ def _update_from(
     allow_dirty: bool,
 ) -> SyncResult:
     """Migrate, render and merge the project with ``source``: what ``update`` does, and
-    what ``status`` foresees on a dry run."""
+    what ``status`` foresees on a dry run.
+
+    A project made before template versions gets the migrations and changelog entries
+    from the layout its pristine copies show on (see :func:`layout_version`).
+    """
     before, after = state.document.template_version, source.version
-    migrations = pending_migrations(source.migrations(), before, after, state.document.answers)
+    declared = source.migrations()
+    since = before
+    if before is None:
+        since = layout_version(declared, after, state.pristine_relpaths(), _pristine_reader(state))
+    migrations = pending_migrations(declared, since, after, state.document.answers)
     answers = pin_answers(source.changed_answers(state, {}), migrations)
     new = source.render(answers, state.document.added)
-    changelog = tuple(source.changes_since(before)) if before != after else ()
+    changelog = tuple(source.changes_since(since)) if before != after else ()
     moves = moved_files(migrations, new.context or {}, state.pristine_relpaths(), new.files)
     relpaths = set(new.files) | set(state.pristine_relpaths())
     document = replace(
@@ -110,7 +119,18 @@ def _update_from(
         template_versions=(before, after),
         changelog=changelog,
         unloadable_checkpoints=unloadable_checkpoints(migrations, state.root_abspath),
+        layout_version=since if before is None else None,
     )
+
+
+def _pristine_reader(state: ProjectState) -> Callable[[str], bytes | None]:
+    """Return what reads a pristine copy's content (None where there is none)."""
+
+    def read(relpath: str) -> bytes | None:
+        pristine = state.pristine(relpath)
+        return pristine.content if pristine is not None else None
+
+    return read
 
 
 @dataclass(frozen=True)
@@ -161,12 +181,18 @@ class ProjectStatus:
     Attributes:
         template_version: The template version the project was last updated to; None for
             a project made before template versions.
-        installed_version: The version of the installed plscaffold's template.
+        installed_version: The version of the template an update renders: the installed
+            plscaffold's, or a user template's as it is now (None where it has none).
         update_writes: The files an update would write or remove.
         update_conflicts: Those of them that would conflict (both sides changed them).
         update_refusal: Why an update would refuse to run (conflict markers left), or None.
         unloadable_checkpoints: Checkpoints the installed template's code will not load,
             each with the reason its migration gives.
+        template: The user template the project was made from, as the answers file names
+            it (a folder or a repository URL); None for plscaffold's own.
+        template_commit: The repository commit the project was last rendered from, or None.
+        installed_commit: The commit an update renders (a repository template's newest
+            version tag, or ``checkout``), or None.
     """
 
     files: list[FileStatus]
@@ -177,15 +203,48 @@ class ProjectStatus:
     update_conflicts: tuple[str, ...] = ()
     update_refusal: str | None = None
     unloadable_checkpoints: dict[str, str] = field(default_factory=dict)
+    template: str | None = None
+    template_commit: str | None = None
+    installed_commit: str | None = None
+
+    @property
+    def behind(self) -> bool:
+        """Whether the template moved on: another version or commit than the recorded one."""
+        return (
+            self.template_version != self.installed_version
+            or self.template_commit != self.installed_commit
+        )
+
+    @property
+    def current(self) -> bool:
+        """Whether an update would change nothing: same template version and commit, no
+        file to write, none to conflict, and no refusal (``status --check``)."""
+        return not (
+            self.behind or self.update_writes or self.update_conflicts or self.update_refusal
+        )
 
 
-def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
+def project_status(
+    project_dir: Path = Path("."), *, trust: bool = False, checkout: str | None = None
+) -> ProjectStatus:
     """Return the generated files that the user changed or deleted, or an update would change,
-    and the recorded answers that the files the user changed no longer agree with."""
-    with open_project(project_dir) as state:
-        source = bundled_source(state)
-        options = source.recorded_options(state)
-        new = source.render(options.answers(), state.document.added)
+    and the recorded answers that the files the user changed no longer agree with.
+
+    The project is compared with what ``update`` would render: the installed templates, or
+    a user template's folder as it is now, a repository at ``checkout`` or its newest
+    version tag (``trust`` as for ``update``). Recorded answers are checked against the
+    files only for the bundled template, whose answers are generation options.
+
+    Raises:
+        TemplateSourceError, UntrustedTemplateError, DowngradeError: as for
+            :func:`plscaffold.sources.project_source`.
+    """
+    with (
+        open_project(project_dir) as state,
+        project_source(state, trust=trust, checkout=checkout) as source,
+    ):
+        answers = source.changed_answers(state, {})
+        new = source.render(answers, state.document.added)
         relpaths = sorted(set(new.files) | set(state.pristine_relpaths()))
         statuses = [_file_status(state, relpath, new.files.get(relpath)) for relpath in relpaths]
         try:
@@ -201,16 +260,26 @@ def project_status(project_dir: Path = Path(".")) -> ProjectStatus:
             for status in statuses
             if status.modified and (current := state.read(status.relpath)) is not None
         }
-        contradicted = _contradicted_answers(source, options, state.document.added, new, modified)
+        contradicted = (
+            _contradicted_answers(
+                source, source.recorded_options(state), state.document.added, new, modified
+            )
+            if isinstance(source, BundledSource)
+            else []
+        )
+        installed_version = source.version  # read while a fetched template is still there
     return ProjectStatus(
         [status for status in statuses if status.changed],
         contradicted,
         template_version=state.document.template_version,
-        installed_version=source.version,
+        installed_version=installed_version,
         update_writes=tuple(plan.relpath for plan in plans if plan.writes or plan.removes),
         update_conflicts=tuple(plan.relpath for plan in plans if plan.outcome in CONFLICTS),
         update_refusal=refusal,
         unloadable_checkpoints=foreseen.unloadable_checkpoints if foreseen else {},
+        template=None if isinstance(source, BundledSource) else state.document.template,
+        template_commit=state.document.template_commit,
+        installed_commit=source.commit,
     )
 
 

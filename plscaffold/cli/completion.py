@@ -40,7 +40,9 @@ def complete_component(ctx: typer.Context, incomplete: str) -> list[str]:
     from plscaffold.api import project_components
 
     try:
-        names = list(project_components(_project(ctx)))
+        # A TAB clones nothing; a template with extensions needs --trust on the line.
+        trust = bool(ctx.params.get("trust"))
+        names = list(project_components(_project(ctx), trust=trust, fetch=False))
     except PlscaffoldError:
         return []
     return _starting(names, incomplete)

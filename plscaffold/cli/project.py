@@ -25,7 +25,7 @@ from plscaffold.cli.params import (
 from plscaffold.errors import DirtyWorkTreeError, InvalidOptionError, PlscaffoldError, one_line
 
 if TYPE_CHECKING:
-    from plscaffold.api import NewProjectResult, RemovedDefinition, SyncResult
+    from plscaffold.api import NewProjectResult, ProjectStatus, RemovedDefinition, SyncResult
 
 
 def _tree_lines(relpaths: list[str]) -> list[str]:
@@ -227,9 +227,19 @@ def _report_sync(
         if result.moves or result.unmoved_keys:
             document["moves"] = result.moves
             document["unmoved_keys"] = result.unmoved_keys
+        if result.migrated_values:
+            document["migrated_values"] = {
+                relpath: [
+                    {"key": each.key, "value": each.value, "moved_to": each.moved_to}
+                    for each in changes
+                ]
+                for relpath, changes in result.migrated_values.items()
+            }
         if result.template_versions is not None:
             before, after = result.template_versions
             document["template_version"] = {"from": before, "to": after}
+            if before is None:
+                document["template_version"]["layout"] = result.layout_version
             document["unloadable_checkpoints"] = result.unloadable_checkpoints
             document["changelog"] = [
                 {"version": entry.version, "text": entry.text} for entry in result.changelog
@@ -242,6 +252,11 @@ def _report_sync(
                 if plan.diff:
                     echo(plan.diff.rstrip("\n"))
         _print_plans(result, planned if dry_run else done)
+        if dry_run and result.conflicts:
+            echo(
+                f"Conflicts expected in {', '.join(result.conflicts)}: a real run exits 1 "
+                "and leaves them for you to resolve."
+            )
         if dry_run:
             echo("Dry run: nothing was written.")
         _print_changelog(result)
@@ -320,6 +335,16 @@ def _print_plans(result: SyncResult, verb: str) -> None:
             "could not be changed safely (flow-style YAML, or a key already at the new "
             "place): change it by hand."
         )
+    for relpath, changes in result.migrated_values.items():
+        again = (
+            " Set a removed one again where you still want it."
+            if any(each.moved_to is None for each in changes)
+            else ""
+        )
+        echo(
+            f"{relpath}: the template's migrations move or remove values you set: "
+            f"{'; '.join(str(each) for each in changes)}.{again}"
+        )
 
 
 def _print_unloadable(checkpoints: dict[str, str], *, will: str = "") -> None:
@@ -342,7 +367,11 @@ def _print_changelog(result: SyncResult) -> None:
     before, after = result.template_versions
     if before == after:
         return
-    since = before or "(made before template versions)"
+    since = before or (
+        f"(made before template versions, in {result.layout_version}'s layout)"
+        if result.layout_version
+        else "(made before template versions)"
+    )
     changed = "; what changed, from its changelog:" if result.changelog else "."
     echo(f"Template {since} -> {after or '(unversioned)'}{changed}")
     for entry in result.changelog:
@@ -481,27 +510,86 @@ def add(
     )  # fmt: skip
 
 
-def list_components(project: ProjectOption = ".") -> None:
-    """List the project's components and their files."""
+def list_components(project: ProjectOption = ".", trust: TrustOption = False) -> None:
+    """List the project's components and their files.
+
+    A project made from your own template lists that template's components (its
+    _components), as `plscaffold generate COMPONENT` renders them.
+    """
     from plscaffold.api import project_components
 
     with user_errors():
-        components = project_components(Path(project))
+        components = project_components(Path(project), trust=trust)
+    if not components:
+        echo(
+            "The project's template names no components (a _components mapping in its "
+            "cookiecutter.json); `plscaffold update` re-renders the whole project."
+        )
     for name, relpaths in components.items():
         echo(f"{name}:")
         for relpath in relpaths:
             echo(f"  {relpath}")
 
 
-def status(project: ProjectOption = ".") -> None:
-    """List generated files you changed or deleted, and those an update would change."""
+def _versions(found: ProjectStatus) -> str:
+    """Say which template version (and commit) the project has, and which an update renders."""
+    if found.template is None:
+        recorded = found.template_version or "from before template versions"
+        return f"{recorded} here, {found.installed_version or 'unversioned'} installed"
+
+    def version(number: str | None, commit: str | None) -> str:
+        return (number or "unversioned") + (f" (commit {commit[:12]})" if commit else "")
+
+    here = version(found.template_version, found.template_commit)
+    there = version(found.installed_version, found.installed_commit)
+    return f"{here} here, {there} in {found.template}"
+
+
+def _check_line(found: ProjectStatus) -> str:
+    """Say in one line whether the project is current, and if not, why (``status --check``)."""
+    if found.current:
+        return f"Current: template {_versions(found)}; an update would change nothing."
+    reasons = [f"template {_versions(found)}"] if found.behind else []
+    if found.update_refusal:
+        reasons.append(f"an update would refuse: {one_line(found.update_refusal)}")
+    if found.update_writes:
+        reasons.append(f"an update would change {len(found.update_writes)} file(s)")
+    if found.update_conflicts:
+        reasons.append(f"conflicts expected in {', '.join(found.update_conflicts)}")
+    return f"Not current: {'; '.join(reasons)}."
+
+
+def status(
+    project: ProjectOption = ".",
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Print one line and exit 0 if the project is current (an update would "
+            "change nothing), 1 if not: behind its template, or an update would write, "
+            "conflict or refuse. For the project's CI.",
+        ),
+    ] = False,
+    trust: TrustOption = False,
+    checkout: CheckoutOption = None,
+) -> None:
+    """List generated files you changed or deleted, and those an update would change.
+
+    The project is compared with what `plscaffold update` would render: this plscaffold's
+    template, or your own template's folder as it is now, or a git template's newest
+    version tag (or --checkout REF).
+    """
     from plscaffold.api import project_status
 
     with user_errors():
-        found = project_status(Path(project))
-    recorded = found.template_version or "from before template versions"
-    echo(f"Template: {recorded} here, {found.installed_version or 'unversioned'} installed.")
-    if not found.files and not found.contradicted:
+        found = project_status(Path(project), trust=trust, checkout=checkout)
+    if check:
+        echo(_check_line(found))
+        if not found.current:
+            raise typer.Exit(1)
+        return
+    echo(f"Template: {_versions(found)}.")
+    if not found.files and not found.contradicted and found.current:
         echo("Every generated file is as plscaffold rendered it, and an update changes nothing.")
         return
     _print_unloadable(found.unloadable_checkpoints, will="would")
@@ -511,6 +599,8 @@ def status(project: ProjectOption = ".") -> None:
         conflicts = ", ".join(found.update_conflicts)
         expected = f"conflicts expected in {conflicts}" if conflicts else "no conflicts expected"
         echo(f"An update would change {len(found.update_writes)} file(s); {expected}.")
+    elif found.behind:
+        echo("An update would change no file; it would record the template's new version.")
     for item in found.files:
         marks = [
             label
