@@ -505,7 +505,7 @@ def _matched_name(pattern: str, relpath: str) -> str | None:
 
 def is_config(relpath: str) -> bool:
     """Whether ``moved_keys`` applies to a file: YAML under ``configs/``."""
-    return relpath.startswith(CONFIGS_RELPATH + "/") and relpath.endswith((".yaml", ".yml"))
+    return relpath.startswith(CONFIGS_RELPATH + "/") and relpath.lower().endswith((".yaml", ".yml"))
 
 
 @dataclass(frozen=True)

@@ -608,3 +608,49 @@ def test_a_pinned_answer_the_answers_file_could_not_hold_is_refused_before_writi
     fixed = _in(runner, project, "update")
     assert fixed.exit_code == 0, fixed.output
     assert json.loads((project / ANSWERS).read_text())["answers"]["layers"] == [1]
+
+
+def test_status_names_each_config_of_yours_a_migration_changes_and_any_yaml_case_counts(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    """An update rewrites the user's own experiment (no pristine copy): status lists it
+    with the generated files, so the count it prints is the files it names."""
+    _, project = lived_in
+    shouting = project / "configs" / "experiments" / "LOUD.YAML"
+    shouting.write_text(EXPERIMENT)
+
+    status = _in(runner, project, "status")
+    planned = _in(runner, project, "update", "--dry-run", "--json")
+
+    assert status.exit_code == 0, status.output
+    writes = [f["path"] for f in json.loads(planned.stdout)["files"] if f["writes"]]
+    assert f"An update would change {len(writes)} file(s)" in status.output
+    for relpath in writes:
+        assert f"  {relpath}: " in status.output, relpath
+    assert "  configs/experiments/wider.yaml: yours, the template's migrations change it\n" in (
+        status.output
+    )
+    assert outcome_of(planned, "configs/experiments/LOUD.YAML") == "migrated"
+
+
+def test_no_conflicts_on_a_dry_run_says_what_the_real_run_would_refuse(
+    runner: CliRunner, lived_in: tuple[Path, Path]
+) -> None:
+    _, project = lived_in
+    config = project / "configs" / "default.yaml"
+    config.write_text(CONFIG_V1.replace("max_epochs: 10", "max_epochs: 11"))
+    template = project.parent / "t"
+    _template(template, "1.1.0", _migrations=MIGRATIONS)
+    wide_v2 = template / "{{cookiecutter.project_name}}" / "src" / "{{cookiecutter.pkg}}"
+    (wide_v2 / "networks" / "wide.py").write_text(WIDE_V2.replace("width = 64", "width = 65"))
+    before = tree_state(project)
+
+    planned = _in(runner, project, "update", "--no-conflicts", "--dry-run", "--json")
+
+    # The plan, and the refusal a real run would meet, exit 2 as for uncommitted changes.
+    assert planned.exit_code == 2, planned.output
+    assert "Error: a real run would refuse: regenerating would conflict" in planned.stderr
+    document = json.loads(planned.stdout)
+    assert "would conflict in src/app/networks/wide.py" in document["refused"]
+    assert "--dry-run to see the diff" not in document["refused"]
+    assert tree_state(project) == before

@@ -199,10 +199,15 @@ def sync_files(
     )  # fmt: skip
     conflicts = result.conflicts
     if no_conflicts and conflicts:
-        raise ConflictError(
+        error = ConflictError(
             f"regenerating would conflict in {', '.join(conflicts)}; nothing was written. "
-            "Run without --no-conflicts to write conflict markers, or --dry-run to see the diff"
+            "Run without --no-conflicts to write conflict markers"
+            + ("" if dry_run else ", or --dry-run to see the diff")
         )
+        if not dry_run:
+            raise error
+        # A dry run refuses nothing: it says what the real run would refuse with.
+        result = replace(result, refusal=result.refusal or str(error))
     if not dry_run:
         files: list[Change] = [(p.relpath, p.result) for p in plans if p.writes and p.result]
         files += [(plan.relpath, None) for plan in plans if plan.removes]

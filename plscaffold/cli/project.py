@@ -551,7 +551,7 @@ def _check_line(found: ProjectStatus) -> str:
         return f"Current: template {_versions(found)}; an update would change nothing."
     reasons = [f"template {_versions(found)}"] if found.behind else []
     if found.update_refusal:
-        reasons.append(f"an update would refuse: {one_line(found.update_refusal)}")
+        reasons.append(f"an update would refuse: {one_line(found.update_refusal).rstrip('.')}")
     if found.update_writes:
         reasons.append(f"an update would change {len(found.update_writes)} file(s)")
     if found.update_conflicts:
@@ -613,6 +613,10 @@ def status(
             if flag
         ]
         echo(f"  {item.relpath}: {', '.join(marks)}")
+    listed = {item.relpath for item in found.files}
+    for relpath in found.update_writes:
+        if relpath not in listed:  # a config of your own that a migration changes
+            echo(f"  {relpath}: yours, the template's migrations change it")
     for answer in found.contradicted:
         regenerate = f"plscaffold generate {answer.component or 'COMPONENT'} {answer.flag} VALUE"
         echo(
