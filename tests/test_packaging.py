@@ -29,6 +29,17 @@ def test_importing_the_cli_imports_no_torch() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def _build_wheel(wheel_dir: Path) -> Path:
+    """Build plscaffold's wheel from this checkout into ``wheel_dir``; return it."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(wheel_dir), str(REPO_ROOT)],
+        check=True,
+    )  # fmt: skip
+    (wheel,) = wheel_dir.glob("plscaffold-*.whl")
+    return wheel
+
+
 # Run in the wheel's environment before anything else: torch, and what plscaffold's
 # generation must never need, cannot be imported there.
 _NO_TORCH = """import sys
@@ -46,13 +57,7 @@ def test_the_wheel_generates_what_the_checkout_does_in_a_fresh_venv_without_torc
 ) -> None:
     """Installed from its wheel, plscaffold writes the same project, byte for byte and mode
     for mode, as from this checkout: no byte-compiled template file, no file missing."""
-    wheel_dir = tmp_path / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(wheel_dir), str(REPO_ROOT)],
-        check=True,
-    )  # fmt: skip
-    (wheel,) = wheel_dir.glob("plscaffold-*.whl")
+    wheel = _build_wheel(tmp_path / "wheels")
     venv = tmp_path / "venv"
     python = make_venv(venv)  # typer, jinja2 and cookiecutter without a network
     # pip byte-compiles the wheel's .py files, the bundled template's included.
@@ -152,13 +157,7 @@ def test_pipx_installs_the_wheel_as_a_command_of_its_own(tmp_path: Path) -> None
     the package registry (as the declared floors' test takes them), no torch."""
     import plscaffold
 
-    wheel_dir = tmp_path / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(wheel_dir), str(REPO_ROOT)],
-        check=True,
-    )  # fmt: skip
-    (wheel,) = wheel_dir.glob("plscaffold-*.whl")
+    wheel = _build_wheel(tmp_path / "wheels")
     env = {
         **os.environ,
         "PIPX_HOME": str(tmp_path / "pipx"),
