@@ -120,15 +120,14 @@ def test_the_installed_version_has_its_changelog_section_naming_the_template() -
     from importlib.metadata import version
 
     import plscaffold
-    from plscaffold.templates import bundled_project_template
-    from plscaffold.versions import template_version
+    from plscaffold.api import bundled_template_version
 
     sections = _changelog_sections()
 
     assert version("plscaffold") == plscaffold.__version__  # what pip installed
     assert next(iter(sections)) == "Unreleased"  # Keep a Changelog: newest first
     assert plscaffold.__version__ in sections, sorted(sections)
-    template = template_version(bundled_project_template())
+    template = bundled_template_version()
     assert f"Bundled project template: {template}\n" in sections[plscaffold.__version__]
 
 
@@ -136,13 +135,12 @@ def test_version_names_plscaffold_and_its_template() -> None:
     from typer.testing import CliRunner
 
     import plscaffold
+    from plscaffold.api import bundled_template_version
     from plscaffold.cli import app
-    from plscaffold.templates import bundled_project_template
-    from plscaffold.versions import template_version
 
     result = CliRunner().invoke(app, ["--version"])
 
-    template = template_version(bundled_project_template())
+    template = bundled_template_version()
     assert result.exit_code == 0
     assert (
         result.stdout

@@ -17,6 +17,7 @@ from plscaffold.api.components import (
 )
 from plscaffold.api.creation import (
     NewProjectResult,
+    bundled_template_version,
     check_new_project,
     check_project_options,
     generation_options,
@@ -69,6 +70,7 @@ __all__ = [
     "SyncResult",
     "add_component",
     "addable_kinds",
+    "bundled_template_version",
     "check_new_project",
     "check_project_options",
     "compare_experiments",

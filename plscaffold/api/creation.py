@@ -58,6 +58,13 @@ def project_defaults() -> dict[str, Any]:
     return template_defaults(bundled_project_template())
 
 
+def bundled_template_version() -> str | None:
+    """Return the bundled project template's version (``_template_version``); None if none."""
+    from plscaffold.versions import template_version
+
+    return template_version(bundled_project_template())
+
+
 def generation_options() -> list[GenerationOption]:
     """Return the answers ``new`` and ``generate`` take as options, from the bundled template."""
     return options_of_template(bundled_project_template())

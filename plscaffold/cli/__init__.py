@@ -28,10 +28,9 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        from plscaffold.templates import bundled_project_template
-        from plscaffold.versions import template_version
+        from plscaffold.api import bundled_template_version
 
-        template = template_version(bundled_project_template()) or "unversioned"
+        template = bundled_template_version() or "unversioned"
         echo(f"plscaffold {__version__} (bundled project template {template})")
         raise typer.Exit()
 
