@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -237,7 +238,7 @@ def _check_moves(state: ProjectState, moves: dict[str, str]) -> None:
             )
         taken[new] = old
         target = state.root_abspath / new
-        if new not in moves and (target.exists() or target.is_symlink()):
+        if new not in moves and os.path.lexists(target):
             raise TargetExistsError(
                 f"the template's migrations move {old} to {new}, which exists already and would "
                 f"be overwritten; nothing was written. Move {new} out of the way (or merge it "
@@ -290,7 +291,10 @@ def _plan(
     """
     origin = origins.get(relpath, relpath)
     on_disk, pristine = state.read(relpath), state.pristine(relpath)
-    base, current = state.pristine(origin), state.read(origin)
+    # Where the file comes from: the file itself, or the one a migration moves here.
+    original = on_disk if origin == relpath else state.read(origin)
+    base = pristine if origin == relpath else state.pristine(origin)
+    current = original
     if is_config(relpath) and any(migration.changes_configs for migration in migrations):
         if current is not None:
             current = _migrate_config(relpath, current, base, migrations, notes)
@@ -310,8 +314,8 @@ def _plan(
         plan = replace(plan, outcome=Outcome.IDENTICAL if same else Outcome.KEPT, result=None)
     told = notes[1]
     if relpath in told:  # only what the file written no longer holds is said
-        written = plan.result if plan.writes else state.read(origin)
-        told[relpath] = _values_gone(told[relpath], state.read(origin), written)
+        written = plan.result if plan.writes else original
+        told[relpath] = _values_gone(told[relpath], original, written)
         if not told[relpath]:
             del told[relpath]
     return replace(plan, current=on_disk, base=pristine)
@@ -340,8 +344,6 @@ def _base(plan: FilePlan) -> bytes:
 
 def _config_files(root_abspath: Path) -> list[str]:
     """Return the project's YAML files under ``configs/``, links left out."""
-    import os
-
     folder = root_abspath / CONFIGS_RELPATH
     if folder.is_symlink() or not folder.is_dir():
         return []

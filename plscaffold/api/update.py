@@ -93,16 +93,17 @@ def _update_from(
     from the layout its pristine copies show on (see :func:`layout_version`).
     """
     before, after = state.document.template_version, source.version
+    generated = state.pristine_relpaths()  # one walk of the pristine copies
     declared = source.migrations()
     since = before
     if before is None:
-        since = layout_version(declared, after, state.pristine_relpaths(), _pristine_reader(state))
+        since = layout_version(declared, after, generated, _pristine_reader(state))
     migrations = pending_migrations(declared, since, after, state.document.answers)
     answers = pin_answers(source.changed_answers(state, {}), migrations)
     new = source.render(answers, state.document.added)
     changelog = tuple(source.changes_since(since)) if before != after else ()
-    moves = moved_files(migrations, new.context or {}, state.pristine_relpaths(), new.files)
-    relpaths = set(new.files) | set(state.pristine_relpaths())
+    moves = moved_files(migrations, new.context or {}, generated, new.files)
+    relpaths = set(new.files) | set(generated)
     document = replace(
         state.document,
         plscaffold_version=__version__,
