@@ -119,6 +119,11 @@ def is_state_relpath(relpath: str) -> bool:
     )
 
 
+def owner_of(reserved: str) -> str:
+    """Name who a reserved folder (as :func:`reserved_folder` returns it) belongs to."""
+    return "git" if reserved == GIT_DIR_NAME else "plscaffold"
+
+
 def check_rendered_relpath(relpath: str, where: str) -> str:
     """Return a path a template rendered, unless it leaves the project or is reserved.
 
@@ -160,10 +165,10 @@ def project_path(root_abspath: Path, relpath: str, *, state: bool = False) -> Pa
             f"{relpath} is not in {STATE_DIR_RELPATH}/, where plscaffold keeps its state; "
             "nothing was written"
         )
-    if not state and reserved_folder(relpath) is not None:
+    reserved = None if state else reserved_folder(relpath)
+    if reserved is not None:
         raise UnsafePathError(
-            f"{relpath} lies in {reserved_folder(relpath)}/, which belongs to "
-            f"{'git' if reserved_folder(relpath) == GIT_DIR_NAME else 'plscaffold'} alone; "
+            f"{relpath} lies in {reserved}/, which belongs to {owner_of(reserved)} alone; "
             "plscaffold never writes there for a template, a migration or an experiment, so "
             "nothing was written. Choose another path"
         )

@@ -26,6 +26,7 @@ from plscaffold.paths import (
     MAX_PATH_DEPTH,
     STATE_DIR_RELPATH,
     check_relpath,
+    owner_of,
     project_path,
     reserved_folder,
 )
@@ -51,8 +52,7 @@ def check_target(target_abspath: Path) -> None:
     if reserved is not None:
         raise UnsafePathError(
             f"{target_abspath} lies in a {reserved} folder, which belongs to "
-            f"{'git' if reserved == '.git' else 'plscaffold'} alone; choose another "
-            "--output-dir"
+            f"{owner_of(reserved)} alone; choose another --output-dir"
         )
     depth = len(target_abspath.parts) - 1
     if depth > MAX_PATH_DEPTH:
