@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from enum import Enum
 from pathlib import Path
 
 # A repository's own config (or one a template slipped in) can name programs that git
@@ -225,3 +226,117 @@ def git_output(root_abspath: Path, *args: str, isolated: bool = False) -> str | 
     if result is None or result.returncode != 0:
         return None
     return result.stdout.decode("utf-8", "replace")
+
+
+class RepositoryStart(Enum):
+    """What :func:`start_repository` did in a new project's folder."""
+
+    COMMITTED = "committed"  # a new repository whose first commit holds the project
+    STAGED = "staged"  # a new repository, its files staged: git could not commit (no identity)
+    INSIDE_WORK_TREE = "inside-work-tree"  # in a repository already: none nested
+    NO_GIT = "no-git"  # git is not installed
+    FAILED = "failed"  # git init or add failed
+
+
+# What `new` runs once its files are written; a few milliseconds each.
+_INIT = ("init", "-q", "--template=")  # no template folder: init.templateDir copies no hooks in
+_COMMIT = (
+    # A commit is signed by a person: git must not guess a name from the host.
+    *("-c", "user.useConfigOnly=true", "-c", "gc.auto=0", "-c", "maintenance.auto=false"),
+    *("commit", "-q", "--no-verify", "--no-gpg-sign"),  # no hook, no signing program
+)
+
+
+def start_repository(folder_abspath: Path, message: str) -> tuple[RepositoryStart, str]:
+    """Make ``folder_abspath`` a git repository whose first commit holds its files.
+
+    A folder inside a work tree already (a monorepo, or a trusted hook's own ``git init``)
+    gets no repository of its own, as cargo and uv do. Without a ``user.name`` and
+    ``user.email`` (git's config or its ``GIT_AUTHOR_*`` variables) the files are staged
+    and not committed: plscaffold never makes up whose commit it is.
+
+    Returns:
+        What was done, and git's last words where it failed or could not commit (else "").
+    """
+    if os.path.lexists(folder_abspath / ".git"):  # a trusted hook's: never run git on it
+        return RepositoryStart.INSIDE_WORK_TREE, ""
+    inside = run_git(folder_abspath, "rev-parse", "--is-inside-work-tree")
+    if inside is None:
+        return RepositoryStart.NO_GIT, ""
+    if inside.returncode == 0 and inside.stdout.strip() == b"true":
+        return RepositoryStart.INSIDE_WORK_TREE, ""
+    if inside.returncode != 0 and in_repository(folder_abspath):
+        # A repository around it that git will not read (another owner's, say): git did not
+        # say "not a work tree", so none is nested in it.
+        return RepositoryStart.FAILED, git_said(inside)
+    steps = ((_INIT, RepositoryStart.FAILED), (("add", "-A"), RepositoryStart.FAILED),
+             ((*_COMMIT, "-m", message), RepositoryStart.STAGED))  # fmt: skip
+    for args, outcome in steps:
+        done = run_git(folder_abspath, *args)
+        if done is None or done.returncode != 0:
+            said = done.stderr.decode("utf-8", "replace").strip().splitlines() if done else []
+            return outcome, said[-1] if said else "git is gone"
+    return RepositoryStart.COMMITTED, ""
+
+
+def in_repository(folder_abspath: Path) -> bool:
+    """Tell whether a ``.git`` lies in ``folder_abspath`` or a folder above it: a repository
+    git finds there, whether or not it can read it.
+
+    git's own "not a git repository" is a message in the user's language, and fails just
+    as "detected dubious ownership" does: this tells the two apart.
+    """
+    try:
+        folder = folder_abspath.resolve()
+        return any(os.path.lexists(f / ".git") for f in (folder, *folder.parents))
+    except (OSError, RuntimeError):
+        return True  # cannot tell: as if there were one, which refuses rather than guesses
+
+
+def git_said(result: subprocess.CompletedProcess[bytes]) -> str:
+    """Return what a failed git command wrote to stderr, on one line."""
+    said = ""
+    for line in result.stderr.decode("utf-8", "replace").splitlines():
+        if line.strip():
+            said += (" " if said.endswith(":") else "; " if said else "") + line.strip()
+    return said or f"git exited with status {result.returncode}"
+
+
+class GitStatusError(Exception):
+    """git cannot list the changes of a work tree it finds (another owner's, a broken index):
+    what it said."""
+
+
+def uncommitted_changes(root_abspath: Path) -> dict[str, str] | None:
+    """Return the files under ``root_abspath`` that git lists as changed, staged, deleted or
+    untracked (not ignored), relative to it, each with its ``git status --porcelain`` code
+    (``" M"``, ``"A "``, ``"??"``...); None without git or outside a work tree.
+
+    Raises:
+        GitStatusError: a repository lies around ``root_abspath`` (see :func:`in_repository`)
+            and git cannot list its changes: nothing says the folder is clean.
+    """
+    prefix = run_git(root_abspath, "rev-parse", "--show-prefix")
+    if prefix is None:
+        return None
+    if prefix.returncode != 0:
+        if not in_repository(root_abspath):
+            return None
+        raise GitStatusError(git_said(prefix))
+    listed = run_git(
+        root_abspath, "status", "--porcelain", "-z", "--no-renames", "--untracked-files=all",
+        "--", ".",
+    )  # fmt: skip
+    if listed is None:
+        return None
+    if listed.returncode != 0:
+        raise GitStatusError(git_said(listed))
+    top = os.fsdecode(prefix.stdout).strip()
+    # Porcelain paths are relative to the repository's top, whatever the folder git ran in.
+    entries = os.fsdecode(listed.stdout).split("\0")
+    return {entry[3:].removeprefix(top): entry[:2] for entry in entries if entry}
+
+
+def has_commit(root_abspath: Path) -> bool:
+    """Tell whether the repository at ``root_abspath`` has a commit (its HEAD names one)."""
+    return git_output(root_abspath, "rev-parse", "--verify", "-q", "HEAD^{commit}") is not None

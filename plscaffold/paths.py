@@ -137,7 +137,7 @@ def check_rendered_relpath(relpath: str, where: str) -> str:
         raise UnsafePathError(
             f"{where} renders {relpath!r}, inside a .git folder: a template may not write "
             "git's own files, whose config can run programs, trusted or not; remove it from "
-            "the template (plscaffold leaves `git init` to you)"
+            "the template (`plscaffold new` starts the repository itself)"
         )
     if reserved is not None:
         raise UnsafePathError(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from plscaffold.errors import (
     PlscaffoldNotice,
     ProjectBusyError,
     ProjectNotFoundError,
+    TargetExistsError,
     UnsafePathError,
 )
 from plscaffold.names import project_names
@@ -31,6 +34,15 @@ from plscaffold.writer import Change, apply_changes, recover_changes
 
 JOURNAL_RELPATH = f"{STATE_DIR_RELPATH}/journal.json"
 """Present only while a command changes the project: what to undo or finish if it dies."""
+
+CACHE_DIR_RELPATH = f"{STATE_DIR_RELPATH}/cache"
+"""What plscaffold keeps for this working copy alone; the generated .gitignore names it."""
+
+WRITTEN_RELPATH = f"{CACHE_DIR_RELPATH}/written.json"
+"""A digest of each file :func:`write_files` wrote (experiments, sweep scripts, plots), its
+content and mode, by path: such a file, just as written, is plscaffold's to write again,
+and uncommitted it blocks nothing. It stays in this working copy (git ignores the cache);
+without it those files count as the user's, which is safe."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,56 @@ class ProjectState:
         root = self.root_abspath / PRISTINE_DIR_RELPATH
         return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
+    def users_changes(self, uncommitted: Mapping[str, str], *, has_commit: bool) -> list[str]:
+        """Return the uncommitted changes that are the user's: each but plscaffold's own.
+
+        Args:
+            uncommitted: Each path git lists under the project, with its porcelain code
+                (see :func:`plscaffold.git.uncommitted_changes`).
+            has_commit: The repository has a commit (else ``new`` staged the project).
+        """
+        written = _written(self.root_abspath)
+        unsettled = {
+            relpath
+            for relpath, code in uncommitted.items()
+            if relpath.startswith(STATE_DIR_RELPATH + "/")
+            and not relpath.startswith(CACHE_DIR_RELPATH + "/")
+            and (has_commit or code != "A ")
+            and not is_as_written(self.root_abspath, relpath, written=written)
+        }
+        return [p for p in uncommitted if not self.is_plscaffolds_own(p, unsettled)]
+
+    def is_plscaffolds_own(self, relpath: str, unsettled: Collection[str] = ()) -> bool:
+        """Tell whether a file's uncommitted change is plscaffold's, which a command may
+        overwrite: nothing of the user's would be lost, and plscaffold can write it again.
+
+        That is a file of plscaffold's cache, or a file just as plscaffold last wrote it:
+        equal to its pristine copy (``new``, ``generate``, ``generate --restore``,
+        ``update``, ``add``), or to the digest :func:`write_files` recorded (``experiment
+        new``, sweeps, plots). A file deleted, changed or behind a link is the user's.
+
+        A pristine copy counts only as committed or as plscaffold last wrote it (its
+        digest): ``unsettled`` names the files of the state folder (pristine copies, the
+        answers file) that are neither, which are the user's, and so is a file equal to
+        such a pristine copy. A search-and-replace over the project edits both; a command
+        overwriting them would lose the edit, in no commit. What ``new`` staged where git
+        could not commit it is settled too (see :meth:`users_changes`).
+        """
+        if relpath.startswith(CACHE_DIR_RELPATH + "/"):
+            return True
+        if relpath.startswith(STATE_DIR_RELPATH + "/"):
+            return relpath not in unsettled
+        try:
+            project_path(self.root_abspath, relpath)
+        except UnsafePathError:
+            return False
+        current = self.read(relpath)
+        if current is None:
+            return False
+        if pristine_relpath(relpath) not in unsettled and current == self.pristine(relpath):
+            return True
+        return is_as_written(self.root_abspath, relpath, current)
+
     def write(self, changes: list[Change]) -> None:
         """Write (or, for None, remove) project files, all or none; see :func:`write_files`."""
         write_files(self.root_abspath, changes)
@@ -107,13 +169,16 @@ class ProjectState:
 
         The record of what was written comes last, and the journal lets the next run finish
         a commit that was killed half way, so the record never describes files that are not
-        on disk.
+        on disk. The digest of each record file goes with it (:data:`WRITTEN_RELPATH`): so
+        long as it is uncommitted, that tells plscaffold's record from an edit of the user's.
         """
         record = [(pristine_relpath(relpath), new) for relpath, new in pristine_changes]
         answers_file = document.to_file()
         current = self.read(ANSWERS_RELPATH)
         if current is None or current.content != answers_file.content:
             record.append((ANSWERS_RELPATH, answers_file))
+        if record:  # nothing rewritten: nothing touched, the digests neither
+            record.append(_digests_with(self.root_abspath, record))
         apply_changes(self.root_abspath, file_changes, JOURNAL_RELPATH, record=record)
 
 
@@ -122,9 +187,78 @@ def write_files(root_abspath: Path, changes: Sequence[Change]) -> None:
 
     The project's own files only: a path in ``.git`` or ``.plscaffold`` is refused (see
     :mod:`plscaffold.paths`). A journal records the run while it writes, so the next
-    command finishes or undoes the writes of one that was killed half way.
+    command finishes or undoes the writes of one that was killed half way. Each file's
+    digest is recorded in :data:`WRITTEN_RELPATH` with it.
+
+    A file that is there already is overwritten or removed only as plscaffold last wrote
+    it here (its digest): anything else there is the user's, committed or not.
+
+    Raises:
+        TargetExistsError: a file to write or remove is there, and is not as plscaffold
+            last wrote it; nothing was written.
     """
-    apply_changes(root_abspath, changes, JOURNAL_RELPATH)
+    written = _written(root_abspath)
+    for relpath, _ in changes:
+        target = project_path(root_abspath, relpath)
+        if os.path.lexists(target) and not is_as_written(root_abspath, relpath, written=written):
+            raise TargetExistsError(
+                f"{target} is there already and is not the file plscaffold last wrote "
+                "(yours, or changed since); nothing was written. Move or remove it, after "
+                "committing anything of yours in it, and run this again"
+            )
+    record = [_digests_with(root_abspath, changes, written)]
+    apply_changes(root_abspath, changes, JOURNAL_RELPATH, record=record)
+
+
+def _digests_with(
+    root_abspath: Path, changes: Sequence[Change], written: dict[str, str] | None = None
+) -> tuple[str, RenderedFile]:
+    """Return :data:`WRITTEN_RELPATH` as it is once ``changes`` are written, to write."""
+    written = _written(root_abspath) if written is None else written
+    for relpath, new in changes:
+        written.pop(relpath, None)
+        if new is not None:
+            written[relpath] = _digest(new)
+    record = json.dumps(written, indent=1, sort_keys=True) + "\n"
+    return WRITTEN_RELPATH, RenderedFile(record.encode())
+
+
+def is_as_written(
+    root_abspath: Path,
+    relpath: str,
+    current: RenderedFile | None = None,
+    written: Mapping[str, str] | None = None,
+) -> bool:
+    """Tell whether a project file is just as :func:`write_files` last wrote it, content and
+    mode: its digest in :data:`WRITTEN_RELPATH`. A link, a folder or a missing file is not.
+
+    Args:
+        current: The file as read already; else it is read.
+        written: The digests as read already; else they are read.
+    """
+    if current is None:
+        path = root_abspath / relpath
+        if path.is_symlink() or not path.is_file():
+            return False
+        current = RenderedFile(path.read_bytes(), path.stat().st_mode & 0o7777)
+    digests = _written(root_abspath) if written is None else written
+    return digests.get(relpath) == _digest(current)
+
+
+def _digest(file: RenderedFile) -> str:
+    """Return a digest of a file's mode and content."""
+    return hashlib.sha256(b"%o\0%b" % (file.mode, file.content)).hexdigest()
+
+
+def _written(root_abspath: Path) -> dict[str, str]:
+    """Return :data:`WRITTEN_RELPATH`'s digests; none where it is missing or unreadable."""
+    try:
+        found = json.loads(project_path(root_abspath, WRITTEN_RELPATH, state=True).read_bytes())
+    except (OSError, ValueError, UnsafePathError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def write_state_files(root_abspath: Path, changes: Sequence[Change]) -> None:

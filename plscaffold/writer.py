@@ -152,11 +152,13 @@ def write_new_project(
     state_files: Rendering,
     target_abspath: Path,
     run_hook: HookRunner | None = None,
+    finish: Callable[[Path], None] | None = None,
 ) -> None:
     """Write ``files`` and plscaffold's ``state_files`` as the new folder ``target_abspath``.
 
     The files are written into a temporary folder beside the target, which is then renamed
-    into place; trusted template hooks run in that folder before the rename. On any
+    into place; trusted template hooks, then ``finish`` (``git init``), run in that folder
+    before the rename. On any
     failure, Ctrl-C included, the temporary folder and any parent folder this call created
     are removed, so the disk is left as it was. Every path passes
     :func:`plscaffold.paths.project_path`: ``files`` outside ``.git`` and ``.plscaffold``,
@@ -192,6 +194,8 @@ def write_new_project(
         _write_files(state_files, staging_abspath, state=True)
         if run_hook:
             run_hook("post_gen_project", staging_abspath)
+        if finish:
+            finish(staging_abspath)
         with _signals_deferred():
             if target_abspath.is_dir():
                 target_abspath.rmdir()  # empty, checked above; rename needs it gone

@@ -151,7 +151,9 @@ def test_an_update_cannot_plant_a_journal_that_rewrites_git_config(
     """The update route of the same attack: v1.1.0 renders a journal naming ``.git/config``."""
     marker = tmp_path / "PWNED"
     template = _versioned(tmp_path / "t", "1.0.0", {"x/y": b"y\n", "README.md": b"# x\n"})
-    made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    made = runner.invoke(
+        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path), "--no-git"]
+    )
     assert made.exit_code == 0, made.output
     project = tmp_path / "proj"
     git(project, "init", "-q")
@@ -182,7 +184,9 @@ def small_project(runner: CliRunner, tmp_path: Path) -> Path:
     """A project of a small user template at 1.0.0: ``a.txt``, ``notes.txt`` and ``x/y``."""
     files = {"a.txt": b"a\n", "notes.txt": b"notes\n", "x/y": b"y\n"}
     template = _versioned(tmp_path / "t", "1.0.0", files)
-    made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    made = runner.invoke(
+        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path), "--no-git"]
+    )
     assert made.exit_code == 0, made.output
     return tmp_path / "proj"
 

@@ -236,7 +236,7 @@ def _committed_project(runner: CliRunner, tmp_path: Path) -> Path:
     template = make_template(
         tmp_path / "t", {"README.md": b"# x\n", "app.txt": b"app\n"}, {"project_name": "x"}
     )
-    assert new_from_template(runner, template, tmp_path).exit_code == 0
+    assert new_from_template(runner, template, tmp_path, "--no-git").exit_code == 0
     project = tmp_path / "proj"
     git(project, "init", "-q")
     git(project, "add", "-A")

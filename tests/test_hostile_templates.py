@@ -344,7 +344,9 @@ def test_a_migrations_reason_with_control_characters_is_printed_escaped(
 ) -> None:
     variables: dict[str, object] = {"project_name": "x", "_template_version": "1.0.0"}
     template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, variables)
-    made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    made = runner.invoke(
+        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path), "--no-git"]
+    )
     assert made.exit_code == 0, made.output
     project = tmp_path / "proj"
     (project / "checkpoints").mkdir()

@@ -68,7 +68,9 @@ def _is_legacy(relpath: str) -> bool:
 
 
 def _state_files(project: Path) -> dict[str, tuple[str, int]]:
-    return {k: v for k, v in tree_state(project).items() if not k.startswith(".plscaffold/answers")}
+    # Not the answers, nor the cache: the digests of what plscaffold wrote, kept apart.
+    skipped = (".plscaffold/answers", ".plscaffold/cache")
+    return {k: v for k, v in tree_state(project).items() if not k.startswith(skipped)}
 
 
 # Runs plscaffold and touches a marker file once a step has happened: SIGTERM's handler

@@ -78,7 +78,7 @@ def test_the_wheel_generates_what_the_checkout_does_in_a_fresh_venv_without_torc
         folder.mkdir()
 
     made = subprocess.run(
-        [str(venv / "bin" / "plscaffold"), "new", "zz", "--no-input"],
+        [str(venv / "bin" / "plscaffold"), "new", "zz", "--no-input", "--no-git"],
         cwd=from_wheel, capture_output=True, text=True, check=False,
     )  # fmt: skip
     torch_refused = subprocess.run(
@@ -93,7 +93,7 @@ def test_the_wheel_generates_what_the_checkout_does_in_a_fresh_venv_without_torc
         cwd=tmp_path, capture_output=True, text=True, check=True,
     )  # fmt: skip
     subprocess.run(
-        [sys.executable, "-m", "plscaffold", "new", "zz", "--no-input"],
+        [sys.executable, "-m", "plscaffold", "new", "zz", "--no-input", "--no-git"],
         cwd=from_checkout, capture_output=True, check=True,
     )  # fmt: skip
 

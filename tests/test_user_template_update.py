@@ -43,7 +43,7 @@ def _context(project: Path) -> typer.Context:
 
 def _made(runner: CliRunner, tmp_path: Path, template: Path | str, *args: str) -> Path:
     made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path / "out"),
-                               "--description", "bonjour", *args])  # fmt: skip
+                               "--description", "bonjour", "--no-git", *args])  # fmt: skip
     assert made.exit_code == 0, made.output + made.stderr
     return tmp_path / "out" / "proj"
 

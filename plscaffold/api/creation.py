@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from plscaffold import __version__
 from plscaffold.answers import PRISTINE_DIR_RELPATH, STATE_DIR_RELPATH, project_state
+from plscaffold.git import RepositoryStart, start_repository
 from plscaffold.names import ProjectNames, package_name_for, project_names, validate_project_name
 from plscaffold.options import (
     GenerationOption,
@@ -31,12 +33,17 @@ class NewProjectResult:
 
     Attributes:
         names: The project's names; None for a user template, whose layout is its own.
+        repository: With ``git``, what became of the project's git repository (see
+            :func:`plscaffold.git.start_repository`); None without ``git`` or on a dry run.
+        git_said: git's last words where it failed or could not commit.
     """
 
     project_abspath: Path
     names: ProjectNames | None
     rendering: Rendering
     dry_run: bool
+    repository: RepositoryStart | None = None
+    git_said: str = ""
 
     @property
     def relpaths(self) -> list[str]:
@@ -101,19 +108,27 @@ def render_project(options: ProjectOptions) -> tuple[ProjectNames, Rendering]:
 
 
 def new_project(
-    options: ProjectOptions, output_dir: Path = Path("."), *, dry_run: bool = False
+    options: ProjectOptions,
+    output_dir: Path = Path("."),
+    *,
+    dry_run: bool = False,
+    git: bool = False,
 ) -> NewProjectResult:
     """Create a new Lightning project folder named after ``options.project_name``.
 
     Everything is rendered in memory first and written through a temporary folder, so a
-    failure leaves the disk as it was. With ``dry_run`` nothing is written.
+    failure leaves the disk as it was. With ``dry_run`` nothing is written. With ``git``
+    the folder becomes a git repository, the project its first commit, before it moves
+    into place (see :func:`plscaffold.git.start_repository`).
 
     Raises:
         UserError: a bad name or option, or a target that exists and is not empty.
         TemplateError: the template failed to render.
     """
     with open_source(None) as source:
-        return _create(source, options.project_name, options.answers(), output_dir, dry_run=dry_run)
+        return _create(
+            source, options.project_name, options.answers(), output_dir, dry_run=dry_run, git=git
+        )
 
 
 def new_project_from_template(
@@ -125,14 +140,15 @@ def new_project_from_template(
     trust: bool = False,
     dry_run: bool = False,
     checkout: str | None = None,
+    git: bool = False,
 ) -> NewProjectResult:
     """Create a project from any cookiecutter-format template: a folder or a repository URL.
 
     A repository template is rendered at ``checkout`` (a branch, tag or commit; default:
     its default branch), and the commit it resolved to is recorded for ``update``.
 
-    The same in-memory rendering and atomic write as :func:`new_project`. Hooks and Jinja
-    extensions run only with ``trust``; hooks run inside the staging folder.
+    The same in-memory rendering, atomic write and ``git`` as :func:`new_project`. Hooks
+    and Jinja extensions run only with ``trust``; hooks run inside the staging folder.
 
     Raises:
         TemplateSourceError: the template cannot be found or fetched.
@@ -142,7 +158,9 @@ def new_project_from_template(
         TemplateError: a file fails to render (the message names the file and line).
     """
     with open_source(template, trust=trust, checkout=checkout) as source:
-        return _create(source, project_name, dict(given or {}), output_dir, dry_run=dry_run)
+        return _create(
+            source, project_name, dict(given or {}), output_dir, dry_run=dry_run, git=git
+        )
 
 
 def _create(
@@ -152,14 +170,24 @@ def _create(
     output_dir: Path,
     *,
     dry_run: bool,
+    git: bool,
 ) -> NewProjectResult:
     """Render a new project from ``source`` in memory and, unless ``dry_run``, write it."""
     rendered, state = _render_new(source, project_name, given)
     project_abspath = (output_dir / rendered.folder_name).absolute()
     check_target(project_abspath)
+    started: list[tuple[RepositoryStart, str]] = []
+
+    def start(staging_abspath: Path) -> None:
+        message = f"Create {project_name} with plscaffold {__version__}"
+        started.append(start_repository(staging_abspath, message))
+
     if not dry_run:
-        write_new_project(rendered.files, state, project_abspath, source.hook_runner(rendered))
-    return NewProjectResult(project_abspath, rendered.names, {**rendered.files, **state}, dry_run)
+        hooks = source.hook_runner(rendered)
+        write_new_project(rendered.files, state, project_abspath, hooks, start if git else None)
+    repository, said = started[0] if started else (None, "")
+    files = {**rendered.files, **state}
+    return NewProjectResult(project_abspath, rendered.names, files, dry_run, repository, said)
 
 
 def _render_new(

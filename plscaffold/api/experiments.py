@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plscaffold.errors import InvalidOptionError
+from plscaffold.errors import InvalidOptionError, TargetExistsError
 from plscaffold.render import RenderedFile
 from plscaffold.state import open_project
 
@@ -98,7 +98,8 @@ class ComparedExperiments:
     Attributes:
         comparison: The runs compared, their differing config keys and the best run.
         plot: The PNG drawn, or None.
-        plot_note: Why there is no plot (no metrics yet, or no matplotlib), else None.
+        plot_note: Why there is no plot (no metrics yet, no matplotlib, or a file there
+            that plscaffold did not draw), else None.
     """
 
     comparison: Comparison
@@ -141,7 +142,10 @@ def compare_experiments(
         png_relpath = os.path.relpath(png, root)
         if png_relpath.startswith(".."):
             png_relpath = png.name
-        state.write([(png_relpath, RenderedFile(drawn))])
+        try:
+            state.write([(png_relpath, RenderedFile(drawn))])
+        except TargetExistsError as err:  # a file of the user's in its place: kept
+            return ComparedExperiments(comparison, None, f"no plot: {err}")
     return ComparedExperiments(comparison, root / png_relpath, None)
 
 

@@ -91,27 +91,40 @@ class SyncResult:
 def check_clean_work_tree(state: ProjectState, *, allow_dirty: bool, dry_run: bool) -> str | None:
     """Refuse uncommitted changes inside the project folder (not elsewhere in its repository).
 
-    A dry run refuses nothing: it returns what the real run would refuse with, to say so.
+    What plscaffold wrote itself and the user has not changed since is not theirs to
+    commit first: see :meth:`ProjectState.is_plscaffolds_own`. A dry run refuses nothing:
+    it returns what the real run would refuse with, to say so.
 
     Returns:
         The refusal a real run would raise, on a dry run; else None.
 
     Raises:
-        DirtyWorkTreeError: ``git status`` lists changes under the project root, and
-            neither ``allow_dirty`` nor ``dry_run``.
+        DirtyWorkTreeError: ``git status`` lists changes of the user's under the project
+            root, or git fails in the repository around it (it cannot tell), and neither
+            ``allow_dirty`` nor ``dry_run``.
     """
-    from plscaffold.git import git_output
+    from plscaffold.git import GitStatusError, has_commit, uncommitted_changes
 
     if allow_dirty:
         return None
-    status = git_output(state.root_abspath, "status", "--porcelain", "--", ".")
-    if not (status and status.strip()):
-        return None
-    changed = ", ".join(line[3:] for line in status.splitlines()[:5])
-    error = DirtyWorkTreeError(
-        f"{state.root_abspath} has uncommitted changes ({changed}); commit or stash them so "
-        "the change can be reviewed and undone, or pass --allow-dirty"
-    )
+    try:
+        listed = uncommitted_changes(state.root_abspath)
+    except GitStatusError as err:
+        error = DirtyWorkTreeError(
+            f"{state.root_abspath} is in a git repository, but git cannot list its "
+            f"uncommitted changes ({err}); fix what git says so that `git status` runs "
+            "there, or pass --allow-dirty"
+        )
+    else:
+        if not listed:
+            return None
+        users = state.users_changes(listed, has_commit=has_commit(state.root_abspath))
+        if not users:
+            return None
+        error = DirtyWorkTreeError(
+            f"{state.root_abspath} has uncommitted changes ({', '.join(users[:5])}); commit "
+            "or stash them so the change can be reviewed and undone, or pass --allow-dirty"
+        )
     if dry_run:
         return str(error)
     raise error

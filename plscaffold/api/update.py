@@ -32,6 +32,7 @@ from plscaffold.sources import (
     BundledSource,
     SourceRendering,
     TemplateSource,
+    pin_added_answers,
     project_source,
 )
 from plscaffold.state import ProjectState, open_project
@@ -99,8 +100,10 @@ def _update_from(
     if before is None:
         since = layout_version(declared, after, generated, _pristine_reader(state))
     migrations = pending_migrations(declared, since, after, state.document.answers)
-    answers = pin_answers(source.changed_answers(state, {}), migrations)
-    new = source.render(answers, state.document.added)
+    recorded = source.changed_answers(state, {})
+    answers = pin_answers(recorded, migrations)
+    added = pin_added_answers(state.document.added, recorded)
+    new = source.render(answers, added)
     changelog = tuple(source.changes_since(since)) if before != after else ()
     moves = moved_files(migrations, new.context or {}, generated, new.files)
     relpaths = set(new.files) | set(generated)
@@ -108,6 +111,7 @@ def _update_from(
         state.document,
         plscaffold_version=__version__,
         answers=new.answers,
+        added=added,
         template_commit=source.commit,
         template_version=after,
     )

@@ -57,6 +57,7 @@ def _report_new(result: NewProjectResult) -> None:
     if result.dry_run:
         echo("Dry run: nothing was written.")
         return
+    _report_repository(result)
     echo()
     echo("Next steps:")
     echo(f"  cd {result.project_abspath}")
@@ -72,6 +73,31 @@ def _report_new(result: NewProjectResult) -> None:
     width = max(len(command) for command, _ in steps)
     for command, comment in steps:
         echo(f"  {command:<{width}}  # {comment}" if comment else f"  {command}")
+
+
+def _report_repository(result: NewProjectResult) -> None:
+    """Say what became of the project's git repository, and what to do where git could not."""
+    from plscaffold.git import RepositoryStart
+
+    said = result.git_said
+    notes = {
+        RepositoryStart.COMMITTED: "Started a git repository: the project is its first commit.",
+        RepositoryStart.STAGED: (
+            f"Started a git repository with the files staged, not committed ({said}): "
+            "plscaffold commits only as you. Set user.name and user.email (git config "
+            "--global), then run `git commit -m 'Create the project'`."
+        ),
+        RepositoryStart.INSIDE_WORK_TREE: (
+            "Started no git repository: the project is inside one already; commit it there."
+        ),
+        RepositoryStart.NO_GIT: (
+            "Started no git repository: git is not installed. pre-commit and plscaffold's "
+            "check for uncommitted changes need one: run `git init` once git is there."
+        ),
+        RepositoryStart.FAILED: f"Started no git repository: git failed ({said}).",
+    }
+    if result.repository is not None:
+        echo(notes[result.repository])
 
 
 def _ask_until_valid(question: str, default: Any, value_type: type, check: Any) -> Any:
@@ -146,6 +172,14 @@ def new(
     ] = None,
     trust: TrustOption = False,
     checkout: CheckoutOption = None,
+    git: Annotated[
+        bool,
+        typer.Option(
+            "--git/--no-git",
+            help="Make the project a git repository with its files as the first commit (only "
+            "the files when git has no user.name and user.email; none inside a repository).",
+        ),
+    ] = True,
     check: Annotated[
         bool,
         typer.Option(
@@ -180,13 +214,13 @@ def new(
         if template is not None:
             result = new_project_from_template(
                 template, str(name), Path(output_dir), answers, trust=trust, dry_run=dry_run,
-                checkout=checkout,
+                checkout=checkout, git=git,
             )  # fmt: skip
         else:
             if interactive:
                 name, answers = _ask_for_options(name, answers)
             options = project_options(str(name), **answers)
-            result = new_project(options, output_dir=Path(output_dir), dry_run=dry_run)
+            result = new_project(options, output_dir=Path(output_dir), dry_run=dry_run, git=git)
     _report_new(result)
     if check:
         echo("Checking the project: import, configs, fast_dev_run ...", err=True)
