@@ -30,6 +30,14 @@ it gets the migrations, and the changelog entries, from that layout on.
   :mod:`plscaffold.yaml_reader`'s bounds (its size, what its aliases expand to).
 - ``dropped_keys``: dotted keys removed from the same YAML files (a setting the new
   version's code makes itself), so that its default applies.
+- ``named_items``: ``{list_key: {"to": key, "names": {ClassName: name}}}``, a list of
+  class_path entries that became a mapping of named entries (``trainer.callbacks`` to
+  ``callbacks``, where ``null`` drops one). In the same YAML files, a list at
+  ``list_key`` whose every entry's class (the last part of its class_path) is one of
+  ``names`` goes; each entry moves under ``to`` by its name, and each name the list
+  leaves out is set to null there, so the config still means exactly the callbacks it
+  listed. A list with entries of other classes too is left as it is and named, for the
+  user to move by hand.
 
   A value of the user's that a key takes along or away (in a config of their own, or one
   that differs from the generated config's pristine copy) is never changed silently:
@@ -85,6 +93,7 @@ _FIELDS = {
     "when",
     "unloadable_checkpoints",
     "from_layout",
+    "named_items",
 }
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+-]*(\.[A-Za-z0-9_][A-Za-z0-9_+-]*)*")
 
@@ -150,11 +159,12 @@ class Migration:
     unloadable_checkpoints: tuple[tuple[str, ...], str] | None = None
     dropped_keys: tuple[str, ...] = ()
     from_layout: Layout | None = None
+    named_items: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def changes_configs(self) -> bool:
         """Whether it moves or drops keys of the YAML configs."""
-        return bool(self.moved_keys or self.dropped_keys)
+        return bool(self.moved_keys or self.dropped_keys or self.named_items)
 
     def applies_to(self, answers: Mapping[str, Any]) -> bool:
         """Whether a project with these recorded answers is one this migration is for."""
@@ -242,9 +252,33 @@ def read_migrations(template: Template) -> list[Migration]:
                 _checkpoints(item.get("unloadable_checkpoints"), f"{at}: unloadable_checkpoints"),
                 tuple(dropped),
                 _layout(item.get("from_layout"), f"{at}: from_layout"),
+                _named_items(item.get("named_items", {}), f"{at}: named_items"),
             )
         )  # fmt: skip
     return sorted(migrations, key=lambda m: Version(m.version))
+
+
+def _named_items(raw: Any, where: str) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+    """Return ``named_items`` as (list key, mapping key, (class name, name) pairs)."""
+    if not isinstance(raw, dict):
+        raise TemplateError(f"{where} must map a list's dotted key to its mapping")
+    found = []
+    for key, spec in raw.items():
+        if not (
+            _KEY.fullmatch(key)
+            and isinstance(spec, dict)
+            and set(spec) == {"to", "names"}
+            and isinstance(spec["to"], str)
+            and _KEY.fullmatch(spec["to"])
+        ):
+            raise TemplateError(
+                f'{where} {key!r}: give a dotted key, and {{"to": KEY, "names": {{...}}}}'
+            )
+        names = _pairs(spec["names"], f"{where} {key!r}: names")
+        if not all(_KEY.fullmatch(each) and "." not in each for pair in names for each in pair):
+            raise TemplateError(f"{where} {key!r}: names maps class names to plain names")
+        found.append((key, spec["to"], names))
+    return tuple(found)
 
 
 def _layout(raw: Any, where: str) -> Layout | None:
@@ -598,7 +632,49 @@ def move_keys(
             text = dropped
             if theirs is not None:
                 theirs = drop_key(theirs, key) or theirs
+        for old, new, names in migration.named_items:
+            values, named = users(old), _name_items(text, old, new, dict(names))
+            if named is None:
+                refused.append(f"{old} -> {new}")
+                continue
+            if values is not None and named != text:
+                told.append(ChangedValue(old, _shown(values, old), new))
+            text = named
+            if theirs is not None:
+                theirs = _name_items(theirs, old, new, dict(names)) or theirs
     return text.encode("utf-8"), refused, told
+
+
+def _name_items(text: str, old: str, new: str, names: dict[str, str]) -> str | None:
+    """Return ``text`` with the list at ``old`` made the mapping at ``new`` (see
+    ``named_items``); ``text`` where it has no such list; None where it cannot be done."""
+    import yaml
+
+    from plscaffold.yaml_keys import drop_key, key_values
+    from plscaffold.yaml_reader import load_yaml
+
+    if not key_values(text, old):
+        return text
+    tree: Any = load_yaml(text, "the config")
+    for part in old.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    if not isinstance(tree, list) or key_values(text, new) or "." in new:
+        return None
+
+    def class_name(entry: Any) -> str | None:
+        path = entry.get("class_path") if isinstance(entry, dict) else entry
+        return str(path).rsplit(".", 1)[-1] if isinstance(path, str) else None
+
+    if not all(class_name(entry) in names for entry in tree):
+        return None
+    named: dict[str, Any] = dict.fromkeys(names.values())
+    for entry in tree:
+        named[names[str(class_name(entry))]] = entry
+    dropped = drop_key(text, old)
+    if dropped is None:
+        return None
+    block = str(yaml.safe_dump({new: named}, sort_keys=False, default_flow_style=False))
+    return dropped + ("" if not dropped or dropped.endswith("\n") else "\n") + block
 
 
 def _shown(values: Mapping[str, Any], key: str) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from typer.testing import CliRunner
 
 from plscaffold.cli import app
 from plscaffold.errors import TemplateError
+from plscaffold.migrations import Migration, _named_items, move_keys
 from plscaffold.yaml_keys import drop_key, move_key
 from tests.conftest import make_template, outcome_of, tree_state
 
@@ -82,7 +86,9 @@ def _in(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untype
 def lived_in(runner: CliRunner, tmp_path: Path) -> tuple[Path, Path]:
     """A project of template 1.0.0 with the user's edits, and its template now at 1.1.0."""
     template = _template(tmp_path / "t", "1.0.0")
-    made = runner.invoke(app, ["new", "proj", "--template", str(template), "-o", str(tmp_path)])
+    made = runner.invoke(
+        app, ["new", "proj", "--template", str(template), "-o", str(tmp_path), "--no-git"]
+    )
     assert made.exit_code == 0, made.output
     project = tmp_path / "proj"
     wide = project / "src" / "app" / "models" / "wide.py"
@@ -147,7 +153,9 @@ def test_an_untouched_moved_file_moves_and_a_deleted_one_stays_deleted(
 ) -> None:
     template = _template(tmp_path / "t", "1.0.0")
     for name in ("a", "b"):
-        made = runner.invoke(app, ["new", name, "--template", str(template), "-o", str(tmp_path)])
+        made = runner.invoke(
+            app, ["new", name, "--template", str(template), "-o", str(tmp_path), "--no-git"]
+        )
         assert made.exit_code == 0, made.output
     (tmp_path / "b" / "src" / "app" / "models" / "wide.py").unlink()
     _template(tmp_path / "t", "1.1.0", _migrations=MIGRATIONS)
@@ -434,8 +442,53 @@ def test_the_bundled_templates_migrations_move_an_old_projects_added_model_and_k
     assert outcome_of(result, "src/proj/networks/wide.py") == "conflict"
     assert "width = 512  # mine" in (project / "src" / "proj" / "networks" / "wide.py").read_text()
     assert yaml.safe_load(experiment.read_text()) == {
-        "model": {"init_args": {"lr": 0.01, "net": {"init_args": {"hidden_dim": 256}}}}
+        "model": {
+            "init_args": {
+                "net": {"init_args": {"hidden_dim": 256}},
+                "optimizer": {"init_args": {"lr": 0.01}},  # 1.1.0's move
+            }
+        }
     }
+
+
+# The optimizer and scheduler 1.1.0 gave the LightningModule, where 1.0.2 rendered the
+# module's own lr and weight_decay (the migration moves them under the optimizer).
+OPTIMIZER_1_1_0 = re.compile(
+    r"^    # Any optimizer of torch\.optim.*?^    scheduler: null\n", re.M | re.S
+)
+
+
+def test_a_1_0_2_projects_experiment_that_sets_lr_still_parses_after_update(
+    runner: CliRunner, project: Path
+) -> None:
+    document = json.loads((project / ANSWERS).read_text())
+    document["template_version"] = "1.0.2"
+    (project / ANSWERS).write_text(json.dumps(document))
+    for root in (project, project / ".plscaffold" / "pristine"):
+        config = root / "configs" / "default.yaml"
+        text, found = OPTIMIZER_1_1_0.subn(
+            "    lr: 0.001\n    weight_decay: 0.0001\n", config.read_text()
+        )
+        assert found == 1
+        config.write_text(text)
+    (project / "configs" / "experiments").mkdir()
+    experiment = project / "configs" / "experiments" / "fast.yaml"
+    experiment.write_text("model:\n  init_args:\n    lr: 0.01\n    weight_decay: 0.0\n")
+
+    result = _in(runner, project, "update", "--json")
+
+    assert result.exit_code == 0, result.output
+    moved = {"optimizer": {"init_args": {"lr": 0.01, "weight_decay": 0.0}}}
+    assert yaml.safe_load(experiment.read_text()) == {"model": {"init_args": moved}}
+    printed = subprocess.run(
+        [sys.executable, "-m", "proj", "fit", "--experiment", "fast", "--print_config"],
+        cwd=project, env={**os.environ, "PYTHONPATH": str(project / "src")},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    optimizer = yaml.safe_load(printed.stdout)["model"]["init_args"]["optimizer"]
+    assert optimizer["class_path"] == "torch.optim.AdamW"
+    assert (optimizer["init_args"]["lr"], optimizer["init_args"]["weight_decay"]) == (0.01, 0.0)
 
 
 def test_checkpoints_a_migration_says_will_not_load_are_named_before_and_left_alone(
@@ -654,3 +707,59 @@ def test_no_conflicts_on_a_dry_run_says_what_the_real_run_would_refuse(
     assert "would conflict in src/app/networks/wide.py" in document["refused"]
     assert "--dry-run to see the diff" not in document["refused"]
     assert tree_state(project) == before
+
+
+CALLBACK_NAMES = {"EarlyStopping": "early_stopping", "LearningRateMonitor": "lr_monitor"}
+
+
+def _named_items_migration() -> Migration:
+    names = tuple(CALLBACK_NAMES.items())
+    return Migration("1.1.0", named_items=(("trainer.callbacks", "callbacks", names),))
+
+
+def test_a_listed_callback_moves_under_its_name_and_one_left_out_is_set_null() -> None:
+    experiment = (
+        "# Patience of my own.\ntrainer:\n  max_epochs: 4\n  callbacks:\n"
+        "    - class_path: pytorch_lightning.callbacks.EarlyStopping\n"
+        "      init_args:\n        patience: 10\n"
+    )
+
+    text, refused, told = move_keys(experiment.encode(), [_named_items_migration()])
+
+    migrated = yaml.safe_load(text)
+    assert migrated["trainer"] == {"max_epochs": 4}
+    early_stopping = {
+        "class_path": "pytorch_lightning.callbacks.EarlyStopping",
+        "init_args": {"patience": 10},
+    }
+    assert migrated["callbacks"] == {"early_stopping": early_stopping, "lr_monitor": None}
+    assert text.startswith(b"# Patience of my own.\n")  # the rest of the file as it was
+    assert refused == [] and [(c.key, c.moved_to) for c in told] == [
+        ("trainer.callbacks", "callbacks")
+    ]
+    empty = move_keys(b"trainer:\n  callbacks: []\n", [_named_items_migration()])[0]
+    assert yaml.safe_load(empty) == {"callbacks": {"early_stopping": None, "lr_monitor": None}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "trainer:\n  callbacks:\n    - class_path: mine.Timer\n",  # a callback of the user's
+        "trainer:\n  callbacks: []\ncallbacks:\n  lr_monitor: null\n",  # the mapping is there
+        "trainer:\n  callbacks:\n    class_path: one.EarlyStopping\n",  # not a list
+    ],
+)
+def test_a_list_that_cannot_become_named_is_left_as_it_was_and_named(text: str) -> None:
+    migrated, refused, _ = move_keys(text.encode(), [_named_items_migration()])
+
+    assert migrated == text.encode()
+    assert refused == ["trainer.callbacks -> callbacks"]
+
+
+def test_named_items_must_name_classes_and_a_mapping() -> None:
+    with pytest.raises(TemplateError, match=r"named_items 'trainer\.callbacks'"):
+        _named_items({"trainer.callbacks": {"to": "callbacks"}}, "named_items")
+    with pytest.raises(TemplateError, match="names maps class names to plain names"):
+        _named_items(
+            {"trainer.callbacks": {"to": "callbacks", "names": {"a.B": "b"}}}, "named_items"
+        )
