@@ -22,10 +22,16 @@ _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class AddedComponent:
-    """A component created with ``plscaffold add KIND NAME``."""
+    """A component created with ``plscaffold add KIND NAME``.
+
+    Attributes:
+        answers: The project's answers it was added with that it keeps, whatever the
+            project's are later (see :func:`plscaffold.templates.pinned_answers`).
+    """
 
     kind: str
     name: str
+    answers: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,10 @@ class AnswersDocument:
             "plscaffold_version": self.plscaffold_version,
             "template": self.template,
             "answers": self.answers,
-            "added_components": [{"kind": c.kind, "name": c.name} for c in self.added],
+            "added_components": [
+                {"kind": c.kind, "name": c.name, **({"answers": c.answers} if c.answers else {})}
+                for c in self.added
+            ],
         }
         if self.template_commit is not None:
             document["template_commit"] = self.template_commit
@@ -73,7 +82,7 @@ class AnswersDocument:
                 template_version = check_version(template_version, "template_version")
             answers = dict(document["answers"])
             added = tuple(
-                AddedComponent(str(c["kind"]), str(c["name"]))
+                AddedComponent(str(c["kind"]), str(c["name"]), dict(c.get("answers", {})))
                 for c in document.get("added_components", [])
             )
             commit = document.get("template_commit")

@@ -53,6 +53,7 @@ from plscaffold.templates import (
     bundled_components_template,
     bundled_project_template,
     component_kinds,
+    pinned_answers,
     read_variables,
 )
 from plscaffold.versions import ChangelogEntry, changes_since, template_version
@@ -271,6 +272,23 @@ class BundledSource(TemplateSource):
         )
 
 
+def pin_added_answers(
+    added: tuple[AddedComponent, ...], answers: dict[str, Any]
+) -> tuple[AddedComponent, ...]:
+    """Give each added component the project's ``answers`` its kind pins and it lacks.
+
+    ``answers`` are the recorded ones, before any change: a component added before it
+    pinned them keeps what it was rendered with.
+    """
+    pins = pinned_answers()
+
+    def pinned(component: AddedComponent) -> dict[str, Any]:
+        kept = {key: answers[key] for key in pins.get(component.kind, []) if key in answers}
+        return {**kept, **component.answers}  # what it recorded wins
+
+    return tuple(replace(component, answers=pinned(component)) for component in added)
+
+
 def check_component_kind(component_kind: str, kinds: dict[str, list[str]]) -> None:
     """Refuse a component kind the components template does not define.
 
@@ -286,11 +304,13 @@ def check_component_kind(component_kind: str, kinds: dict[str, list[str]]) -> No
 def render_component(
     component: AddedComponent, project_context: dict[str, Any], kinds: dict[str, list[str]]
 ) -> Rendering:
-    """Render the files of one added component with the project's answers and its names."""
+    """Render the files of one added component with the project's answers (those it pins,
+    as it was added with them) and its names."""
     template = bundled_components_template()
     names = validate_component_name(component.name)
     answers = {
         **project_context,
+        **component.answers,
         "component_name": names.project_name,
         "component_module": names.package_name,
         "component_class": names.class_name,

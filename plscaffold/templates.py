@@ -14,6 +14,7 @@ BUNDLED_PROJECT_TEMPLATE = "project"
 BUNDLED_COMPONENTS_TEMPLATE = "components"
 COMPONENTS_VARIABLE = "_components"
 KINDS_VARIABLE = "_kinds"
+PINNED_VARIABLE = "_pinned_answers"
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,15 @@ def _path_sets(template: Template, variable: str) -> dict[str, list[str]]:
 def component_kinds() -> dict[str, list[str]]:
     """Return the kinds ``plscaffold add`` can create and the template files of each."""
     return _path_sets(bundled_components_template(), KINDS_VARIABLE)
+
+
+def pinned_answers() -> dict[str, list[str]]:
+    """Return, by component kind, the project answers an added component keeps as they were
+    when it was added (a GAN's ``lr``): the project's model's, not the component's."""
+    template = bundled_components_template()
+    if PINNED_VARIABLE not in read_variables(template):
+        return {}
+    return _path_sets(template, PINNED_VARIABLE)
 
 
 def template_components(template: Template) -> dict[str, list[str]]:

@@ -160,13 +160,17 @@ def test_add_model_kind_gan_writes_a_lightning_module_of_its_own(
     assert "class_path: proj.models.sketcher.SketcherGAN" in config
     assert "strategy:" not in config  # one process: no DDP setting
     # The classifier's callbacks (early stopping on val_acc) would stop the GAN's run.
-    assert yaml.safe_load(config)["trainer"]["callbacks"] == []
+    named = yaml.safe_load(config)["callbacks"]
+    assert named == {"early_stopping": None, "lr_monitor": None, "prediction_writer": None}
     assert (
         "from proj.models.sketcher import SketcherGAN"
         in (project / "tests/test_gan_sketcher.py").read_text()
     )
     document = json.loads((project / ".plscaffold" / "answers.json").read_text())
-    assert document["added_components"] == [{"kind": "gan", "name": "sketcher"}]
+    # The project's learning rate, as it was: later answers are the project's model's.
+    assert document["added_components"] == [
+        {"kind": "gan", "name": "sketcher", "answers": {"lr": 0.001}}
+    ]
 
     # A second GAN shares the networks; its own module, config and test are new.
     second = _add(runner, project, "model", "painter", "--kind", "gan")
@@ -209,3 +213,102 @@ def test_names_equal_once_normalised_are_one_component(runner: CliRunner, projec
         assert clash.exit_code == 2
         assert f"'wide-cnn', which is '{name}' once '-' is '_'" in clash.stderr
     assert tree_state(project) == before
+
+
+def test_an_answer_for_the_projects_model_never_edits_an_added_models_config(
+    runner: CliRunner, project: Path
+) -> None:
+    assert _add(runner, project, "model", "sketcher", "--kind", "gan").exit_code == 0
+    config = project / "configs/gan/sketcher.yaml"
+    before = config.read_text()
+
+    changed = runner.invoke(app, ["generate", "model", "--lr", "0.01", "--json", "--project",
+                                  str(project)])  # fmt: skip
+    updated = runner.invoke(app, ["update", "--json", "--project", str(project)])
+
+    assert changed.exit_code == 0, changed.output
+    assert json.loads((project / ".plscaffold/answers.json").read_text())["answers"]["lr"] == 0.01
+    assert updated.exit_code == 0, updated.output
+    assert config.read_text() == before
+    assert "    lr: 0.001\n" in before
+
+
+def test_a_gan_added_before_it_pinned_its_answers_keeps_what_it_was_rendered_with(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """An answers file of an older plscaffold records no answers of an added component."""
+    made = runner.invoke(app, ["new", "proj", "-o", str(tmp_path), "--no-input", "--lr", "0.02"])
+    assert made.exit_code == 0, made.output
+    project = tmp_path / "proj"
+    assert _add(runner, project, "model", "sketcher", "--kind", "gan").exit_code == 0
+    answers = project / ".plscaffold" / "answers.json"
+    document = json.loads(answers.read_text())
+    document["added_components"] = [{"kind": "gan", "name": "sketcher"}]
+    answers.write_text(json.dumps(document))
+
+    changed = runner.invoke(app, ["generate", "model", "--lr", "0.01", "--allow-dirty",
+                                  "--project", str(project)])  # fmt: skip
+
+    assert changed.exit_code == 0, changed.output
+    assert "    lr: 0.02\n" in (project / "configs/gan/sketcher.yaml").read_text()
+    recorded = json.loads(answers.read_text())["added_components"]
+    assert recorded == [{"kind": "gan", "name": "sketcher", "answers": {"lr": 0.02}}]
+
+
+@pytest.mark.parametrize("logger", ["tensorboard", "csv", "mlflow", "wandb"])
+@pytest.mark.parametrize(("kind", "config"), [("gan", "configs/gan/sketcher.yaml"),
+                                              ("network", "configs/model/sketcher.yaml")])  # fmt: skip
+def test_an_added_models_config_names_a_run_folder_of_its_own(
+    runner: CliRunner, tmp_path: Path, logger: str, kind: str, config: str
+) -> None:
+    made = runner.invoke(app, ["new", "proj", "-o", str(tmp_path), "--no-input", "--logger",
+                               logger])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    project = tmp_path / "proj"
+    assert _add(runner, project, "model", "sketcher", "--kind", kind).exit_code == 0
+
+    loggers = yaml.safe_load((project / config).read_text())["trainer"]["logger"]
+    default = yaml.safe_load((project / "configs/default.yaml").read_text())["trainer"]["logger"]
+
+    if isinstance(default, dict):  # one logger: only its name is set, its class stays
+        assert loggers == {"init_args": {"name": "sketcher"}}
+    else:  # a list is replaced whole: the project's, the first (the run folder's) renamed
+        assert loggers[0]["init_args"]["name"] == "sketcher"
+        assert [each["class_path"] for each in loggers] == [e["class_path"] for e in default]
+        rest = [e for e in default if e is not default[0]]
+        assert loggers[1:] == rest and loggers[0]["init_args"] == {
+            **default[0]["init_args"],
+            "name": "sketcher",
+        }
+
+
+@pytest.mark.e2e
+def test_the_classifiers_best_checkpoint_is_never_an_added_gans(
+    runner: CliRunner, project: Path
+) -> None:
+    assert _add(runner, project, "model", "sketcher", "--kind", "gan").exit_code == 0
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    subprocess.run(
+        [sys.executable, "-c",
+         "import sys; sys.path.insert(0, 'tests'); from pathlib import Path; "
+         "import torch; from conftest import synthetic_digits, write_idx; g = torch.Generator().manual_seed(0); "
+         "[write_idx(Path('data/MNIST/raw'), s, *(t.numpy() for t in synthetic_digits(64, g))) for s in ('train', 'test')]"],
+        cwd=project, check=True, env=env,
+    )  # fmt: skip
+    tiny = ["--data.num_workers=0", "--data.download=false", "--trainer.accelerator=cpu",
+            "--trainer.max_epochs=1", "--trainer.limit_train_batches=1",
+            "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false"]  # fmt: skip
+    command = [sys.executable, "-m", "proj"]
+
+    fit = subprocess.run([*command, "fit", "--config", "configs/gan/sketcher.yaml", *tiny],
+                         cwd=project, capture_output=True, text=True, env=env)  # fmt: skip
+    tested = subprocess.run([*command, "test", "--ckpt_path", "best", *tiny],
+                            cwd=project, capture_output=True, text=True, env=env)  # fmt: skip
+
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    assert list((project / "logs" / "sketcher").glob("version_0/checkpoints/*.ckpt"))
+    assert not (project / "logs" / "proj").exists()
+    # The classifier has no run yet: none found, rather than the GAN's run tested.
+    assert tested.returncode == 2, tested.stderr[-3000:]
+    assert "test_d_acc" not in tested.stdout + tested.stderr
+    assert "logs/proj" in tested.stderr

@@ -11,7 +11,12 @@ from plscaffold.answers import AddedComponent
 from plscaffold.api.sync import SyncResult, sync_files
 from plscaffold.errors import ComponentExistsError, InvalidOptionError, TemplateSourceError
 from plscaffold.names import validate_component_name
-from plscaffold.sources import bundled_source, check_component_kind, project_source
+from plscaffold.sources import (
+    bundled_source,
+    check_component_kind,
+    pin_added_answers,
+    project_source,
+)
 from plscaffold.state import open_project
 from plscaffold.templates import component_kinds
 
@@ -77,7 +82,8 @@ def regenerate(
     with open_project(project_dir) as state, project_source(state, trust=trust) as source:
         recorded = source.changed_answers(state, {})
         answers = source.changed_answers(state, changes or {})
-        added = state.document.added
+        # An added model keeps its own learning rate when the project's changes.
+        added = pin_added_answers(state.document.added, recorded)
         old = source.render(recorded, added)
         new = old if answers == recorded else source.render(answers, added)
         source.component_files(new, component, state.root_abspath)  # refuses an unknown component
@@ -98,6 +104,7 @@ def regenerate(
             state.document,
             plscaffold_version=__version__,
             answers=new.answers,
+            added=added,
             template_commit=source.commit,
         )
         result = sync_files(
@@ -161,9 +168,10 @@ def add_component(
     validate_component_name(name)
     with open_project(project_dir) as state:
         source = bundled_source(state)
-        added = (*state.document.added, AddedComponent(kind, name))
+        answers = source.changed_answers(state, {})
+        added = pin_added_answers((*state.document.added, AddedComponent(kind, name)), answers)
         # Refuses a name already taken.
-        new = source.render(source.changed_answers(state, {}), added)
+        new = source.render(answers, added)
         relpaths = set(source.component_files(new, name, state.root_abspath))
         clashes = [
             relpath
