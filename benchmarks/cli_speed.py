@@ -114,7 +114,7 @@ def main() -> None:
                     "new",
                     "e{round}",
                     "--set",
-                    "model.lr=1e-2",
+                    "model.optimizer.lr=1e-2",
                     "--set",
                     "data.batch_size=32",
                 ],

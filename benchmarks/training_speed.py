@@ -17,6 +17,7 @@ Process start and imports are measured apart from the fit and reported on their 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import subprocess
 import sys
@@ -141,14 +142,14 @@ def plain_loop(
     net = package.ConvNet().to(device)  # the network configs/default.yaml names
     if compile:
         net.compile(mode=None if compile == "default" else compile)
-    # The generated configure_optimizers: AdamW (fused unless asked otherwise), and a cosine
-    # over the run's optimizer steps, stepped after each one.
+    # The generated defaults: AdamW (fused unless asked otherwise), and a cosine over the
+    # run's optimizer steps, stepped after each one (the model's configure_optimizers).
     optimizer = torch.optim.AdamW(
         net.parameters(), lr=1e-3, weight_decay=1e-4, fused=True if fused else None
     )
     total_steps = epochs * len(train)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: package.model.cosine_decay(step, total_steps)
+        optimizer, lambda step: (1 + math.cos(math.pi * min(step / total_steps, 1))) / 2
     )
     test = datamodule.datasets["test"]
     test_images, test_labels = test.images.to(device), test.labels.to(device)

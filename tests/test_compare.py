@@ -200,6 +200,30 @@ def test_tensorboard_metrics_are_read_per_epoch(project: Path) -> None:
     assert metrics.values == {"val_acc": {0: 0.5, 1: pytest.approx(0.6), 2: pytest.approx(0.7)}}
 
 
+def test_a_runs_evaluations_keep_its_training_metrics_and_are_no_runs(
+    runner: CliRunner, compared_project: Path
+) -> None:
+    """The project's test, validate and predict of a run log into folders of their own in it
+    (``test``, ``test-2``, ``predict``): the run's metrics.csv stays its training's."""
+    run = compared_project / "logs" / "large" / "version_0"
+    for folder in ("test", "test-2"):
+        (run / folder).mkdir()
+        (run / folder / "metrics.csv").write_text("epoch,step,test_acc,test_loss\n0,0,0.95,0.1\n")
+        (run / folder / "test-config.yaml").write_text(yaml.safe_dump({"ckpt_path": "best"}))
+    (run / "predict").mkdir()
+    (run / "predict" / "predictions.csv").write_text("index,name,label,prediction,p0\n")
+
+    result = runner.invoke(app, ["experiment", "compare", "large", "--all-runs", "--json",
+                                 "--project", str(compared_project)])  # fmt: skip
+
+    assert result.exit_code == 0, result.output + result.stderr
+    (large,) = json.loads(result.output)["experiments"]
+    assert [entry["run"] for entry in large["runs"]] == ["version_0"]
+    assert large["best"] == {"metric": "val_acc", "mode": "max", "value": 0.9, "epoch": 0}
+    assert large["metrics"] == {"val_acc": [0.9], "val_loss": [pytest.approx(0.1)]}
+    assert large["config"]["trainer"]["max_epochs"] == 1  # the fit's config.yaml
+
+
 def test_the_plot_is_never_written_through_a_link(
     runner: CliRunner, compared_project: Path, tmp_path: Path
 ) -> None:
@@ -218,6 +242,26 @@ def test_the_plot_is_never_written_through_a_link(
     assert f"{plot} is a symbolic link" in result.stderr
     assert victim.read_text() == "the user's file\n"
     assert plot.is_symlink()
+
+
+def test_a_file_of_the_users_in_the_plots_place_is_kept(
+    runner: CliRunner, compared_project: Path
+) -> None:
+    """Only the plot plscaffold drew last is drawn again; anything else there is the user's."""
+    plot = compared_project / "logs" / "compare-small.png"
+    plot.write_bytes(b"mine")
+    command = ["experiment", "compare", "small", "--project", str(compared_project)]
+
+    kept = runner.invoke(app, command)
+
+    assert kept.exit_code == 0, kept.output
+    assert f"no plot: {plot} is there already" in kept.stderr
+    assert plot.read_bytes() == b"mine"
+    plot.unlink()
+    for _ in range(2):  # drawn, then drawn again over its own
+        drawn = runner.invoke(app, command)
+        assert drawn.exit_code == 0 and "no plot" not in drawn.stderr, drawn.stderr
+    assert plot.read_bytes().startswith(b"\x89PNG")
 
 
 def _unreadable(runner: CliRunner, project: Path, name: str) -> str:

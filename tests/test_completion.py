@@ -97,7 +97,7 @@ def test_compare_completes_a_sweep_by_its_name_and_its_points_once_asked(
 ) -> None:
     for command in (
         ["experiment", "new", "small", "--set", "data.batch_size=32"],
-        ["experiment", "sweep", "lr", "--grid", "model.lr=1e-3,1e-2"],
+        ["experiment", "sweep", "lr", "--grid", "model.optimizer.lr=1e-3,1e-2"],
     ):
         made = runner.invoke(app, [*command, "--project", str(schema_project)])
         assert made.exit_code == 0, made.output

@@ -27,6 +27,11 @@ def test_keys_and_values_are_parsed() -> None:
     assert parse_assignment("data.pin_memory=true") == ("data.init_args.pin_memory", True)
     assert parse_assignment("trainer.logger=null") == ("trainer.logger", None)
     assert normalize_key("model.class_path") == "model.class_path"
+    # Each class below model and data takes init_args, which a key may leave out.
+    optimizer_lr = "model.init_args.optimizer.init_args.lr"
+    assert normalize_key("model.optimizer.lr") == optimizer_lr
+    assert normalize_key("model.init_args.optimizer.lr") == optimizer_lr
+    assert normalize_key("model.net.class_path") == "model.init_args.net.class_path"
     with pytest.raises(ExperimentError, match="is not KEY=VALUE"):
         parse_assignment("trainer.max_epochs")
 
@@ -70,7 +75,7 @@ def test_experiments_end_to_end(runner: CliRunner, project: Path) -> None:
     assert small["trainer.logger.init_args.name"] == "small"
     assert "checkpoint.dirpath" not in small  # checkpoints live in each run's folder
 
-    child = _experiment(runner, project, "new", "child", "--from", "small", "--set", "model.lr=0.01",
+    child = _experiment(runner, project, "new", "child", "--from", "small", "--set", "model.optimizer.lr=0.01",
                         "--set", "trainer.max_epochs=2")  # fmt: skip
     assert child.exit_code == 0, child.output + child.stderr
     assert _read(project, "child")["lineage.parent"] == "small"
@@ -117,7 +122,8 @@ def test_experiments_end_to_end(runner: CliRunner, project: Path) -> None:
     rows = {line.split()[0]: line for line in listed.output.splitlines()[1:]}
     assert "data.init_args.batch_size" in rows["small"] and "val_acc=0." in rows["small"]
     assert "logs/small/version_0/checkpoints/last.ckpt" in rows["small"]
-    assert rows["child"].split()[1] == "small" and "model.init_args.lr" in rows["child"]
+    assert rows["child"].split()[1] == "small"
+    assert "model.init_args.optimizer.init_args.lr" in rows["child"]
     assert rows["smoke"].split()[1] == "template:debug"
 
     compared = _experiment(runner, project, "compare", "small", "child", "--json")
@@ -127,7 +133,7 @@ def test_experiments_end_to_end(runner: CliRunner, project: Path) -> None:
     # What each run used: the command line's --trainer.max_epochs=2, not the file's 10.
     assert small_json["config"]["trainer"]["max_epochs"] == 2
     assert len(small_json["metrics"]["val_acc"]) == 2  # read from TensorBoard's event files
-    assert child_json["config"]["model"]["init_args"]["lr"] == 0.01
+    assert child_json["config"]["model"]["init_args"]["optimizer"]["init_args"]["lr"] == 0.01
 
 
 def test_lineage_cannot_be_set_and_a_parent_is_never_a_path(
@@ -215,7 +221,7 @@ def test_new_reads_the_cached_schema_and_never_starts_the_projects_python(
     assert smoke.exit_code == 0, smoke.output + smoke.stderr
     assert _read(schema_project, "smoke")["trainer.fast_dev_run"] is True  # the template's keys
     child = _experiment(
-        runner, schema_project, "new", "child", "--from", "wide", "--set", "model.lr=0.01"
+        runner, schema_project, "new", "child", "--from", "wide", "--set", "model.optimizer.lr=0.01"
     )
     assert child.exit_code == 0, child.output + child.stderr
     assert "model.init_args.net.init_args.hidden_dim" not in _read(schema_project, "child")

@@ -9,7 +9,9 @@ components, an experiment and a checkpoint of a short run:
 - ``run-folders`` (8699625, before the lean project): the network injected, run folders
   with their checkpoints, ``num_classes`` on the module;
 - ``lean`` (cf73c69, the lean project before template versions): what 1.0.0 first
-  rendered, with no version recorded.
+  rendered, with no version recorded;
+- ``v1.0.2`` (09f7b52, template 1.0.2): its experiment also sets the learning rate
+  (``model.lr``), a key 1.1.0 moves under the optimizer.
 
 After ``plscaffold update``: no edit is lost, conflicts are where both sides changed the
 same lines, and after a scripted resolution the project's own tests pass, its experiment
@@ -53,9 +55,6 @@ EDITS = {
     "own module": ("src/proj/utils.py", "def double(x: int) -> int:"),
 }
 CONFLICT = re.compile(r"<<<<<<< yours\n(.*?)=======\n(.*?)>>>>>>> template\n", re.DOTALL)
-FUSED_TEST = re.compile(
-    r"\n\n+@pytest\.mark\.parametrize\([^@]*?def test_adamw_is_fused.*?(?=\n\n\n|\Z)", re.DOTALL
-)
 
 
 def _resolve(project: Path, relpath: str, choose: Callable[[str, str], str]) -> None:
@@ -63,8 +62,12 @@ def _resolve(project: Path, relpath: str, choose: Callable[[str, str], str]) -> 
     path.write_text(CONFLICT.sub(lambda m: choose(m[1], m[2]), path.read_text()))
 
 
-def _resolve_all(project: Path, keep_sgd: bool) -> None:
-    """What the user does with each conflict: the template's side, plus their own lines."""
+def _resolve_all(project: Path) -> None:
+    """What the user does with each conflict: the template's side, plus their own lines.
+
+    The model's: the template's, whose optimizer comes from the config (the user's SGD of
+    ``configure_optimizers`` is ``--model.optimizer SGD`` there).
+    """
     readme_section = "\n## Results\n\n99.1% on the test split (mine).\n"
     _resolve(
         project,
@@ -77,11 +80,15 @@ def _resolve_all(project: Path, keep_sgd: bool) -> None:
     _resolve(
         project, "tests/test_model.py", lambda yours, theirs: theirs + mine * ("test_mine" in yours)
     )
-    _resolve(project, "src/proj/model.py", lambda yours, theirs: yours if keep_sgd else theirs)
-    if keep_sgd:  # the template's test of its fused AdamW no longer holds
-        tests = project / "tests" / "test_model.py"
-        tests.write_text(FUSED_TEST.sub("", tests.read_text(), count=1))
-    left = [p for p in project.rglob("*.py") if "<<<<<<< yours" in p.read_text()]
+    _resolve(project, "src/proj/model.py", lambda yours, theirs: theirs)
+    # Their SGD with momentum, now in the config of the experiment they trained with.
+    experiment = project / "configs" / "experiments" / "wider.yaml"
+    config = yaml.safe_load(experiment.read_text())
+    optimizer = config["model"]["init_args"].setdefault("optimizer", {})
+    optimizer["class_path"] = "torch.optim.SGD"
+    optimizer.setdefault("init_args", {})["momentum"] = 0.9
+    experiment.write_text(yaml.safe_dump(config))
+    left = [p for p in project.rglob("*.py") if CONFLICT.search(p.read_text())]
     assert not left, left
 
 
@@ -131,7 +138,7 @@ def test_a_project_of_the_first_layout_updates_and_says_its_checkpoint_will_not_
     assert "checkpoint" not in experiment  # its dirpath dropped: runs keep their checkpoints
     assert list(plan["unloadable_checkpoints"]) == ["checkpoints/wider/last.ckpt"]
 
-    _resolve_all(project, keep_sgd=False)
+    _resolve_all(project)
     tests = run_project_tests(project, "-v", "-m", "not slow")
     # The experiment loads by name, with its moved key, and instantiates.
     assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests.stdout
@@ -139,7 +146,7 @@ def test_a_project_of_the_first_layout_updates_and_says_its_checkpoint_will_not_
     old = _project_python(project, "test", "--experiment", "wider",
                           "--ckpt_path", "checkpoints/wider/last.ckpt")  # fmt: skip
     assert old.returncode != 0  # as update said: it fits neither module nor network
-    assert "unexpected keyword argument 'hidden_dim'" in old.stderr
+    assert "unexpected keyword argument 'dropout'" in old.stderr
 
 
 def test_a_project_of_run_folders_updates_and_its_checkpoint_tests_and_resumes(
@@ -154,7 +161,7 @@ def test_a_project_of_run_folders_updates_and_its_checkpoint_tests_and_resumes(
     removed = {e["path"] for e in plan["files"] if e["outcome"] == "removed"}
     assert "src/proj/loggers.py" in removed  # untouched files the template dropped go
 
-    _resolve_all(project, keep_sgd=True)
+    _resolve_all(project)
     run_project_tests(project, "-q", "-m", "not slow")
     write_digits_dataset(project / "data")
     last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
@@ -169,20 +176,22 @@ def test_a_project_of_run_folders_updates_and_its_checkpoint_tests_and_resumes(
     assert not (project / "logs" / "wider" / "version_1").exists()
 
 
-def test_a_lean_project_made_before_versions_updates_with_no_migration_and_resumes(
+def test_a_lean_project_made_before_versions_updates_and_resumes(
     runner: CliRunner, tmp_path: Path
 ) -> None:
     import torch
 
-    project, plan = _updated(runner, tmp_path, "lean", exit_code=0)
+    project, plan = _updated(runner, tmp_path, "lean")
 
-    _lived_checks(project, plan, set())  # the template changed no line the user edited
+    # 1.1.0 rewrote the optimizer the user had edited, and the tests beside their own.
+    _lived_checks(project, plan, {"src/proj/model.py", "tests/test_model.py"})
     assert plan["template_version"]["layout"] == "1.0.0"  # its pristine copies show it
+    # No file moved; the learning rate's key did, in configs that hold the generated value.
     assert "moves" not in plan and "migrated_values" not in plan
-    assert [entry["version"] for entry in plan["changelog"]] == ["1.0.2", "1.0.1"]
+    assert [entry["version"] for entry in plan["changelog"]] == ["1.1.0", "1.0.2", "1.0.1"]
     assert plan["unloadable_checkpoints"] == {}
 
-    _resolve_all(project, keep_sgd=True)
+    _resolve_all(project)
     tests = run_project_tests(project, "-v", "-m", "not slow")
     assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests.stdout
     write_digits_dataset(project / "data")
@@ -194,3 +203,43 @@ def test_a_lean_project_made_before_versions_updates_with_no_migration_and_resum
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     state = torch.load(last, map_location="cpu", weights_only=False)
     assert (state["epoch"], state["global_step"]) == (1, 6)
+
+
+def test_a_project_of_template_1_0_2_updates_moves_its_keys_and_its_run_resumes(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    import torch
+
+    project, plan = _updated(runner, tmp_path, "v1.0.2")
+
+    outcomes = {entry["path"]: entry["outcome"] for entry in plan["files"]}
+    for edit, (relpath, line) in EDITS.items():
+        assert line in (project / relpath).read_text(), f"{edit} lost from {relpath}"
+    assert outcomes["scripts/slurm.sbatch"] == "deleted"
+    assert set(plan["conflicts"]) == {"src/proj/model.py", "tests/test_model.py"}
+    assert plan["template_version"] == {"from": "1.0.2", "to": "1.1.0"}
+    # The experiment's learning rate follows its key under the optimizer, and update says so.
+    (moved,) = plan["migrated_values"]["configs/experiments/wider.yaml"]
+    assert moved["moved_to"] == "model.init_args.optimizer.init_args.lr"
+    experiment = yaml.safe_load((project / "configs" / "experiments" / "wider.yaml").read_text())
+    assert experiment["model"]["init_args"]["optimizer"] == {"init_args": {"lr": 0.002}}
+    assert plan["unloadable_checkpoints"] == {}
+
+    _resolve_all(project)
+    tests = run_project_tests(project, "-v", "-m", "not slow")
+    assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests.stdout
+    write_digits_dataset(project / "data")
+    last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
+    tested = _project_python(project, "test", "--experiment", "wider", "--ckpt_path", str(last))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "test_acc" in tested.stdout
+    assert (last.parents[1] / "test").is_dir()  # the evaluation's folder, inside the run
+    resumed = _project_python(project, "fit", "--experiment", "wider", "--ckpt_path", "last",
+                              "--trainer.max_epochs=2")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # Its config.yaml, saved by 1.0.2, names keys that moved: said, and today's configs apply.
+    assert "config.yaml no longer parses" in resumed.stderr
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    assert (state["epoch"], state["global_step"]) == (1, 6)  # the run went on: 3 steps more
+    assert state["hyper_parameters"]["optimizer"]["init_args"]["lr"] == 0.002
+    assert not (project / "logs" / "wider" / "version_1").exists()

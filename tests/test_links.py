@@ -106,15 +106,15 @@ def test_an_include_that_reaches_outside_the_template_is_refused(
 @pytest.mark.parametrize(
     ("relpath", "command"),
     [
-        ("configs/experiments", ["experiment", "new", "small", "--set", "model.lr=0.01"]),
-        (".plscaffold/cache", ["experiment", "new", "small", "--set", "model.lr=0.01"]),
+        ("configs/experiments", ["experiment", "new", "small", "--set", "model.optimizer.lr=0.01"]),
+        (".plscaffold/cache", ["experiment", "new", "small", "--set", "model.optimizer.lr=0.01"]),
         ("scripts", ["experiment", "sweep", "lr", "--slurm"]),
     ],
 )
 def test_experiment_writes_refuse_a_link_by_name(
     runner: CliRunner, schema_project: Path, tmp_path: Path, relpath: str, command: list[str]
 ) -> None:
-    made = runner.invoke(app, ["experiment", "sweep", "lr", "--grid", "model.lr=0.1,0.2",
+    made = runner.invoke(app, ["experiment", "sweep", "lr", "--grid", "model.optimizer.lr=0.1,0.2",
                                "--project", str(schema_project)])  # fmt: skip
     assert made.exit_code == 0, made.output + made.stderr
     cache = schema_project / ".plscaffold" / "cache" / "config-schema.json"

@@ -20,6 +20,7 @@ from tests.conftest import tree_state
 from tests.mnist_format import write_digits_dataset
 
 optuna = pytest.importorskip("optuna")
+LR = "model.optimizer.lr"  # the default project's learning rate, AdamW's
 
 
 def _sweep(runner: CliRunner, project: Path, *args: str):  # type: ignore[no-untyped-def]
@@ -72,16 +73,16 @@ def test_a_study_refuses_what_it_cannot_search_and_writes_nothing(
             "model.net.init_args.channels=[8, 16],[16, 32]",
         ): "Optuna chooses among plain values",
         ("--grid", "data.batch_size=32,abc"): "data.init_args.batch_size='abc' does not fit",
-        ("--range", "model.lr=1e-4:1e-2", "--set", "trainer.devices=2"): "on one device",
-        ("--range", "model.lr=1e-4:1e-2", "--run"): "leave out --slurm, --run and --random",
-        ("--range", "model.lr=1e-4:1e-2", "--range", "model.lr=0.1:0.2"): "searched twice",
+        ("--range", f"{LR}=1e-4:1e-2", "--set", "trainer.devices=2"): "on one device",
+        ("--range", f"{LR}=1e-4:1e-2", "--run"): "leave out --slurm, --run and --random",
+        ("--range", f"{LR}=1e-4:1e-2", "--range", f"{LR}=0.1:0.2"): "searched twice",
         (): "no Optuna study 's'",
     }
     for args, message in cases.items():
         refused = _sweep(runner, schema_project, "s", "--optuna", "2", *args)
         assert refused.exit_code == 2, (args, refused.output)
         assert message in refused.stderr, (args, refused.stderr)
-    without = _sweep(runner, schema_project, "s", "--range", "model.lr=1e-4:1e-2")
+    without = _sweep(runner, schema_project, "s", "--range", "model.optimizer.lr=1e-4:1e-2")
     assert without.exit_code == 2 and "give --optuna N" in without.stderr
     assert tree_state(schema_project) == before
 
@@ -90,7 +91,7 @@ def test_a_study_refuses_what_it_cannot_search_and_writes_nothing(
 def test_two_processes_share_one_study_and_a_third_joins_it(project: Path) -> None:
     write_digits_dataset(project / "data")
     command = [sys.executable, "-m", "plscaffold", "experiment", "sweep", "s", "--optuna", "1",
-               "--range", "model.lr=1e-4:1e-2:log", "--grid", "data.batch_size=32,64",
+               "--range", "model.optimizer.lr=1e-4:1e-2:log", "--grid", "data.batch_size=32,64",
                "--set", "trainer.max_epochs=2", "--set", "trainer.limit_train_batches=4",
                "--set", "data.num_workers=0", "--set", "data.download=false",
                "--set", "trainer.enable_progress_bar=false", "--project", str(project)]  # fmt: skip
@@ -121,10 +122,10 @@ def test_two_processes_share_one_study_and_a_third_joins_it(project: Path) -> No
         )
         assert document["lineage"]["point"] == trial.params
         saved = yaml.safe_load((project / "logs" / name / "version_0" / "config.yaml").read_text())
-        assert saved["model"]["init_args"]["lr"] == pytest.approx(
-            trial.params["model.init_args.lr"]
+        assert saved["model"]["init_args"]["optimizer"]["init_args"]["lr"] == pytest.approx(
+            trial.params["model.init_args.optimizer.init_args.lr"]
         )
-        assert 1e-4 <= trial.params["model.init_args.lr"] <= 1e-2
+        assert 1e-4 <= trial.params["model.init_args.optimizer.init_args.lr"] <= 1e-2
         assert 0.0 <= trial.value <= 1.0  # the best val_acc of that run
 
     joined = subprocess.run([*command[:7], "1", "--project", str(project)], env=env,
@@ -132,6 +133,6 @@ def test_two_processes_share_one_study_and_a_third_joins_it(project: Path) -> No
     assert joined.returncode == 0, joined.stdout[-2000:] + joined.stderr[-2000:]
     assert "Best trial so far: s-" in joined.stdout
     assert len(optuna.load_study(study_name="s", storage=storage).trials) == 3
-    other = subprocess.run([*command[:9], "model.lr=1e-3:1e-1", "--project", str(project)], env=env,
+    other = subprocess.run([*command[:9], "model.optimizer.lr=1e-3:1e-1", "--project", str(project)], env=env,
                            capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     assert other.returncode == 2 and "searches another space" in other.stderr

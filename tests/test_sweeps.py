@@ -63,7 +63,7 @@ def test_grid_values_are_yaml_and_points_cover_the_grid() -> None:
 def test_a_sweep_writes_one_experiment_per_point_all_or_none(
     runner: CliRunner, schema_project: Path
 ) -> None:
-    made = _sweep(runner, schema_project, "lr", "--grid", "model.lr=1e-3,1e-2",
+    made = _sweep(runner, schema_project, "lr", "--grid", "model.optimizer.lr=1e-3,1e-2",
                   "--grid", "data.batch_size=32,64", "--set", "trainer.max_epochs=3",
                   "--from", "debug")  # fmt: skip
     assert made.exit_code == 0, made.output + made.stderr
@@ -71,7 +71,7 @@ def test_a_sweep_writes_one_experiment_per_point_all_or_none(
     points = [_read(schema_project, f"lr-{i}") for i in range(4)]
     lineages = [_lineage(schema_project, f"lr-{i}") for i in range(4)]
     assert [lineage["point"] for lineage in lineages] == [
-        {"model.init_args.lr": lr, "data.init_args.batch_size": bs}
+        {"model.init_args.optimizer.init_args.lr": lr, "data.init_args.batch_size": bs}
         for lr in (0.001, 0.01) for bs in (32, 64)
     ]  # fmt: skip
     for index, (point, lineage) in enumerate(zip(points, lineages, strict=True)):
@@ -79,11 +79,12 @@ def test_a_sweep_writes_one_experiment_per_point_all_or_none(
         assert lineage["parent"] == "template:debug"  # the sweep's parent, not the sweep
         assert point["trainer.max_epochs"] == 3 and point["trainer.fast_dev_run"] is True
         assert point["trainer.logger.init_args.name"] == f"lr-{index}"
-    assert "model.init_args.lr" not in points[0]  # 1e-3 is the default: not a change
-    assert points[2]["model.init_args.lr"] == 0.01
+    lr = "model.init_args.optimizer.init_args.lr"
+    assert lr not in points[0]  # 1e-3 is the default: not a change
+    assert points[2][lr] == 0.01
 
     before = tree_state(schema_project)
-    again = _sweep(runner, schema_project, "lr", "--grid", "model.lr=0.1")
+    again = _sweep(runner, schema_project, "lr", "--grid", "model.optimizer.lr=0.1")
     assert again.exit_code == 2 and "sweep 'lr' exists" in again.stderr
     one_bad_point = _sweep(runner, schema_project, "bs", "--grid", "data.batch_size=32,abc")
     assert one_bad_point.exit_code == 2
@@ -116,7 +117,7 @@ def test_the_slurm_array_matches_the_trainer_and_runs_each_point(
     slurm.write_text(
         slurm.read_text().replace("--time=24:00:00", "--time=02:00:00\n#SBATCH --partition=gpu")
     )
-    made = _sweep(runner, gpu_project, "wd", "--grid", "model.weight_decay=0,1e-4,1e-3",
+    made = _sweep(runner, gpu_project, "wd", "--grid", "model.optimizer.weight_decay=0,1e-4,1e-3",
                   "--slurm", "--throttle", "2")  # fmt: skip
     assert made.exit_code == 0, made.output + made.stderr
     script_path = gpu_project / "scripts" / "sweep-wd.sbatch"
@@ -156,14 +157,16 @@ def test_slurm_refuses_points_on_different_resources_and_writes_nothing(
     before = tree_state(schema_project)
     refused = _sweep(runner, schema_project, "dev", "--grid", "trainer.devices=1,2", "--slurm")
     assert refused.exit_code == 2 and "a job array gives every task the same" in refused.stderr
-    orphan = _sweep(runner, schema_project, "dev", "--grid", "model.lr=0.1", "--throttle", "2")
+    orphan = _sweep(
+        runner, schema_project, "dev", "--grid", "model.optimizer.lr=0.1", "--throttle", "2"
+    )
     assert orphan.exit_code == 2 and "--throttle limits a SLURM array" in orphan.stderr
     assert tree_state(schema_project) == before  # neither the points nor a script
 
     made = _sweep(runner, schema_project, "dev", "--grid", "trainer.devices=1,2")
     assert made.exit_code == 0, made.output + made.stderr
     assert _sweep(runner, schema_project, "dev", "--slurm").exit_code == 2
-    same = _sweep(runner, schema_project, "lr", "--grid", "model.lr=0.1,0.2")
+    same = _sweep(runner, schema_project, "lr", "--grid", "model.optimizer.lr=0.1,0.2")
     assert same.exit_code == 0, same.output + same.stderr
     later = _sweep(runner, schema_project, "lr", "--slurm")  # the points written before
     assert later.exit_code == 0, later.output + later.stderr
@@ -231,7 +234,7 @@ open(os.path.join({str(seen)!r}, sys.argv[1]), "w").write(json.dumps(record))
 @pytest.mark.e2e
 def test_a_two_point_sweep_trains_here_and_compares(runner: CliRunner, project: Path) -> None:
     write_digits_dataset(project / "data")
-    made = _sweep(runner, project, "lr", "--grid", "model.lr=1e-3,3e-3",
+    made = _sweep(runner, project, "lr", "--grid", "model.optimizer.lr=1e-3,3e-3",
                   "--set", "trainer.max_epochs=2", "--set", "data.num_workers=0",
                   "--set", "data.download=false", "--set", "trainer.enable_progress_bar=false",
                   "--run")  # fmt: skip
@@ -246,7 +249,8 @@ def test_a_two_point_sweep_trains_here_and_compares(runner: CliRunner, project: 
     assert compared.exit_code == 0, compared.output + compared.stderr
     document = json.loads(compared.output)
     assert [e["name"] for e in document["experiments"]] == ["lr-0", "lr-1"]
-    lrs = [e["config"]["model"]["init_args"]["lr"] for e in document["experiments"]]
+    optimizers = [e["config"]["model"]["init_args"]["optimizer"] for e in document["experiments"]]
+    lrs = [optimizer["init_args"]["lr"] for optimizer in optimizers]
     assert lrs == [0.001, 0.003]
     assert all(len(e["metrics"]["val_acc"]) == 2 for e in document["experiments"])
     best = max(document["experiments"], key=lambda e: e["best"]["value"])
@@ -286,3 +290,30 @@ def test_the_sweep_cap_bounds_the_grid_not_what_is_drawn_from_it() -> None:
     huge = [(key, list(range(1000))) for key in ("a", "b", "c")]
 
     assert len(sweeps.grid_points(huge, sample=3, seed=1)) == 3
+
+
+def test_slurm_never_overwrites_a_script_plscaffold_did_not_write_as_it_is(
+    runner: CliRunner, schema_project: Path
+) -> None:
+    """A hand-written script of the sweep's name, or the generated one edited since."""
+    script = schema_project / "scripts" / "sweep-lr.sbatch"
+    script.write_text("#!/bin/sh\n# mine\n")
+    before = tree_state(schema_project)
+
+    refused = _sweep(runner, schema_project, "lr", "--grid", "model.optimizer.lr=0.1,0.2",
+                     "--slurm")  # fmt: skip
+
+    assert refused.exit_code == 2
+    assert f"{script} is there already and is not the script plscaffold" in refused.stderr
+    assert "Move or remove it" in refused.stderr
+    assert tree_state(schema_project) == before  # neither the points nor a script
+
+    script.unlink()
+    made = _sweep(runner, schema_project, "lr", "--grid", "model.optimizer.lr=0.1,0.2", "--slurm")
+    assert made.exit_code == 0, made.output + made.stderr
+    again = _sweep(runner, schema_project, "lr", "--slurm", "--throttle", "1")  # its own
+    assert again.exit_code == 0, again.output + again.stderr
+    script.write_text(script.read_text() + "# mine\n")
+    edited = _sweep(runner, schema_project, "lr", "--slurm")
+    assert edited.exit_code == 2 and f"{script} is there already" in edited.stderr
+    assert script.read_text().endswith("# mine\n")

@@ -51,15 +51,21 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def normalize_key(key: str) -> str:
-    """Let ``model.lr`` stand for ``model.init_args.lr`` (the model and data take a class_path)."""
+    """Let ``model.optimizer.lr`` stand for ``model.init_args.optimizer.init_args.lr``.
+
+    The model and data, and each argument of theirs that a key goes below (the network, the
+    optimizer), take a class_path: their arguments lie under ``init_args``, which a key may
+    leave out, as on LightningCLI's command line.
+    """
     parts = key.split(".")
-    if (
-        len(parts) > 1
-        and parts[0] in ("model", "data")
-        and parts[1] not in ("class_path", "init_args")
-    ):
-        parts.insert(1, "init_args")
-    return ".".join(parts)
+    if parts[0] not in ("model", "data"):
+        return key
+    normalized = parts[:1]
+    for part in parts[1:]:
+        if normalized[-1] != "init_args" and part not in ("class_path", "init_args"):
+            normalized.append("init_args")
+        normalized.append(part)
+    return ".".join(normalized)
 
 
 def owned_key(key: str) -> str | None:

@@ -183,7 +183,7 @@ def plan_experiment(
         package: Its package.
         name: The new experiment's name (checked by :func:`check_new_name` first).
         parent: From :func:`find_parent`.
-        changes: Flat keys and values (``model.init_args.lr: 0.01``) set on the parent.
+        changes: Flat keys and values (``data.init_args.batch_size: 32``) set on the parent.
         description: What the experiment tries.
         lineage_extra: More lineage keys (a sweep's name and point).
         on_progress: Told a sentence before work that takes seconds.

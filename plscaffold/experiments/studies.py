@@ -90,7 +90,7 @@ def parse_range(text: str) -> Range:
     parts = raw.split(":")
     usage = (
         f"--range {text!r} is not KEY=LOW:HIGH[:log]; write for example "
-        "--range model.lr=1e-4:1e-1:log"
+        "--range model.optimizer.lr=1e-4:1e-1:log"
     )
     if not sep or not key.strip() or len(parts) not in (2, 3) or parts[2:] not in ([], ["log"]):
         raise ExperimentError(usage)

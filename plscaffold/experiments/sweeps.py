@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import ExperimentError
+from plscaffold.errors import ExperimentError, TargetExistsError
 from plscaffold.experiments.compare import sweep_points
 from plscaffold.experiments.configs import (
     chain_keys,
@@ -65,7 +65,8 @@ def parse_grid(text: str) -> tuple[str, list[Any]]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip() or not raw.strip():
         raise ExperimentError(
-            f"--grid {text!r} is not KEY=V1,V2,...; write for example --grid model.lr=1e-3,1e-2"
+            f"--grid {text!r} is not KEY=V1,V2,...; write for example "
+            "--grid model.optimizer.lr=1e-3,1e-2"
         )
     values = read_value(f"--grid {text}", f"[{raw}]")
     values = [read_value(f"--grid {text}", v) if isinstance(v, str) else v for v in values]
@@ -188,7 +189,13 @@ def create_sweep(
 
     Returns:
         The points' names, and the SLURM script or None.
+
+    Raises:
+        TargetExistsError: with ``slurm``, a script plscaffold did not write as it is is
+            there (see :func:`check_slurm_script_free`).
     """
+    if slurm:
+        check_slurm_script_free(root_abspath, name)
     planned = plan_sweep(
         root_abspath, package, name, parent, points, changes, description, on_progress
     )
@@ -355,12 +362,40 @@ def slurm_script_change(
     return f"{SCRIPTS_RELPATH}/sweep-{name}.sbatch", RenderedFile(text.encode(), 0o755)
 
 
+def check_slurm_script_free(root_abspath: Path, name: str) -> None:
+    """Refuse to write ``scripts/sweep-NAME.sbatch`` over a file plscaffold did not write
+    just as it is: a script of the user's, or the generated one since edited.
+
+    Raises:
+        InvalidNameError: not a plain name.
+        TargetExistsError: such a file is there.
+    """
+    from plscaffold.paths import project_path
+    from plscaffold.state import is_as_written
+
+    validate_component_name(name)
+    relpath = f"{SCRIPTS_RELPATH}/sweep-{name}.sbatch"
+    target = project_path(root_abspath, relpath)
+    if os.path.lexists(target) and not is_as_written(root_abspath, relpath):
+        raise TargetExistsError(
+            f"{target} is there already and is not the script plscaffold last wrote (yours, "
+            "or edited since); nothing was written. Move or remove it (commit anything of "
+            "yours in it first) and run this again, or give the sweep another name"
+        )
+
+
 def write_slurm_script(
     root_abspath: Path, package: str, name: str, points: list[str], throttle: int | None
 ) -> Path:
-    """Write ``scripts/sweep-NAME.sbatch`` for the sweep's written points and return it."""
+    """Write ``scripts/sweep-NAME.sbatch`` for the sweep's written points and return it.
+
+    Raises:
+        TargetExistsError: a script plscaffold did not write as it is is there (see
+            :func:`check_slurm_script_free`).
+    """
     from plscaffold.state import write_files
 
+    check_slurm_script_free(root_abspath, name)
     configs = point_configs(root_abspath, package, points)
     change = slurm_script_change(root_abspath, package, name, configs, throttle)
     write_files(root_abspath, [change])

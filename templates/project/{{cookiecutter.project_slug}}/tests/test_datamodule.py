@@ -11,6 +11,9 @@ from pytorch_lightning import seed_everything
 from torch.utils.data import DataLoader, default_collate
 from torchvision.datasets import MNIST
 
+{% if cookiecutter.model != "gan" -%}
+from {{ cookiecutter.package_name }}.callbacks.prediction_writer import merge_parts
+{% endif -%}
 from {{ cookiecutter.package_name }}.datamodule import MNIST_RAW_FILES, MNISTDataModule
 
 
@@ -61,18 +64,48 @@ def test_the_training_order_follows_seed_everything(mnist_dir: Path) -> None:
 
 
 def test_predict_reads_a_folder_of_images_or_a_tensor_file(tmp_path: Path) -> None:
-    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    images = torch.randint(0, 200, (3, 28, 28), dtype=torch.uint8) // 2  # dark, as MNIST's
     folder = tmp_path / "digits"
     folder.mkdir()
     for i, image in enumerate(images):
         Image.fromarray(image.numpy()).save(folder / f"{i}.png")
     torch.save(images, tmp_path / "digits.pt")
 
-    for path in (folder, tmp_path / "digits.pt"):
-        loader = ready(tmp_path, stage="predict", predict_path=str(path)).predict_dataloader()
-        read, labels = next(iter(loader))
+    for path, names in ((folder, ["0.png", "1.png", "2.png"]), (tmp_path / "digits.pt", None)):
+        datamodule = ready(tmp_path, stage="predict", predict_path=str(path))
+        read, labels = next(iter(datamodule.predict_dataloader()))
         assert torch.equal(read.squeeze(1), images)
         assert labels.tolist() == [-1, -1, -1]  # unknown
+        assert datamodule.datasets["predict"].names == names  # a tensor's are its indices
+
+
+def test_a_dark_digit_on_white_is_read_white_on_black_as_mnist_s(tmp_path: Path) -> None:
+    digit = torch.zeros(28, 28, dtype=torch.uint8)
+    digit[6:22, 12:16] = 255  # a white "1" on black, as MNIST draws it
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    Image.fromarray(digit.numpy()).save(folder / "a-white-on-black.png")
+    Image.fromarray((255 - digit).numpy()).save(folder / "b-black-on-white.png")
+
+    dataset = ready(tmp_path, stage="predict", predict_path=str(folder)).datasets["predict"]
+
+    assert dataset.names == ["a-white-on-black.png", "b-black-on-white.png"]
+    assert torch.equal(dataset.images[0], digit) and torch.equal(dataset.images[1], digit)
+{%- if cookiecutter.model != "gan" %}
+
+
+def test_the_parts_of_each_process_merge_into_one_file_by_index(tmp_path: Path) -> None:
+    header = "index,name,label,prediction,p0\n"
+    # A DDP predict's parts: each process's share of the samples, in its own order.
+    (tmp_path / "predictions-rank0.csv").write_text(header + "0,a.png,-1,1,0.9\n2,c.png,-1,3,0.1\n")
+    (tmp_path / "predictions-rank1.csv").write_text(header + "1,b.png,-1,2,0.5\n")
+
+    count = merge_parts(tmp_path / "predictions.csv", 2)
+
+    assert count == 3 and [p.name for p in tmp_path.iterdir()] == ["predictions.csv"]
+    rows = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert rows == [header.strip(), "0,a.png,-1,1,0.9", "1,b.png,-1,2,0.5", "2,c.png,-1,3,0.1"]
+{%- endif %}
 
 
 def test_missing_data_without_download_names_the_folder_the_files_and_the_flag(

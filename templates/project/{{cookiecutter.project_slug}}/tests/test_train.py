@@ -5,7 +5,16 @@
 from __future__ import annotations
 
 {% if not gan -%}
+import math
+{% endif -%}
+import os
+import re
+import subprocess
+import sys
+{% if not gan -%}
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 {% endif -%}
 from pathlib import Path
 from typing import Any
@@ -15,21 +24,25 @@ import torch
 {%- if not gan %}
 import torch.nn.functional as F
 {%- endif %}
-from conftest import SHORT_EPOCHS, run_if
 {%- if not gan %}
+from conftest import SHORT_EPOCHS, run_if, working_in
 from pytorch_lightning import Callback, LightningModule, Trainer
 {%- else %}
+from conftest import SHORT_EPOCHS, run_if
 from pytorch_lightning import Callback, Trainer
 {%- endif %}
 from pytorch_lightning.callbacks import ModelCheckpoint
+{%- if not gan %}
+from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
+{%- else %}
 from pytorch_lightning.cli import SaveConfigCallback
+{%- endif %}
 from pytorch_lightning.trainer.states import TrainerStatus
 
 from {{ cookiecutter.package_name }}.cli import cli_main
-from {{ cookiecutter.package_name }}.configs import config_dir
 from {{ cookiecutter.package_name }}.datamodule import MNISTDataModule
 {%- if not gan %}
-from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule, cosine_decay
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.class_name }}LitModule
 {%- endif %}
 from {{ cookiecutter.package_name }}.runs import RunError
 
@@ -39,16 +52,52 @@ def _checkpoint_callback(cli: Any) -> ModelCheckpoint:
 
 
 def test_fast_dev_run(cpu_args: list[str]) -> None:
-    cli = cli_main(["fit", *cpu_args, "--trainer.fast_dev_run=true"])
+    cli = cli_main(["fit", *cpu_args, "--trainer.fast_dev_run=true", "--data.batch_size=8"])
 
     assert cli.trainer.state.status == TrainerStatus.FINISHED
     assert torch.isfinite(cli.trainer.callback_metrics["{{ train_metric }}"])
 
 
 {% if not gan -%}
+@dataclass
+class TrainedRun:
+    """A fit that learns, the names of the ``self.log`` calls it made, and a test of it."""
+
+    folder: Path  # the working directory, which the runs' paths are relative to
+    fit: LightningCLI
+    logged: list[str]
+    tested: LightningCLI
+
+
+@pytest.fixture(scope="module")
+def trained_run(
+    cpu_args_for: Callable[[Path], list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> TrainedRun:
+    """Fit three epochs of batches of 32, logging every 5 steps; then `test --ckpt_path best`."""
+    folder = tmp_path_factory.mktemp("trained")
+    cpu_args = cpu_args_for(folder)
+    logged: list[str] = []
+    log = LightningModule.log
+
+    def spy(self: LightningModule, name: str, *args: Any, **kwargs: Any) -> None:
+        logged.append(name)
+        log(self, name, *args, **kwargs)
+
+    with working_in(folder) as monkeypatch:
+        with monkeypatch.context() as spying:
+            spying.setattr(LightningModule, "log", spy)
+            fit = cli_main(["fit", *cpu_args, "--trainer.max_epochs=3", "--data.batch_size=32"])
+        # A new CLI, as in a new process.
+        tested = cli_main(["test", *cpu_args, "--ckpt_path=best"])
+    return TrainedRun(folder, fit, logged, tested)
+
+
 @pytest.mark.slow
-def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str]) -> None:
-    cli = cli_main(["fit", *cpu_args, "--trainer.max_epochs=3", "--data.batch_size=32"])
+def test_fit_learns_and_writes_checkpoints_that_reload(
+    trained_run: TrainedRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(trained_run.folder)
+    cli = trained_run.fit
 
     assert float(cli.trainer.callback_metrics["val_acc"]) >= 0.9
     best = Path(_checkpoint_callback(cli).best_model_path).resolve()
@@ -58,7 +107,7 @@ def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str]) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "Attribute 'net' is an instance of nn.Module"
         model = {{ cookiecutter.class_name }}LitModule.load_from_checkpoint(best).eval()
-    assert model.hparams.lr == cli.model.hparams.lr
+    assert model.hparams.optimizer == cli.model.hparams.optimizer
     assert type(model.net) is type(cli.model.net)
     # The checkpoint carries the normalisation: raw images in [0, 1] are all it needs.
     images, labels = next(iter(cli.datamodule.val_dataloader()))
@@ -67,10 +116,21 @@ def test_fit_learns_and_writes_checkpoints_that_reload(cpu_args: list[str]) -> N
     assert float((predicted == labels).float().mean()) >= 0.8
     assert float(cli.trainer.callback_metrics["val_acc_best"]) >= 0.9
 
-    # A new CLI, as in a new process: `test --ckpt_path best` finds the best checkpoint.
-    tested = cli_main(["test", *cpu_args, "--ckpt_path=best"])
+    # `test --ckpt_path best` in a new CLI finds the best checkpoint.
+    tested = trained_run.tested
     assert Path(tested.trainer.ckpt_path).resolve() == best
     assert float(tested.trainer.callback_metrics["test_acc"]) >= 0.9
+
+
+@pytest.mark.slow
+def test_the_step_loss_is_logged_only_on_logging_steps(trained_run: TrainedRun) -> None:
+    cli, logged = trained_run.fit, trained_run.logged
+
+    steps = cli.trainer.global_step
+    assert steps >= 10 and cli.trainer.log_every_n_steps == 5
+    assert logged.count("train_loss_step") == steps // 5
+    assert logged.count("train_loss") == cli.trainer.max_epochs  # once an epoch
+    assert torch.isfinite(cli.trainer.callback_metrics["train_loss_step"])
 
 
 {% endif -%}
@@ -105,7 +165,7 @@ class _LearningRates(Callback):
 def test_resuming_with_more_epochs_follows_the_longer_schedule(cpu_args: list[str]) -> None:
     cpu_args = [*cpu_args, *SHORT_EPOCHS]
     first = cli_main(["fit", *cpu_args, "--trainer.max_epochs=1"])
-    steps, peak = first.trainer.global_step, first.model.hparams.lr
+    steps, peak = first.trainer.global_step, first.model.hparams.optimizer["init_args"]["lr"]
 
     # `fit --ckpt_path last --trainer.max_epochs 3`, with a probe on the learning rates.
     resumed = _continue(cpu_args, first, "--trainer.max_epochs=3")
@@ -116,12 +176,13 @@ def test_resuming_with_more_epochs_follows_the_longer_schedule(cpu_args: list[st
 
     total = 3 * steps
     assert resumed.trainer.global_step == total
-    # Each step uses the rate the 3-epoch schedule gives it: no step at the 1-epoch run's
-    # final rate of zero, and no jump back to the peak.
-    expected = [peak * cosine_decay(step, total) for step in range(steps, total)]
-    assert probe.rates == pytest.approx(expected)
-    assert probe.rates[0] > 0.7 * peak
-    assert all(a >= b for a, b in zip(probe.rates, probe.rates[1:], strict=False))
+    # The first step uses the rate the checkpoint saved; from the next one each step uses
+    # the rate the 3-epoch cosine gives it: no jump back to the peak.
+    expected = [
+        peak * (1 + math.cos(math.pi * step / total)) / 2 for step in range(steps + 1, total)
+    ]
+    assert probe.rates[1:] == pytest.approx(expected)
+    assert all(a >= b for a, b in zip(probe.rates[1:], probe.rates[2:], strict=False))
 
 
 {% endif -%}
@@ -165,28 +226,6 @@ def test_epoch_metrics_cover_every_sample_once(cpu_args: list[str]) -> None:
     assert float(metrics["val_acc_best"]) == float(metrics["val_acc"])  # the only epoch
     assert float(metrics["val_loss"]) == pytest.approx(float(torch.cat(losses).mean()), rel=1e-5)
     assert float(metrics["val_acc"]) == pytest.approx(float(torch.cat(correct).float().mean()))
-
-
-@pytest.mark.slow
-def test_the_step_loss_is_logged_only_on_logging_steps(
-    cpu_args: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    logged: list[str] = []
-    log = LightningModule.log
-
-    def spy(self: LightningModule, name: str, *args: Any, **kwargs: Any) -> None:
-        logged.append(name)
-        log(self, name, *args, **kwargs)
-
-    monkeypatch.setattr(LightningModule, "log", spy)
-    one_epoch = ["--trainer.max_epochs=1", "--data.batch_size=32"]
-    cli = cli_main(["fit", *cpu_args, *one_epoch, "--trainer.log_every_n_steps=5"])
-
-    steps = cli.trainer.global_step
-    assert steps >= 10
-    assert logged.count("train_loss_step") == steps // 5
-    assert logged.count("train_loss") == 1
-    assert torch.isfinite(cli.trainer.callback_metrics["train_loss_step"])
 
 
 {% endif -%}
@@ -243,6 +282,7 @@ def test_a_training_metric_can_be_monitored(cpu_args: list[str]) -> None:
         [
             "fit",
             *cpu_args,
+            *SHORT_EPOCHS,
             "--trainer.max_epochs=1",
             "--checkpoint.monitor={{ train_metric }}",
             "--checkpoint.mode=min",
@@ -277,12 +317,35 @@ def test_a_missing_checkpoint_file_is_an_error(cpu_args: list[str], tmp_path: Pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["fast_dev_run", "overfit_batch", "limit_batches", "profiler"])
-def test_each_debug_config_runs(cpu_args: list[str], name: str) -> None:
-    config = f"--config={config_dir() / 'debug' / name}.yaml"
-    # Two steps at most, whatever the config asks; small batches, so a tenth is a batch.
-    cli = cli_main(["fit", config, *cpu_args, "--trainer.max_steps=2", "--data.batch_size=4"])
+def test_ddp_on_two_cpu_processes_trains_one_run_logged_a_line_per_epoch(
+    cpu_args: list[str], tmp_path: Path
+) -> None:
+    # A subprocess: Lightning starts the second process by running the same command again.
+    # Its stderr is a file, as under nohup or SLURM, and the progress bar is not set.
+    args = [arg for arg in cpu_args if "enable_progress_bar" not in arg]
+    strategy = "{{ "ddp_find_unused_parameters_true" if gan else "ddp" }}"
+    ddp = ["--trainer.devices=2", f"--trainer.strategy={strategy}", *SHORT_EPOCHS]
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "fit", *args, *ddp]
+    result = subprocess.run(
+        [*command, "--trainer.max_epochs=2"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
 
-    assert cli.trainer.state.status == TrainerStatus.FINISHED
-    if name == "fast_dev_run":  # no logs, no checkpoints, not even last.ckpt
-        assert not list(Path.cwd().rglob("*.ckpt"))
+    assert result.returncode == 0, result.stderr
+    assert "MEMBER: 1/2" in result.stderr and "MEMBER: 2/2" in result.stderr
+    (run,) = (tmp_path / "logs" / "{{ cookiecutter.package_name }}").iterdir()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    # Off a terminal each epoch is a line, of the first process only, and there is no bar.
+    lines = result.stderr.splitlines()
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["1/2", "2/2"]
+    assert all(re.search(r" step \d+ .*{{ "val_g_loss" if gan else "val_acc" }}=[\d.]+ .*\d+s$", line) for line in epochs)
+    assert "\r" not in result.stderr and "it/s" not in result.stderr  # no bar
+    # The fit ends naming its run folder and best checkpoint.
+    best = re.fullmatch(r"Run folder: (\S+); best checkpoint: (\S+\.ckpt)(.*)", lines[-1])
+    assert best and Path(best[2]).is_file() and Path(best[2]).parent.parent == Path(best[1])
+    assert Path(best[1]).resolve() == run.resolve()
+{%- if not gan %}
+    assert re.fullmatch(r" \(val_acc=[\d.]+\)", best[3])
+{%- endif %}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import sys
@@ -11,7 +13,8 @@ from pathlib import Path
 {%- endif %}
 
 import torch
-from pytorch_lightning import LightningDataModule, LightningModule{{ ", Trainer" if cookiecutter.logger in ("mlflow", "wandb") else "" }}
+import yaml
+from pytorch_lightning import Callback, LightningDataModule, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
 from pytorch_lightning.cli import (
@@ -23,16 +26,18 @@ from pytorch_lightning.cli import (
 {%- else %}
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 {%- endif %}
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from typing_extensions import override
 
 from {{ cookiecutter.package_name }} import __version__
-from {{ cookiecutter.package_name }}.configs import config_dir, with_experiment_configs
+from {{ cookiecutter.package_name }}.callbacks import EpochProgress
+from {{ cookiecutter.package_name }}.configs import ConfigError, config_dir, read_config, with_experiment_configs
 from {{ cookiecutter.package_name }}.runs import RunError, next_config_name, {{ "record_tracker_run, " if cookiecutter.logger in ("mlflow", "wandb") else "" }}select_run
 
 # Printed as one line, exit status 2: data, a run or GPUs (Lightning's message) not there.
-USER_ERRORS = (FileNotFoundError, RunError, MisconfigurationException)
-CPU_FIX = " (--trainer.accelerator cpu --trainer.devices 1 --trainer.strategy auto: the CPU)"
+USER_ERRORS = (FileNotFoundError, ConfigError, RunError, MisconfigurationException)
+ON_CPU = "--trainer.accelerator cpu --trainer.devices 1 --trainer.strategy auto"
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
 
 
@@ -49,12 +54,16 @@ class SaveRunConfig(SaveConfigCallback):
 
 
 class {{ cookiecutter.class_name }}CLI(LightningCLI):
-    """LightningCLI with a ModelCheckpoint always on, experiments and runs."""
+    """LightningCLI with a ModelCheckpoint, named callbacks, experiments and runs."""
 
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # Runs and --ckpt_path last|best rest on it: --checkpoint.save_top_k 5, and so on.
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_class_arguments(ModelCheckpoint, "checkpoint", fail_untyped=False)
+        default = yaml.safe_load(read_config(config_dir() / "default.yaml"))
+        for name in default.get("callbacks") or {}:  # a config or --callbacks.NAME null drops one
+            parser.add_argument(f"--callbacks.{name}", type=Callback | None)
+        parser.add_argument("--test", type=bool, default=False, help="Then test fit's best.")
         experiment = "Stack configs/experiments/NAME.yaml and its parents on the defaults."
         parser.add_argument("--experiment", type=str | None, help=experiment)
         run = "The run (version_N, N, or a name) of --ckpt_path last|best, or a new fit's name."
@@ -66,27 +75,55 @@ class {{ cookiecutter.class_name }}CLI(LightningCLI):
         self.config = parser.parse_args(with_experiment_configs(argv))
         if subcommand := self.config.get("subcommand"):
             folder = select_run(self.config[subcommand], subcommand)
+            saved = sorted(folder.glob("config*.yaml"), key=os.path.getmtime) if folder else []
+            if saved and self.config[subcommand].ckpt_path:
+                # A resumed fit takes its run's last saved config; the command line overrides it.
+                argv.insert(argv.index(subcommand) + 1, f"--config={saved[-1]}")
+                try:
+                    with contextlib.redirect_stderr(io.StringIO()):
+                        self.config = parser.parse_args(with_experiment_configs(argv))
+                except SystemExit as exit:  # saved by older code, before a key moved
+                    if not exit.code:
+                        raise
+                    rank_zero_warn(f"{saved[-1]} no longer parses: resuming with today's configs")
+                folder = select_run(self.config[subcommand], subcommand)
             # A run's every start keeps the config it used: config.yaml, config-2.yaml, ...
-            if folder is not None:
-                self.save_config_kwargs["config_filename"] = next_config_name(folder, subcommand)
-            elif subcommand != "fit":
-                self.save_config_kwargs["config_filename"] = f"{subcommand}-config.yaml"
+            self.save_config_kwargs["config_filename"] = next_config_name(folder, subcommand)
+
+    @override
+    def instantiate_trainer(self, **kwargs: object) -> Trainer:
+        config = self.config_init.get(str(self.subcommand), self.config_init)
+        listed = config.trainer.callbacks or []  # a list, or one callback
+        callbacks = list(listed) if isinstance(listed, list) else [listed]
+        # The named ones, but a class trainer.callbacks lists (a config of 1.0) replaces its own.
+        named = (config.get("callbacks") or {}).values()
+        callbacks += [each for each in named if type(each) not in {type(c) for c in callbacks}]
+        if config.trainer.enable_checkpointing is not False:
+            if self.subcommand not in (None, "fit"):  # the run's folder as it trained: state loads
+                config.checkpoint.dirpath = self.config[self.subcommand].checkpoint.dirpath
+            callbacks.append(config.checkpoint)
+        # Off a terminal (nohup, SLURM's log) a bar's redraws fill the file: a line per epoch.
+        if config.trainer.enable_progress_bar is None and not sys.stderr.isatty():
+            callbacks.append(EpochProgress())
+            kwargs["enable_progress_bar"] = False
+        kwargs["callbacks"] = [callback for callback in callbacks if callback is not None]
+        return super().instantiate_trainer(**kwargs)
+
+    def after_fit(self) -> None:
+        """Print the run's folder and best checkpoint; with ``--test true``, test that one."""
+        checkpoint = self.trainer.checkpoint_callback
+        best = checkpoint.best_model_path if checkpoint else ""
+        if best and checkpoint.best_model_score is not None:
+            best += f" ({checkpoint.monitor}={checkpoint.best_model_score:.4f})"
+        rank_zero_info(f"Run folder: {self.trainer.log_dir}; best checkpoint: {best or None}")
+        if self.config.fit.test:
+            ckpt_path = "best" if best else None  # else the weights fit ended with
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path)
 
 
 def not_a_tip(record: logging.LogRecord) -> bool:
-    """Tell Lightning's log lines from its tips about its cloud services, shown at every start."""
+    """Tell Lightning's log lines from its tips (added once: the same filter each call)."""
     return not record.getMessage().startswith("💡 Tip")
-
-
-def quiet_lightning_notices() -> None:
-    """Silence Lightning's notices that do not apply to this project."""
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(not_a_tip)
-    # jsonargparse's, about calls inside LightningCLI (documented switch).
-    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
-    # Lightning's: batches are sliced from memory and need no worker processes.
-    warnings.filterwarnings("ignore", ".*does not have many workers")
-    # Raised inside Lightning by newer torch releases (torch.utils._pytree), not by this code.
-    warnings.filterwarnings("ignore", ".*LeafSpec.* is deprecated")
 
 
 def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_name }}CLI:
@@ -94,7 +131,12 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
 
     With ``run=False``: no subcommand; the model, data and trainer are built, not run.
     """
-    quiet_lightning_notices()
+    # Notices that do not apply: Lightning's cloud tips, jsonargparse's on LightningCLI's calls,
+    # "few workers" (batches are sliced from memory), newer torch's LeafSpec one from Lightning.
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(not_a_tip)
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+    warnings.filterwarnings("ignore", ".*does not have many workers")
+    warnings.filterwarnings("ignore", ".*LeafSpec.* is deprecated")
     defaults = {"default_config_files": [str(config_dir() / "default.yaml")]}
     subcommands = {name: defaults for name in ("fit", "validate", "test", "predict")}
     program = {"prog": "{{ cookiecutter.package_name }}", "version": __version__}
@@ -104,6 +146,7 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
+        auto_configure_optimizers=False,  # the model's own, in its config
         parser_kwargs={**subcommands, **program} if run else defaults,
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
         save_config_callback=SaveRunConfig,
@@ -120,8 +163,10 @@ def main() -> None:
     try:
         cli_main()
     except USER_ERRORS as err:
-        # Lightning names missing GPUs; the fix is the same on every machine without them.
-        print(f"error: {err}{CPU_FIX if 'gpu' in str(err).lower() else ''}", file=sys.stderr)
+        message = str(err)
+        if "gpu" in message.lower() and not torch.cuda.is_available():  # Lightning's words vary
+            message = f"this machine has no GPU; train on the CPU with {ON_CPU}"
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -26,10 +26,10 @@ Batch = tuple[Tensor, Tensor]
 
 
 class ImageTensors(Dataset[Batch]):
-    """uint8 images (N, 28, 28) and labels; ``__getitems__`` slices a batch in one indexing."""
+    """uint8 images (N, 28, 28), labels and file names; ``__getitems__`` slices a batch at once."""
 
-    def __init__(self, images: Tensor, labels: Tensor) -> None:
-        self.images, self.labels = images, labels
+    def __init__(self, images: Tensor, labels: Tensor, names: list[str] | None = None) -> None:
+        self.images, self.labels, self.names = images, labels, names
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -48,17 +48,21 @@ class ImageTensors(Dataset[Batch]):
 
 def read_images(path: Path) -> ImageTensors:
     """Read images to predict on: a folder (by name, as 28x28 grey) or a tensor file; label -1."""
+    names = None  # a tensor file's images are known by their index
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
+        names = sorted(p.name for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not names:
             raise FileNotFoundError(f"no {'/'.join(IMAGE_SUFFIXES)} images in {path}")
-        grey = [Image.open(p).convert("L").resize((28, 28)) for p in files]
+        grey = [Image.open(path / name).convert("L").resize((28, 28)) for name in names]
         images = torch.stack([pil_to_tensor(image)[0] for image in grey])
     elif path.is_file():
         images = torch.load(path, weights_only=True).to(torch.uint8).reshape(-1, 28, 28)
     else:
         raise FileNotFoundError(f"--data.predict_path {path}: no such folder or tensor file")
-    return ImageTensors(images, torch.full((len(images),), -1))
+    # MNIST's digits are white on black: invert a dark digit on a light ground.
+    light = images.float().mean(dim=(1, 2), keepdim=True) > 127
+    images = torch.where(light, 255 - images, images)
+    return ImageTensors(images, torch.full((len(images),), -1), names)
 
 
 class MNISTDataModule(LightningDataModule):
@@ -124,15 +128,14 @@ class MNISTDataModule(LightningDataModule):
             full = self._read(train=True)
             val_size = max(1, round(len(full) * self.hparams.val_fraction))
             generator = torch.Generator().manual_seed(self.hparams.seed)
-            order = torch.randperm(len(full), generator=generator)
-            train, val = order[val_size:], order[:val_size]
+            val, train = torch.randperm(len(full), generator=generator).tensor_split([val_size])
             self.datasets["train"] = ImageTensors(full.images[train], full.labels[train])
             self.datasets["val"] = ImageTensors(full.images[val], full.labels[val])
         if stage == "test" and "test" not in self.datasets:
             self.datasets["test"] = self._read(train=False)
         if stage == "predict" and "predict" not in self.datasets:
             path = self.hparams.predict_path
-            self.datasets["predict"] = read_images(Path(path)) if path else self._read(False)
+            self.datasets["predict"] = read_images(Path(path)) if path else self._read(train=False)
 
     def _dataloader(self, split: str, shuffle: bool = False) -> DataLoader[Batch]:
         on_cuda = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"

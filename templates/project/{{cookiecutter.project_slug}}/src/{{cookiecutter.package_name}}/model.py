@@ -7,60 +7,59 @@
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from pytorch_lightning import LightningModule
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from pytorch_lightning.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 from typing_extensions import override
 
 Batch = tuple[Tensor, Tensor]
 STAGES = ("train", "val", "test")
-
-
-def cosine_decay(step: int, total_steps: float) -> float:
-    """Return the share of the peak learning rate at ``step`` of ``total_steps``."""
-    if not math.isfinite(total_steps):
-        return 1.0  # no known end (max_epochs=-1): a constant rate
-    return 0.5 * (1.0 + math.cos(math.pi * min(step / max(total_steps, 1), 1.0)))
+LEGACY = ["num_classes", "lr", "weight_decay"]  # hyperparameters of templates before 1.1.0
 
 
 class {{ cookiecutter.class_name }}LitModule(LightningModule):
     """Trains a network from (N, 1, 28, 28) images in [0, 1], which it normalises, to logits.
 
     Args:
-        net: The network (a class_path in the config); its outputs are the classes.
-        lr: Peak learning rate of AdamW, decayed along a cosine over the run's steps.
-        weight_decay: AdamW weight decay.
+        net: Builds the network, whose outputs are the classes; like the optimizer and the
+            scheduler, a class_path with init_args, which checkpoints record, not objects.
+        optimizer: Builds the optimizer from the parameters (``--model.optimizer SGD``).
+        scheduler: Builds the scheduler from the optimizer, stepped every optimizer step
+            (``--model.scheduler StepLR``); None: a cosine from the optimizer's rate to zero
+            over the run's steps, or a constant rate for a run without an end.
         mean: Mean of the training images, subtracted from every input.
         std: Standard deviation of the training images, dividing every input.
         compile: ``torch.compile`` the network in place: ``true`` or a mode name.
-        num_classes: Ignored; checkpoints of template versions before 1.0.0 record it.
+        legacy: Ignored: what checkpoints of earlier versions record (num_classes, lr, ...).
     """
 
     def __init__(
         self,
-        net: nn.Module,
-        lr: float = {{ cookiecutter.lr }},
-        weight_decay: float = 1e-4,
+        net: Callable[[], nn.Module],
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        scheduler: LRSchedulerCallable | None = None,
         mean: float = 0.1307,
         std: float = 0.3081,
         compile: bool | str = False,
-        num_classes: int | None = None,
+        **legacy: Any,
     ) -> None:
         super().__init__()
-        with warnings.catch_warnings():
-            # The net is saved as its config (LightningCLI): load_from_checkpoint rebuilds it.
-            warnings.filterwarnings("ignore", "Attribute 'net' is an instance of")
-            self.save_hyperparameters(ignore=["num_classes"])
-        self.net = net
+        if unknown := sorted(set(legacy) - set(LEGACY)):
+            raise TypeError(f"got an unexpected keyword argument {unknown[0]!r}")
+        self.save_hyperparameters(ignore=LEGACY)
+        self.net, self.optimizer, self.scheduler = net(), optimizer, scheduler
         self.example_input_array = torch.zeros(2, 1, 28, 28)
         with torch.no_grad():
-            classes = net(self.example_input_array).shape[-1]  # the network's outputs
+            classes = self.net(self.example_input_array).shape[-1]
         if compile:
             self.net.compile(mode=None if compile is True else compile)
         # One set per stage, their states apart; no input checks (they wait for the GPU).
@@ -69,6 +68,8 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
             accuracy = MulticlassAccuracy(classes, average="micro", validate_args=False)
             setattr(self, f"{stage}_acc", accuracy)
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # in checkpoints: a resumed run keeps its best
+        self.lr: float | None = None  # set by Lightning's LearningRateFinder: the rate to use
 
     @override
     def forward(self, x: Tensor) -> Tensor:
@@ -106,20 +107,12 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
 
     @override
     def on_validation_epoch_end(self) -> None:
-        self.val_acc_best(self.val_acc.compute())
+        if not self.trainer.sanity_checking:  # an untrained model's few batches are no record
+            self.val_acc_best(self.val_acc.compute())
+            # A value, not the metric, which Lightning would reset each epoch; the same on
+            # every process (both metrics are synced), which sync_dist tells Lightning.
+            self.log("val_acc_best", self.val_acc_best.compute(), sync_dist=True)
         self._log_epoch_metrics("val")
-        self.log("val_acc_best", self.val_acc_best.compute())
-
-    @override
-    def on_train_start(self) -> None:
-        # The sanity check's batches must not count as the best accuracy so far.
-        self.val_acc_best.reset()
-        if self.global_step:
-            # Resumed: start from this run's schedule, not the old run's last rate.
-            scheduler = self.lr_schedulers()
-            groups = scheduler.optimizer.param_groups
-            for group, base_lr in zip(groups, scheduler.base_lrs, strict=True):
-                group["lr"] = base_lr * self._lr_factor(self.global_step)
 
     @override
     def test_step(self, batch: Batch, batch_idx: int) -> None:
@@ -137,24 +130,26 @@ class {{ cookiecutter.class_name }}LitModule(LightningModule):
 
     @override
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        # fused: one kernel for the whole update; Lightning's 16-mixed scaler cannot clip
-        # the gradients of an optimizer that unscales them itself.
-        clipped_amp = self.trainer.precision == "16-mixed" and self.trainer.gradient_clip_val
-        optimizer = torch.optim.AdamW(
-            self.parameters(),
-            lr=self.hparams.lr,
-            weight_decay=self.hparams.weight_decay,
-            fused=not clipped_amp,
-        )
-        # The run's length is read from the trainer at each step, never stored: a run
-        # resumed with more epochs follows the longer run's curve from where it stopped.
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
+        optimizer = self.optimizer(self.parameters())
+        for group in optimizer.param_groups if self.lr else ():
+            group["lr"] = self.lr
+        if self.scheduler is not None:
+            scheduler = self.scheduler(optimizer)
+        else:  # the length of this run, not the one a resumed checkpoint started
+            total = max(self.trainer.estimated_stepping_batches, 1)
+            scheduler = LambdaLR(
+                optimizer, lambda step: (1 + math.cos(math.pi * min(step / total, 1))) / 2
+            )
+        schedule = {"scheduler": scheduler, "interval": "step"}
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
 
-    def _lr_factor(self, step: int) -> float:
-        # Step 0 needs no length: the trainer counts its batches once data is set up.
-        return cosine_decay(step, self.trainer.estimated_stepping_batches) if step else 1.0
+    @override
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if isinstance(self.hparams.get("net"), dict):
+            return  # built by LightningCLI, which records the configs (a resume)
+        # load_from_checkpoint builds the module from the configs LightningCLI saved but
+        # records what they built, which would be pickled: keep the configs.
+        saved = checkpoint[self.CHECKPOINT_HYPER_PARAMS_KEY]
+        self.hparams.clear()
+        self.hparams.update({k: v for k, v in saved.items() if k not in LEGACY})
 {% endif -%}

@@ -1,7 +1,7 @@
 """Runs: every ``fit`` is one run folder, and ``--ckpt_path last|best`` mean one run's files.
 
-A run is the first logger's folder, ``logs/<name>/<run>/`` (``<run>``: ``version_N`` or the
-name ``--run`` gives): its logs, each start's config, ``checkpoints/`` and SLURM's requeue ones.
+A run, ``logs/<name>/<run>/`` (``version_N`` or ``--run``'s name), is the first logger's folder:
+its logs, each start's config, ``checkpoints/``, SLURM's requeue ones, each evaluation's folder.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from jsonargparse import Namespace
 {%- if cookiecutter.logger == "mlflow" %}
 from pytorch_lightning.loggers import MLFlowLogger as LightningMLFlowLogger
 {%- endif %}
-from pytorch_lightning.utilities import rank_zero_only
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 {%- if cookiecutter.logger == "mlflow" %}
 from typing_extensions import override
 {%- endif %}
@@ -57,10 +57,7 @@ def checkpoint_of(folder: Path, which: str) -> Path:
         path = folder / CHECKPOINTS / Path(best[0]).name if best and best[0] else None
     if path is None or not path.is_file():
         names = ", ".join(p.name for p in found) or "none"
-        raise RunError(
-            f"--ckpt_path {which}: run {folder} has no {which} checkpoint (its files: {names}); "
-            "pass --ckpt_path PATH/TO/FILE.ckpt"
-        )
+        raise RunError(f"{folder}: no {which} checkpoint (files: {names}); pass --ckpt_path FILE")
     return path
 
 
@@ -72,11 +69,15 @@ def run_name(text: str) -> str:
     return name
 
 
-def next_config_name(folder: Path, subcommand: str) -> str:
+def _free_name(folder: Path, stem: str, suffix: str = "") -> str:
+    names = (f"{stem}{suffix}", *(f"{stem}-{n}{suffix}" for n in range(2, 10_000)))
+    return next(name for name in names if not (folder / name).exists())
+
+
+def next_config_name(folder: Path | None, subcommand: str) -> str:
     """Return the name a start of ``subcommand`` saves its config under, keeping earlier ones."""
     stem = "config" if subcommand == "fit" else f"{subcommand}-config"
-    names = (f"{stem}.yaml", *(f"{stem}-{n}.yaml" for n in range(2, 10_000)))
-    return next(name for name in names if not (folder / name).exists())
+    return _free_name(folder, stem, ".yaml") if folder else f"{stem}.yaml"
 
 
 def _loggers(trainer: Namespace) -> list[Namespace]:
@@ -86,18 +87,13 @@ def _loggers(trainer: Namespace) -> list[Namespace]:
 
 
 def select_run(config: Namespace, subcommand: str) -> Path | None:
-    """Point a subcommand's config at the run it continues or evaluates; return its folder.
-
-    None stands for a new run. Raises RunError for a run, checkpoint or file not there, and
-    for ``fit --run NAME`` (no ``--ckpt_path``) of an existing run.
-    """
+    """Point a subcommand's config at the run it continues or evaluates; return its folder."""
     ckpt_path, wanted = config.get("ckpt_path"), config.get("run")
     name = run_name(str(wanted)) if wanted is not None else None
     is_file = ckpt_path is not None and ckpt_path not in ("last", "best", "hpc")
     if is_file and "://" not in str(ckpt_path) and not Path(str(ckpt_path)).is_file():
         raise RunError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
-    loggers = _loggers(config.trainer)
-    init = loggers[0].init_args if loggers else None
+    init = next((logger.init_args for logger in _loggers(config.trainer)), None)
     if config.get("experiment") and init is not None and "name" in init:
         init.name = config.experiment  # an experiment's runs: logs/<experiment>/<run>/
     if init is None or "version" not in init or config.get("checkpoint.dirpath") is not None:
@@ -111,18 +107,19 @@ def select_run(config: Namespace, subcommand: str) -> Path | None:
     runs = [p for p in root.iterdir() if p.is_dir() and checkpoints(p)] if root.is_dir() else []
     folder: Path | None = None
     if ckpt_path in ("last", "best"):
-        if name is not None:
-            folder = root / name
-        elif runs:
-            folder = max(runs, key=lambda run: checkpoints(run)[-1].stat().st_mtime_ns)
-        if folder is None or folder not in runs:
+        newest = max(runs, key=lambda run: checkpoints(run)[-1].stat().st_mtime_ns, default=None)
+        folder = root / name if name is not None else newest
+        if name and subcommand == "fit" and ckpt_path == "last" and folder not in runs:
+            rank_zero_info(f"run {name!r} has no checkpoint yet: training it from the start")
+            config.ckpt_path = None
+        elif folder is None or folder not in runs:
             known = ", ".join(sorted(run.name for run in runs)) or "none"
             raise RunError(
-                f"--ckpt_path {ckpt_path}: {f'run {name!r}' if name else 'a run'} with "
-                f"checkpoints is not in {root} (runs there: {known}); train one with `fit`, "
-                "or pass --ckpt_path PATH/TO/FILE.ckpt"
+                f"--ckpt_path {ckpt_path}: {f'run {name!r}' if name else 'a run'} with checkpoints "
+                f"is not in {root} (runs there: {known}); train one with `fit` or pass a file"
             )
-        config.ckpt_path = str(checkpoint_of(folder, ckpt_path))
+        else:
+            config.ckpt_path = str(checkpoint_of(folder, ckpt_path))
     elif is_file:  # a checkpoint inside a run continues that run
         parent = Path(str(ckpt_path)).resolve().parent
         folder = next((r for r in runs if parent in (r.resolve(), r.resolve() / CHECKPOINTS)), None)
@@ -130,21 +127,22 @@ def select_run(config: Namespace, subcommand: str) -> Path | None:
         if subcommand != "fit":
             raise RunError(f"--run {name}: say which checkpoint to use with --ckpt_path")
         if (root / name).exists():
-            raise RunError(
-                f"run {name!r} exists in {root}; continue it with --ckpt_path last, or give "
-                "the new run another name"
-            )
+            fix = "continue it with --ckpt_path last, or give the new run another name"
+            raise RunError(f"run {name!r} exists in {root}: {fix}")
     if name is not None and folder is None:
         folder = root / name  # a new run with that name
     if folder is None:
         return None
-    init.version = folder.name  # the run-folder logger's; a tracker's run is its own
-    if config.trainer.get("default_root_dir") is None:
-        config.trainer.default_root_dir = str(folder)
-    keep_metrics(folder)
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
     continue_tracker_run(folder, config.trainer)
 {%- endif %}
+    if subcommand != "fit":  # in a folder of its own: the run's metrics stay its training's
+        config.checkpoint.dirpath = str(folder / CHECKPOINTS)  # where its checkpoints are
+        folder = folder / _free_name(folder, subcommand)
+    init.version = folder.relative_to(root).as_posix()  # the run-folder logger's
+    if config.trainer.get("default_root_dir") is None:
+        config.trainer.default_root_dir = str(folder)
+    keep_metrics(folder)  # a resumed fit's
     return folder if folder.is_dir() else None
 
 {%- if cookiecutter.logger in ("mlflow", "wandb") %}
