@@ -70,6 +70,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -611,37 +612,26 @@ def move_keys(
             return None
         return mine if theirs is None or key_values(theirs, key) != mine else None
 
+    def apply(key: str, change: Callable[[str], str | None], moved_to: str | None) -> None:
+        """Make one change in the config and its pristine copy; note a refusal or a value."""
+        nonlocal text, theirs
+        values, changed = users(key), change(text)
+        if changed is None:
+            refused.append(f"{key} -> {moved_to}" if moved_to else f"{key} (removed)")
+            return
+        if values is not None and changed != text:
+            told.append(ChangedValue(key, _shown(values, key), moved_to))
+        text = changed
+        if theirs is not None:
+            theirs = change(theirs) or theirs
+
     for migration in migrations:
         for old, new in migration.moved_keys:
-            values, moved = users(old), move_key(text, old, new)
-            if moved is None:
-                refused.append(f"{old} -> {new}")
-                continue
-            if values is not None and moved != text:
-                told.append(ChangedValue(old, _shown(values, old), new))
-            text = moved
-            if theirs is not None:
-                theirs = move_key(theirs, old, new) or theirs
+            apply(old, partial(move_key, old=old, new=new), new)
         for key in migration.dropped_keys:
-            values, dropped = users(key), drop_key(text, key)
-            if dropped is None:
-                refused.append(f"{key} (removed)")
-                continue
-            if values is not None and dropped != text:
-                told.append(ChangedValue(key, _shown(values, key), None))
-            text = dropped
-            if theirs is not None:
-                theirs = drop_key(theirs, key) or theirs
+            apply(key, partial(drop_key, key=key), None)
         for old, new, names in migration.named_items:
-            values, named = users(old), _name_items(text, old, new, dict(names))
-            if named is None:
-                refused.append(f"{old} -> {new}")
-                continue
-            if values is not None and named != text:
-                told.append(ChangedValue(old, _shown(values, old), new))
-            text = named
-            if theirs is not None:
-                theirs = _name_items(theirs, old, new, dict(names)) or theirs
+            apply(old, partial(_name_items, old=old, new=new, names=dict(names)), new)
     return text.encode("utf-8"), refused, told
 
 
