@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plscaffold.experiments.probe import project_python_env
+from plscaffold.project_code import project_python_env
 
 _MARKER = "PLSCAFFOLD-CHECK "
 _TIMEOUT_SECONDS = 900
@@ -115,7 +115,7 @@ class CheckResult:
     detail: str | None = None
 
 
-def check_project(root_abspath: Path, package: str, gpus: int) -> CheckResult:
+def smoke_train_project(root_abspath: Path, package: str, gpus: int) -> CheckResult:
     """Smoke-train a generated project in this Python; see the module's docstring."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="plscaffold-check-") as tmp:

@@ -185,6 +185,13 @@ def _hang_up_unwinds() -> Iterator[None]:
             signal.signal(hangup, signal.SIG_DFL)
 
 
+MAX_UNPACKED_BYTES = 256 << 20
+"""Bytes a zip template may unpack to (the sizes its entries declare, which ``zipfile``
+never reads past): the bundled template is 0.2 MiB."""
+MAX_UNPACKED_ENTRIES = 20_000
+"""Files and folders a zip template may hold."""
+
+
 def _unpack_zip(source: str, clone_dir: Path) -> Path:
     """Unpack a zip template (a file, or a URL downloaded first) into ``clone_dir``.
 
@@ -194,6 +201,8 @@ def _unpack_zip(source: str, clone_dir: Path) -> Path:
 
     Raises:
         ValueError: the archive is empty or its first entry is not a folder.
+        TemplateSourceError: it would unpack to more than :data:`MAX_UNPACKED_BYTES` or
+            :data:`MAX_UNPACKED_ENTRIES`; nothing was unpacked.
         OSError, zipfile.BadZipFile, RuntimeError: it cannot be read (RuntimeError: it
             needs a password).
     """
@@ -216,6 +225,14 @@ def _unpack_zip(source: str, clone_dir: Path) -> Path:
         names = zipped.namelist()
         if not names or not names[0].endswith("/"):
             raise ValueError("a zip template's first entry must be its template folder")
+        unpacked = sum(info.file_size for info in zipped.infolist())
+        if unpacked > MAX_UNPACKED_BYTES or len(names) > MAX_UNPACKED_ENTRIES:
+            raise TemplateSourceError(
+                f"zip template {shown(source)} unpacks to {unpacked >> 20} MiB in "
+                f"{len(names)} entries, more than the {MAX_UNPACKED_BYTES >> 20} MiB and "
+                f"{MAX_UNPACKED_ENTRIES} entries plscaffold unpacks; nothing was unpacked: "
+                "use a smaller template, or unpack it yourself and pass its folder"
+            )
         zipped.extractall(clone_dir / "unpacked")
     return clone_dir / "unpacked" / names[0].rstrip("/")
 

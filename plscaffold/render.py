@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import stat
 import traceback
@@ -14,6 +15,7 @@ from typing import Any
 from plscaffold.context import build_context
 from plscaffold.environment import compiled, sandbox_refusal, template_environment
 from plscaffold.errors import PlscaffoldError, TemplateError, UnsafePathError, failure
+from plscaffold.names import ProjectNames
 from plscaffold.paths import check_rendered_relpath
 from plscaffold.templates import (
     COMPONENTS_VARIABLE,
@@ -37,6 +39,10 @@ Rendering = dict[str, RenderedFile]
 MAX_RENDERED_BYTES = 64 << 20
 """Bytes an untrusted template may render in all, its copied and binary files included:
 the bundled one renders 0.13 MiB."""
+
+MAX_ANSWERS_BYTES = 1 << 20
+"""Bytes an untrusted template's variables may render to, as JSON: the project's answers
+file records them, and every later command reads it. The bundled template's take 2 KiB."""
 
 
 def names_a_file(relpath: str) -> bool:
@@ -121,20 +127,6 @@ def render_relpaths(
         if names_a_file(relpath):
             rendered.append(check_rendered_relpath(relpath, where))
     return rendered
-
-
-def render_components_relpaths(
-    template: Template, context: Mapping[str, Any]
-) -> dict[str, list[str]]:
-    """Return the template's components (``_components``) with their paths rendered.
-
-    Raises:
-        TemplateError: ``_components`` is malformed, or a path fails to render.
-    """
-    return {
-        name: render_relpaths(template, context, paths)
-        for name, paths in template_components(template).items()
-    }
 
 
 def render_tree(
@@ -257,52 +249,86 @@ def _count(rendered_bytes: int, template: Template, where: str) -> None:
 
 @dataclass(frozen=True)
 class TemplateRendering:
-    """A whole user template rendered with a project's answers.
+    """A whole project rendered in memory from a template and a project's answers.
 
     Attributes:
-        values: The context's ``cookiecutter`` values (answers, defaults, computed ones).
-        folder_name: What the template's project folder renders to.
         files: Every file of the project.
-        components: The template's ``_components`` with their paths rendered; None where
-            its ``cookiecutter.json`` names none.
+        components: Component names mapped to their files; None where the template names
+            none (a user template without ``_components``).
+        answers: The answers to record, as the answers file holds them.
+        folder_name: What the project's folder is called.
+        context: The template's rendered ``cookiecutter`` values (answers, defaults,
+            computed ones), which hooks are given.
+        names: The project's names; None for a user template, whose layout is its own.
     """
 
-    values: dict[str, Any]
-    folder_name: str
     files: Rendering
     components: dict[str, list[str]] | None
+    answers: dict[str, Any]
+    folder_name: str
+    context: dict[str, Any]
+    names: ProjectNames | None = None
+
+
+def _count_answers(values: Mapping[str, Any], template: Template) -> None:
+    """Stop an untrusted template whose variables render past :data:`MAX_ANSWERS_BYTES`.
+
+    Raises:
+        TemplateError: names the largest variable.
+    """
+    sizes = {key: len(json.dumps(value, default=str)) for key, value in values.items()}
+    if sum(sizes.values()) > MAX_ANSWERS_BYTES and not template.trusted:
+        largest = max(sizes, key=sizes.__getitem__)
+        raise TemplateError(
+            f"{template.context_file_abspath}: its variables render to more than "
+            f"{MAX_ANSWERS_BYTES >> 20} MiB ({largest!r}: {sizes[largest]} bytes), so it was "
+            "stopped; fix the template, or pass --trust if it really is that big"
+        )
 
 
 def render_template(
-    template: Template, answers: dict[str, Any], report: Callable[[str], None] | None = None
+    template: Template,
+    answers: dict[str, Any],
+    template_relpaths: Collection[str] | None = None,
+    *,
+    bounded: bool = False,
 ) -> TemplateRendering:
-    """Render a whole template with ``answers`` (values, never rendered) in memory.
+    """Render a template with ``answers`` (values, never rendered) in memory.
+
+    The one rendering of every template, plscaffold's and the user's: its folder's name,
+    its files (all, or ``template_relpaths``) and its components' paths. The answers to
+    record are the context's values but the private (``_``) ones.
+
+    Args:
+        bounded: Render in a child process bounded in time and memory (see
+            :mod:`plscaffold.bounds`), as a source asks for a template it does not trust.
 
     Raises:
-        TemplateError, UnsafePathError, UntrustedTemplateError: as for :func:`render_tree`,
-            and for a project folder that renders to more than one folder name.
+        TemplateError: as for :func:`render_tree`, or the bounds were reached.
+        UnsafePathError, UntrustedTemplateError: as for :func:`render_tree`, and for a
+            project folder that renders to more than one folder name.
     """
-    if report is not None:
+
+    def render(report: Callable[[str], None]) -> TemplateRendering:
         report(str(template.context_file_abspath))
-    context = build_context(template, answers)
-    (folder_name,) = render_relpaths(template, context, [template.project_dir_abspath.name])
-    if "/" in folder_name:  # render_relpaths refused a reserved or climbing name
-        raise UnsafePathError(f"template folder renders to {folder_name!r}, not a folder name")
-    files = render_tree(template, context, report=report)
-    components = None
-    if COMPONENTS_VARIABLE in read_variables(template):
-        components = render_components_relpaths(template, context)
-    return TemplateRendering(dict(context["cookiecutter"]), folder_name, files, components)
+        context = build_context(template, answers)
+        (folder,) = render_relpaths(template, context, [template.project_dir_abspath.name])
+        if "/" in folder:  # render_relpaths refused a reserved or climbing name
+            raise UnsafePathError(f"template folder renders to {folder!r}, not a folder name")
+        files = render_tree(template, context, template_relpaths, report)
+        components = None
+        if COMPONENTS_VARIABLE in read_variables(template):
+            components = {
+                name: render_relpaths(template, context, paths)
+                for name, paths in template_components(template).items()
+            }
+        values = dict(context["cookiecutter"])
+        _count_answers(values, template)
+        recorded = {key: value for key, value in values.items() if not key.startswith("_")}
+        return TemplateRendering(files, components, recorded, folder, values)
 
-
-def render_template_bounded(template: Template, answers: dict[str, Any]) -> TemplateRendering:
-    """Render a whole template: bounded in time and memory unless it is trusted.
-
-    Raises:
-        TemplateError: as for :func:`render_template`, or the bounds were reached.
-    """
-    if template.trusted:
-        return render_template(template, answers)
+    if not bounded:
+        return render(lambda where: None)
     from plscaffold.bounds import run_bounded
 
-    return run_bounded(lambda report: render_template(template, answers, report), template.ref)
+    return run_bounded(render, template.ref)

@@ -7,15 +7,14 @@ file records it, so that every verb (new, generate, update, list) is written onc
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from plscaffold import __version__
 from plscaffold.answers import ANSWERS_RELPATH, AddedComponent, AnswersDocument
-from plscaffold.context import build_context
 from plscaffold.errors import (
     AnswersFileError,
     ComponentExistsError,
@@ -27,26 +26,14 @@ from plscaffold.errors import (
     UnknownComponentError,
 )
 from plscaffold.migrations import Migration, read_migrations
-from plscaffold.names import (
-    ProjectNames,
-    package_name_for,
-    project_names,
-    validate_component_name,
-    validate_project_name,
-)
+from plscaffold.names import component_names, package_name_for, project_names
 from plscaffold.options import (
     GenerationOption,
     ProjectOptions,
+    checked_options,
     generation_options,
-    resolve_options,
-    validate_options,
 )
-from plscaffold.render import (
-    Rendering,
-    render_components_relpaths,
-    render_template_bounded,
-    render_tree,
-)
+from plscaffold.render import Rendering, TemplateRendering, render_template
 from plscaffold.state import ProjectState
 from plscaffold.templates import (
     Template,
@@ -57,31 +44,7 @@ from plscaffold.templates import (
     read_variables,
 )
 from plscaffold.versions import ChangelogEntry, changes_since, template_version
-
-HookRunner = Callable[[str, Path], None]
-"""Runs one of a template's hooks (``pre_gen_project``, ...) in the staging folder."""
-
-
-@dataclass(frozen=True)
-class SourceRendering:
-    """A whole project rendered in memory by a template source.
-
-    Attributes:
-        files: Every file of the project.
-        components: Component names mapped to their files; None where the template names
-            none (a user template without ``_components``).
-        answers: The answers to record, as the answers file holds them.
-        folder_name: What the project's folder is called.
-        names: The project's names; None for a user template, whose layout is its own.
-        context: The template's rendered ``cookiecutter`` values, which hooks are given.
-    """
-
-    files: Rendering
-    components: dict[str, list[str]] | None
-    answers: dict[str, Any]
-    folder_name: str
-    names: ProjectNames | None = None
-    context: dict[str, Any] | None = None
+from plscaffold.writer import HookRunner
 
 
 class TemplateSource(ABC):
@@ -115,14 +78,14 @@ class TemplateSource(ABC):
     @abstractmethod
     def render(
         self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
-    ) -> SourceRendering:
+    ) -> TemplateRendering:
         """Render the whole project in memory, with components added by ``plscaffold add``.
 
         Raises:
             TemplateError, UnsafePathError, UntrustedTemplateError: a file fails to render.
         """
 
-    def hook_runner(self, rendering: SourceRendering) -> HookRunner | None:
+    def hook_runner(self, rendering: TemplateRendering) -> HookRunner | None:
         """Return what runs the template's hooks on a new project, or None where none run."""
         return None
 
@@ -152,20 +115,35 @@ class TemplateSource(ABC):
         return changes_since(self.template, recorded)
 
     def document(
-        self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
+        self,
+        answers: dict[str, Any],
+        added: tuple[AddedComponent, ...] = (),
+        recorded: AnswersDocument | None = None,
+        *,
+        migrated: bool = True,
     ) -> AnswersDocument:
-        """Return the answers file of a project this source rendered with ``answers``."""
+        """Return the answers file of a project this source rendered with ``answers``.
+
+        Args:
+            recorded: The project's answers file, for a project rendered again: the
+                template stays named as the project names it.
+            migrated: The project is at this source's template version (a new project,
+                an update); else it stays at the recorded one (a regenerated component:
+                no migration ran).
+        """
         return AnswersDocument(
             __version__,
-            self.ref,
+            self.ref if recorded is None else recorded.template,
             answers,
             added=added,
             template_commit=self.commit,
-            template_version=self.version,
+            template_version=(
+                self.version if migrated or recorded is None else recorded.template_version
+            ),
         )
 
     def component_files(
-        self, rendering: SourceRendering, component: str, project_abspath: Path
+        self, rendering: TemplateRendering, component: str, project_abspath: Path
     ) -> list[str]:
         """Return the files of one component of ``rendering``, the project at ``project_abspath``.
 
@@ -204,15 +182,11 @@ class BundledSource(TemplateSource):
         Raises:
             InvalidNameError, InvalidOptionError: a name or an option cannot be used.
         """
-        given = dict(answers)
-        options = resolve_options(self.template, str(given.pop("project_name", "")), given)
-        project_names(options.project_name)
-        validate_options(options, self.template)
-        return options
+        return checked_options(self.template, answers)
 
     def new_answers(self, project_name: str, given: dict[str, Any]) -> dict[str, Any]:
-        validate_project_name(project_name)  # a new name must shadow nothing
-        return self.options({**given, "project_name": project_name}).answers()
+        answers = {**given, "project_name": project_name}
+        return checked_options(self.template, answers, new_project=True).answers()
 
     def recorded_options(self, state: ProjectState) -> ProjectOptions:
         """Return the options a project's answers file records.
@@ -237,11 +211,12 @@ class BundledSource(TemplateSource):
 
     def render(
         self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
-    ) -> SourceRendering:
+    ) -> TemplateRendering:
         options = self.options(answers)
-        context = build_context(self.template, options.answers())
-        files = render_tree(self.template, context)
-        components = render_components_relpaths(self.template, context)
+        # plscaffold's own template asks for no bounds: it ships with plscaffold.
+        rendered = render_template(self.template, options.answers())
+        components = dict(rendered.components or {})
+        files = dict(rendered.files)
         kinds = component_kinds() if added else {}
         taken = {package_name_for(name): name for name in components}
         for component in added:
@@ -258,17 +233,15 @@ class BundledSource(TemplateSource):
                 )
             taken[module] = component.name
             check_component_kind(component.kind, kinds)
-            component_files = render_component(component, context["cookiecutter"], kinds)
+            component_files = render_component(component, rendered.context, kinds)
             components[component.name] = sorted(component_files)
             files.update(component_files)
-        names = project_names(options.project_name)
-        return SourceRendering(
-            files,
-            components,
-            options.answers(),
-            options.project_name,
-            names,
-            context["cookiecutter"],
+        return replace(
+            rendered,
+            files=files,
+            components=components,
+            answers=options.answers(),
+            names=project_names(options.project_name),
         )
 
 
@@ -307,7 +280,7 @@ def render_component(
     """Render the files of one added component with the project's answers (those it pins,
     as it was added with them) and its names."""
     template = bundled_components_template()
-    names = validate_component_name(component.name)
+    names = component_names(component.name)
     answers = {
         **project_context,
         **component.answers,
@@ -315,7 +288,7 @@ def render_component(
         "component_module": names.package_name,
         "component_class": names.class_name,
     }
-    return render_tree(template, build_context(template, answers), kinds[component.kind])
+    return render_template(template, answers, kinds[component.kind]).files
 
 
 class UserSource(TemplateSource):
@@ -350,18 +323,11 @@ class UserSource(TemplateSource):
 
     def render(
         self, answers: dict[str, Any], added: tuple[AddedComponent, ...] = ()
-    ) -> SourceRendering:
-        rendered = render_template_bounded(self.template, answers)
-        recorded = {k: v for k, v in rendered.values.items() if not k.startswith("_")}
-        return SourceRendering(
-            rendered.files,
-            rendered.components,
-            recorded,
-            rendered.folder_name,
-            context=rendered.values,
-        )
+    ) -> TemplateRendering:
+        # A template of the user's runs bounded in time and memory unless it is trusted.
+        return render_template(self.template, answers, bounded=not self.template.trusted)
 
-    def hook_runner(self, rendering: SourceRendering) -> HookRunner | None:
+    def hook_runner(self, rendering: TemplateRendering) -> HookRunner | None:
         from plscaffold.fetch import template_hooks
 
         if not (self.template.trusted and template_hooks(self.template)):
@@ -392,6 +358,18 @@ class UserSource(TemplateSource):
         return run_hook
 
 
+def check_checkout(ref: str | None, checkout: str | None) -> None:
+    """Refuse ``checkout`` for the bundled template (``ref`` None or its own), which has none.
+
+    Raises:
+        InvalidOptionError: ``checkout`` is given for the bundled template.
+    """
+    if checkout is not None and (ref is None or ref == bundled_project_template().ref):
+        raise InvalidOptionError(
+            "--checkout picks a commit of a --template repository, not of plscaffold's own template"
+        )
+
+
 @contextmanager
 def open_source(
     ref: str | None, *, trust: bool = False, checkout: str | None = None
@@ -408,11 +386,8 @@ def open_source(
     """
     from plscaffold.fetch import check_trust, is_remote, open_template, template_commit
 
+    check_checkout(ref, checkout)
     if ref is None or ref == bundled_project_template().ref:
-        if checkout is not None:
-            raise InvalidOptionError(
-                "--checkout picks a commit of a repository template, not of plscaffold's own"
-            )
         yield BundledSource()
         return
     with open_template(ref, checkout) as template:
@@ -502,7 +477,6 @@ def _refuse_template_downgrade(
 
 __all__ = [
     "BundledSource",
-    "SourceRendering",
     "TemplateSource",
     "UserSource",
     "bundled_source",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import warnings
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,7 +31,13 @@ from plscaffold.errors import (
 from plscaffold.names import project_names
 from plscaffold.paths import project_path
 from plscaffold.render import RenderedFile
-from plscaffold.writer import Change, apply_changes, recover_changes
+from plscaffold.writer import (
+    Change,
+    apply_changes,
+    is_staged,
+    recover_changes,
+    recovery_pending,
+)
 
 JOURNAL_RELPATH = f"{STATE_DIR_RELPATH}/journal.json"
 """Present only while a command changes the project: what to undo or finish if it dies."""
@@ -39,7 +46,7 @@ CACHE_DIR_RELPATH = f"{STATE_DIR_RELPATH}/cache"
 """What plscaffold keeps for this working copy alone; the generated .gitignore names it."""
 
 WRITTEN_RELPATH = f"{CACHE_DIR_RELPATH}/written.json"
-"""A digest of each file :func:`write_files` wrote (experiments, sweep scripts, plots), its
+"""A digest of each file :meth:`ProjectState.write` wrote (experiments, sweep scripts, plots), its
 content and mode, by path: such a file, just as written, is plscaffold's to write again,
 and uncommitted it blocks nothing. It stays in this working copy (git ignores the cache);
 without it those files count as the user's, which is safe."""
@@ -55,6 +62,8 @@ class ProjectState:
 
     root_abspath: Path
     document: AnswersDocument
+    read_only: bool = False
+    """Opened to read (``status``, shell completion): a shared lock, nothing recovered."""
 
     @property
     def project_name(self) -> str:
@@ -70,6 +79,11 @@ class ProjectState:
                 "from version control"
             )
         return project_name
+
+    @property
+    def recovery_pending(self) -> bool:
+        """Whether a killed run left a change for the next writing command to recover."""
+        return recovery_pending(self.root_abspath, JOURNAL_RELPATH)
 
     @property
     def package_name(self) -> str:
@@ -101,9 +115,17 @@ class ProjectState:
         return self.read(pristine_relpath(relpath))
 
     def pristine_relpaths(self) -> list[str]:
-        """Return every project file that has a pristine copy."""
+        """Return every project file that has a pristine copy.
+
+        A copy that a killed commit left staged (a read-only command sees it before the next
+        writing command recovers) is not one.
+        """
         root = self.root_abspath / PRISTINE_DIR_RELPATH
-        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        return sorted(
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and not is_staged(p.name)
+        )
 
     def users_changes(self, uncommitted: Mapping[str, str], *, has_commit: bool) -> list[str]:
         """Return the uncommitted changes that are the user's: each but plscaffold's own.
@@ -130,7 +152,7 @@ class ProjectState:
 
         That is a file of plscaffold's cache, or a file just as plscaffold last wrote it:
         equal to its pristine copy (``new``, ``generate``, ``generate --restore``,
-        ``update``, ``add``), or to the digest :func:`write_files` recorded (``experiment
+        ``update``, ``add``), or to the digest :meth:`write` recorded (``experiment
         new``, sweeps, plots). A file deleted, changed or behind a link is the user's.
 
         A pristine copy counts only as committed or as plscaffold last wrote it (its
@@ -155,9 +177,36 @@ class ProjectState:
             return True
         return is_as_written(self.root_abspath, relpath, current)
 
-    def write(self, changes: list[Change]) -> None:
-        """Write (or, for None, remove) project files, all or none; see :func:`write_files`."""
-        write_files(self.root_abspath, changes)
+    def write(self, changes: Sequence[Change]) -> None:
+        """Write (or, for None, remove) project files that no template renders, all or none.
+
+        Such as experiments, sweep scripts and plots. The project's own files only: a path
+        in ``.git`` or ``.plscaffold`` is refused (see :mod:`plscaffold.paths`). A journal
+        records the run while it writes, so the next command finishes or undoes the writes
+        of one that was killed half way. Each file's digest is recorded in
+        :data:`WRITTEN_RELPATH` with it.
+
+        A file that is there already is overwritten or removed only as plscaffold last
+        wrote it here (its digest): anything else there is the user's, committed or not.
+
+        Raises:
+            TargetExistsError: a file to write or remove is there, and is not as plscaffold
+                last wrote it; nothing was written.
+        """
+        self._check_writable()
+        written = _written(self.root_abspath)
+        for relpath, _ in changes:
+            target = project_path(self.root_abspath, relpath)
+            if os.path.lexists(target) and not is_as_written(
+                self.root_abspath, relpath, written=written
+            ):
+                raise TargetExistsError(
+                    f"{target} is there already and is not the file plscaffold last wrote "
+                    "(yours, or changed since); nothing was written. Move or remove it, after "
+                    "committing anything of yours in it, and run this again"
+                )
+        record = [_digests_with(self.root_abspath, changes, written)]
+        apply_changes(self.root_abspath, changes, JOURNAL_RELPATH, record=record)
 
     def commit(
         self,
@@ -179,35 +228,13 @@ class ProjectState:
             record.append((ANSWERS_RELPATH, answers_file))
         if record:  # nothing rewritten: nothing touched, the digests neither
             record.append(_digests_with(self.root_abspath, record))
+        self._check_writable()
         apply_changes(self.root_abspath, file_changes, JOURNAL_RELPATH, record=record)
 
-
-def write_files(root_abspath: Path, changes: Sequence[Change]) -> None:
-    """Write (or, for None, remove) files of the project at ``root_abspath``, all or none.
-
-    The project's own files only: a path in ``.git`` or ``.plscaffold`` is refused (see
-    :mod:`plscaffold.paths`). A journal records the run while it writes, so the next
-    command finishes or undoes the writes of one that was killed half way. Each file's
-    digest is recorded in :data:`WRITTEN_RELPATH` with it.
-
-    A file that is there already is overwritten or removed only as plscaffold last wrote
-    it here (its digest): anything else there is the user's, committed or not.
-
-    Raises:
-        TargetExistsError: a file to write or remove is there, and is not as plscaffold
-            last wrote it; nothing was written.
-    """
-    written = _written(root_abspath)
-    for relpath, _ in changes:
-        target = project_path(root_abspath, relpath)
-        if os.path.lexists(target) and not is_as_written(root_abspath, relpath, written=written):
-            raise TargetExistsError(
-                f"{target} is there already and is not the file plscaffold last wrote "
-                "(yours, or changed since); nothing was written. Move or remove it, after "
-                "committing anything of yours in it, and run this again"
-            )
-    record = [_digests_with(root_abspath, changes, written)]
-    apply_changes(root_abspath, changes, JOURNAL_RELPATH, record=record)
+    def _check_writable(self) -> None:
+        """Refuse a write to a project opened to read: its lock keeps out writers only."""
+        if self.read_only:
+            raise RuntimeError(f"{self.root_abspath} was opened read-only; nothing was written")
 
 
 def _digests_with(
@@ -229,7 +256,7 @@ def is_as_written(
     current: RenderedFile | None = None,
     written: Mapping[str, str] | None = None,
 ) -> bool:
-    """Tell whether a project file is just as :func:`write_files` last wrote it, content and
+    """Tell whether a project file is just as :meth:`ProjectState.write` last wrote it, content and
     mode: its digest in :data:`WRITTEN_RELPATH`. A link, a folder or a missing file is not.
 
     Args:
@@ -291,14 +318,20 @@ def find_project_root(start_abspath: Path) -> Path:
     )
 
 
-def _lock(root_abspath: Path) -> int | None:
-    """Take the project's lock: an exclusive ``flock`` on its ``.plscaffold`` folder.
+def _lock(root_abspath: Path, *, shared: bool = False, wait: float = 0.0) -> int | None:
+    """Take the project's lock: a ``flock`` on its ``.plscaffold`` folder.
 
-    A folder, not a file, so that locking adds nothing for git to see. Returns the open
-    descriptor to close when done, or None where the platform has no ``flock``.
+    A folder, not a file, so that locking adds nothing for git to see. A command that
+    changes the project takes it exclusive; one that only reads takes it ``shared``, beside
+    other readers. Returns the open descriptor to close when done, or None where the
+    platform has no ``flock``.
+
+    Args:
+        wait: Seconds to wait for another command to let go, trying every fifth of one;
+            0 refuses at once.
 
     Raises:
-        ProjectBusyError: another plscaffold command holds the lock.
+        ProjectBusyError: another plscaffold command holds the lock (after ``wait``).
     """
     try:
         import fcntl
@@ -314,24 +347,43 @@ def _lock(root_abspath: Path) -> int | None:
             f"{folder} is not a folder ({err.strerror}); plscaffold keeps its record of the "
             "project there and never follows a link: restore it from version control"
         ) from err
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as err:
-        os.close(descriptor)
-        raise ProjectBusyError(
-            f"another plscaffold command is changing {root_abspath} right now; run this "
-            "again when it has finished"
-        ) from err
-    return descriptor
+    operation = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(descriptor, operation)
+            return descriptor
+        except BlockingIOError as err:
+            if time.monotonic() < deadline:
+                time.sleep(_LOCK_RETRY_SECONDS)
+                continue
+            os.close(descriptor)
+            raise ProjectBusyError(
+                f"another plscaffold command is changing {root_abspath} right now; run this "
+                "again when it has finished"
+            ) from err
+
+
+_LOCK_RETRY_SECONDS = 0.2
 
 
 @contextmanager
-def open_project(start_abspath: Path) -> Iterator[ProjectState]:
+def open_project(
+    start_abspath: Path, *, wait: float = 0.0, read_only: bool = False
+) -> Iterator[ProjectState]:
     """Find the project around ``start_abspath``, lock it and read its answers file.
 
     The lock is held until the block ends, so two commands never change one project at
     once. A run killed while it changed the project left a journal: its temporary files
-    are removed, or its commit finished, before the answers are read.
+    are removed, or its commit finished, before the answers are read. A command that only
+    reads (``read_only``: ``status``, shell completion) shares the lock with other
+    readers and writes nothing, that journal neither: it says the recovery is pending,
+    for the next command that changes the project.
+
+    Args:
+        wait: Seconds to wait while another command holds the lock (processes sharing an
+            Optuna study take it for moments); 0 refuses at once.
+        read_only: Open the project to read it; the state refuses to write.
 
     Raises:
         ProjectNotFoundError: no project at or above ``start_abspath``.
@@ -339,14 +391,25 @@ def open_project(start_abspath: Path) -> Iterator[ProjectState]:
         AnswersFileError: the answers file cannot be read.
     """
     root = find_project_root(start_abspath)
-    descriptor = _lock(root)
+    descriptor = _lock(root, shared=read_only, wait=wait)
     try:
-        recovered = recover_changes(root, JOURNAL_RELPATH)
-        if recovered:
-            warnings.warn(f"{root}: {recovered}", PlscaffoldNotice, stacklevel=3)
+        if read_only:
+            if recovery_pending(root, JOURNAL_RELPATH):
+                warnings.warn(
+                    f"{root}: an interrupted run left a change to finish or undo "
+                    f"({JOURNAL_RELPATH}); this command only reads, so it shows the project as "
+                    "that run left it: the next command that changes the project (generate, "
+                    "update, add, experiment new) recovers it first",
+                    PlscaffoldNotice,
+                    stacklevel=3,
+                )
+        else:
+            recovered = recover_changes(root, JOURNAL_RELPATH)
+            if recovered:
+                warnings.warn(f"{root}: {recovered}", PlscaffoldNotice, stacklevel=3)
         answers_abspath = project_path(root, ANSWERS_RELPATH, state=True)
         document = AnswersDocument.from_bytes(answers_abspath.read_bytes(), answers_abspath)
-        yield ProjectState(root, document)
+        yield ProjectState(root, document, read_only)
     finally:
         if descriptor is not None:
             os.close(descriptor)

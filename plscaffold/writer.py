@@ -299,6 +299,11 @@ def _staging_name(target: Path) -> Path:
     return _temporary_name(target.parent, f".{target.name}.", TEMP_SUFFIX)
 
 
+def is_staged(name: str) -> bool:
+    """Whether a file name is one plscaffold stages new content under, before its rename."""
+    return _STAGING_NAME.fullmatch(name) is not None
+
+
 def is_staging_name(temp_relpath: str, target_relpath: str) -> bool:
     """Whether ``temp_relpath`` is a name plscaffold stages ``target_relpath``'s content under."""
     temp, target = PurePosixPath(temp_relpath), PurePosixPath(target_relpath)
@@ -590,6 +595,12 @@ def _removes_what_plscaffold_made(root_abspath: Path, relpath: str) -> bool:
     if (root_abspath / pristine_relpath(relpath)).is_file():
         return True
     return not os.path.lexists(root_abspath / relpath)
+
+
+def recovery_pending(root_abspath: Path, journal_relpath: str) -> bool:
+    """Whether a killed run left a journal for :func:`recover_changes` to replay; reads only."""
+    journal = project_path(root_abspath, journal_relpath, state=True)
+    return journal.is_file() and not journal.is_symlink()
 
 
 def recover_changes(root_abspath: Path, journal_relpath: str) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from plscaffold.errors import ProjectFileError
-from plscaffold.experiments.configs import flatten
+from plscaffold.project_code import flatten
 from plscaffold.yaml_reader import load_yaml
 
 _KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_][A-Za-z0-9_.+-]*):(?:[ \t]|$)")

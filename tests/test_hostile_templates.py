@@ -81,6 +81,24 @@ def test_rendered_text_has_a_cap(
     assert not (tmp_path / "proj").exists()
 
 
+def test_rendered_variables_have_a_cap(runner: CliRunner, tmp_path: Path) -> None:
+    """Answers are recorded in the project's answers file, which every command reads."""
+    variables = {
+        "project_name": "x",
+        "big": "{{ 'a' * 700000 }}",
+        "twice": "{{ cookiecutter.big }}",
+    }
+    template = make_template(tmp_path / "t", {"a.txt": b"a\n"}, variables)
+
+    result = new_from_template(runner, template, tmp_path)
+
+    assert result.exit_code == 1, result.output
+    assert "its variables render to more than 1 MiB ('big': 700002 bytes)" in result.stderr
+    assert not (tmp_path / "proj").exists()
+    trusted = new_from_template(runner, template, tmp_path, "--trust")
+    assert trusted.exit_code == 0, trusted.output
+
+
 def test_a_trusted_template_renders_in_this_process(runner: CliRunner, tmp_path: Path) -> None:
     """With --trust nothing is bounded: a template that is slow only for the sandbox renders."""
     files = {"a.txt": b"{{ 'ab' * 3 }}\n"}
@@ -160,6 +178,28 @@ def test_a_zip_whose_first_entry_climbs_out_is_refused(runner: CliRunner, tmp_pa
     assert result.exit_code == 2, result.output
     assert "outside the folder it was fetched into" in result.stderr
     assert list(out.iterdir()) == []
+
+
+def test_a_zip_that_unpacks_to_too_much_is_refused_before_unpacking(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("plscaffold.fetch.MAX_UNPACKED_BYTES", 1 << 20)
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("t/", "")
+        zipped.writestr("t/cookiecutter.json", '{"project_name": "x"}')
+        zipped.writestr("t/{{cookiecutter.project_name}}/a.txt", "a\n")
+        zipped.writestr("t/junk.bin", b"\0" * (2 << 20))  # 2 MiB in 2 KiB
+    unpacked: list[object] = []
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", lambda *args: unpacked.append(args))
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = new_from_template(runner, archive, out, "--dry-run")
+
+    assert result.exit_code == 2, result.output
+    assert "unpacks to 2 MiB in 4 entries, more than the 1 MiB" in result.stderr
+    assert unpacked == [] and list(out.iterdir()) == []
 
 
 def test_a_failed_clone_is_one_line(runner: CliRunner, tmp_path: Path) -> None:

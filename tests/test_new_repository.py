@@ -304,20 +304,22 @@ def test_no_repository_is_nested_in_one_git_will_not_read(
 
 def test_write_files_overwrites_only_what_it_wrote(tmp_path: Path) -> None:
     """The files of experiments, sweep scripts and plots (see also tests/test_sweeps.py)."""
+    from plscaffold.answers import AnswersDocument
     from plscaffold.errors import TargetExistsError
     from plscaffold.render import RenderedFile
-    from plscaffold.state import write_files
+    from plscaffold.state import ProjectState
 
     (tmp_path / ".plscaffold").mkdir()
+    write_files = ProjectState(tmp_path, AnswersDocument("0.1.0", "bundled:project", {})).write
     mine = tmp_path / "mine.txt"
     mine.write_text("mine\n")
     with pytest.raises(TargetExistsError, match=r"mine\.txt is there already"):
-        write_files(tmp_path, [("mine.txt", RenderedFile(b"plscaffold's\n"))])
+        write_files([("mine.txt", RenderedFile(b"plscaffold's\n"))])
     assert mine.read_text() == "mine\n"
 
-    write_files(tmp_path, [("made.txt", RenderedFile(b"1\n"))])
-    write_files(tmp_path, [("made.txt", RenderedFile(b"2\n"))])  # its own: written again
+    write_files([("made.txt", RenderedFile(b"1\n"))])
+    write_files([("made.txt", RenderedFile(b"2\n"))])  # its own: written again
     (tmp_path / "made.txt").chmod(0o600)  # the user's since
     with pytest.raises(TargetExistsError):
-        write_files(tmp_path, [("made.txt", RenderedFile(b"3\n"))])
+        write_files([("made.txt", RenderedFile(b"3\n"))])
     assert (tmp_path / "made.txt").read_bytes() == b"2\n"

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from plscaffold.api import new_project, project_options, regenerate
 from plscaffold.cli import app
+from plscaffold.errors import ProjectBusyError
+from plscaffold.render import RenderedFile
 from tests.conftest import tree_state
 
 # Runs plscaffold and kills it (SIGKILL, no clean-up of any kind) at the Nth call of one
@@ -71,9 +73,11 @@ def test_a_kill_at_any_rename_is_finished_by_the_next_run(
 
     assert killed.returncode == -signal.SIGKILL
     assert tree_state(project) != tree_state(expected)  # half done, with a journal
+    recovered = runner.invoke(app, ["update", "--dry-run", "--project", str(project)])
+    assert recovered.exit_code == 0, recovered.output + recovered.stderr
+    assert "finished the changes an interrupted run had begun to make" in recovered.stderr
     status = runner.invoke(app, ["status", "--project", str(project)])
     assert status.exit_code == 0, status.output + status.stderr
-    assert "finished the changes an interrupted run had begun to make" in status.stderr
     assert "modified" not in status.output  # no edit the user never made
     assert tree_state(project) == tree_state(expected)
     assert not _leftovers(project)
@@ -90,10 +94,89 @@ def test_a_kill_while_staging_is_undone_by_the_next_run(
 
     assert killed.returncode == -signal.SIGKILL
     assert _leftovers(project)
-    status = runner.invoke(app, ["status", "--project", str(project)])
-    assert status.exit_code == 0, status.output + status.stderr
-    assert "removed the temporary files of an interrupted run" in status.stderr
+    recovered = runner.invoke(app, ["update", "--dry-run", "--project", str(project)])
+    assert recovered.exit_code == 0, recovered.output + recovered.stderr
+    assert "removed the temporary files of an interrupted run" in recovered.stderr
     assert tree_state(project) == before
+
+
+def test_reading_commands_leave_a_killed_commit_to_the_next_writing_one(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """status, list, experiment list and a TAB write nothing, a killed run's journal neither: they say it is
+    pending (a TAB prints nothing over the line being typed); a command that writes
+    recovers it."""
+    project = _made(tmp_path, "killed")
+    killed = _killed("replace", 1, [*GENERATE, "--project", str(project)])
+    assert killed.returncode == -signal.SIGKILL
+    pending = tree_state(project)
+    assert (project / ".plscaffold" / "journal.json").is_file()
+
+    status = runner.invoke(app, ["status", "--project", str(project)])
+    checked = runner.invoke(app, ["status", "--check", "--project", str(project)])
+    listed = runner.invoke(app, ["list", "--project", str(project)])
+    experiments = runner.invoke(app, ["experiment", "list", "--project", str(project)])
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "plscaffold")],
+        env={**os.environ, "_PLSCAFFOLD_COMPLETE": "complete_bash",
+             "COMP_WORDS": "plscaffold generate con", "COMP_CWORD": "2"},
+        cwd=project, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    for result in (status, listed, experiments):
+        assert result.exit_code == 0, result.output + result.stderr
+        assert "an interrupted run left a change to finish or undo" in result.stderr
+        assert "interrupted run had begun" not in result.stderr
+    assert checked.exit_code == 1 and "Not current" in checked.stdout
+    assert ".plscaffold-tmp" not in status.stdout  # a staged copy is no generated file
+    assert "an interrupted run's change waits to be finished or undone" in checked.stdout
+    assert completed.returncode == 0 and completed.stdout.split() == ["config"]
+    assert completed.stderr == ""
+    assert tree_state(project) == pending
+
+    recovered = runner.invoke(app, [*GENERATE, "--project", str(project)])
+    assert recovered.exit_code == 0, recovered.output + recovered.stderr
+    assert "finished the changes an interrupted run had begun to make" in recovered.stderr
+    assert not _leftovers(project)
+
+
+def test_readers_share_the_lock_and_keep_writers_out(tmp_path: Path) -> None:
+    from plscaffold.state import open_project
+
+    project = _made(tmp_path, "shared")
+    descriptor = os.open(project / ".plscaffold", os.O_RDONLY)
+    fcntl.flock(descriptor, fcntl.LOCK_SH)  # what a running status holds
+    try:
+        with open_project(project, read_only=True) as state:
+            assert state.read_only
+            with pytest.raises(RuntimeError, match="opened read-only"):
+                state.write([("notes.txt", RenderedFile(b"x\n"))])
+        with pytest.raises(ProjectBusyError), open_project(project):
+            pass
+    finally:
+        os.close(descriptor)
+    assert not (project / "notes.txt").exists()
+
+
+def test_a_command_that_waits_for_the_lock_gets_it_once_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plscaffold import state as state_module
+    from plscaffold.state import open_project
+
+    project = _made(tmp_path, "waits")
+    descriptor = os.open(project / ".plscaffold", os.O_RDONLY)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    waited: list[float] = []
+
+    def let_go(seconds: float) -> None:  # the other command finishes while this one waits
+        waited.append(seconds)
+        os.close(descriptor)
+
+    monkeypatch.setattr(state_module.time, "sleep", let_go)
+    with open_project(project, wait=60) as state:
+        assert state.root_abspath == project
+    assert len(waited) == 1
 
 
 def test_a_staging_folder_of_a_killed_new_is_removed_by_the_next_new(

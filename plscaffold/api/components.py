@@ -6,11 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from plscaffold import __version__
 from plscaffold.answers import AddedComponent
 from plscaffold.api.sync import SyncResult, sync_files
 from plscaffold.errors import ComponentExistsError, InvalidOptionError, TemplateSourceError
-from plscaffold.names import validate_component_name
+from plscaffold.names import check_component_name
 from plscaffold.sources import (
     bundled_source,
     check_component_kind,
@@ -28,7 +27,8 @@ def project_components(
 
     They are those ``regenerate`` renders: of plscaffold's template, or of the project's
     own template (a folder as it is now, a repository at its newest version tag; ``trust``
-    as for ``new --template``); empty where that template names none.
+    as for ``new --template``); empty where that template names none. Nothing is written,
+    a recovery that a killed run left pending neither (shell completion calls this).
 
     Raises:
         TemplateSourceError: the template cannot be found or fetched, or it is a
@@ -37,7 +37,7 @@ def project_components(
     """
     from plscaffold.fetch import is_remote
 
-    with open_project(project_dir) as state:
+    with open_project(project_dir, read_only=True) as state:
         if not fetch and is_remote(state.document.template):
             raise TemplateSourceError(
                 f"{state.root_abspath} was made from the repository {state.document.template}; "
@@ -100,13 +100,7 @@ def regenerate(
         )
         names = (component,) if only else (component, *affected)
         relpaths = set().union(*(files_of(name) for name in names))
-        document = replace(
-            state.document,
-            plscaffold_version=__version__,
-            answers=new.answers,
-            added=added,
-            template_commit=source.commit,
-        )
+        document = source.document(new.answers, added, state.document, migrated=False)
         result = sync_files(
             state, document, relpaths, new.files, restore=restore, no_conflicts=no_conflicts,
             dry_run=dry_run, allow_dirty=allow_dirty,
@@ -165,7 +159,7 @@ def add_component(
         ComponentExistsError: the name is taken, or one of its files already exists.
     """
     check_component_kind(kind, component_kinds())
-    validate_component_name(name)
+    check_component_name(name)
     with open_project(project_dir) as state:
         source = bundled_source(state)
         answers = source.changed_answers(state, {})

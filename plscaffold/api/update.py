@@ -27,10 +27,9 @@ from plscaffold.migrations import (
     unloadable_checkpoints,
 )
 from plscaffold.options import ProjectOptions, option_flag
-from plscaffold.render import RenderedFile
+from plscaffold.render import RenderedFile, TemplateRendering
 from plscaffold.sources import (
     BundledSource,
-    SourceRendering,
     TemplateSource,
     pin_added_answers,
     project_source,
@@ -107,14 +106,7 @@ def _update_from(
     changelog = tuple(source.changes_since(since)) if before != after else ()
     moves = moved_files(migrations, new.context or {}, generated, new.files)
     relpaths = set(new.files) | set(generated)
-    document = replace(
-        state.document,
-        plscaffold_version=__version__,
-        answers=new.answers,
-        added=added,
-        template_commit=source.commit,
-        template_version=after,
-    )
+    document = source.document(new.answers, added, state.document)
     result = sync_files(
         state, document, relpaths, new.files, restore=restore, no_conflicts=no_conflicts,
         dry_run=dry_run, allow_dirty=allow_dirty, migrations=migrations, moves=moves,
@@ -198,6 +190,8 @@ class ProjectStatus:
         template_commit: The repository commit the project was last rendered from, or None.
         installed_commit: The commit an update renders (a repository template's newest
             version tag, or ``checkout``), or None.
+        recovery_pending: A killed run left a change half made, which the next command
+            that changes the project finishes or undoes; what status saw is that half.
     """
 
     files: list[FileStatus]
@@ -211,6 +205,7 @@ class ProjectStatus:
     template: str | None = None
     template_commit: str | None = None
     installed_commit: str | None = None
+    recovery_pending: bool = False
 
     @property
     def behind(self) -> bool:
@@ -223,9 +218,14 @@ class ProjectStatus:
     @property
     def current(self) -> bool:
         """Whether an update would change nothing: same template version and commit, no
-        file to write, none to conflict, and no refusal (``status --check``)."""
+        file to write, none to conflict, no refusal and no recovery pending (``status
+        --check``)."""
         return not (
-            self.behind or self.update_writes or self.update_conflicts or self.update_refusal
+            self.behind
+            or self.update_writes
+            or self.update_conflicts
+            or self.update_refusal
+            or self.recovery_pending
         )
 
 
@@ -238,14 +238,15 @@ def project_status(
     The project is compared with what ``update`` would render: the installed templates, or
     a user template's folder as it is now, a repository at ``checkout`` or its newest
     version tag (``trust`` as for ``update``). Recorded answers are checked against the
-    files only for the bundled template, whose answers are generation options.
+    files only for the bundled template, whose answers are generation options. Nothing is
+    written: a recovery that a killed run left pending is named, not made.
 
     Raises:
         TemplateSourceError, UntrustedTemplateError, DowngradeError: as for
             :func:`plscaffold.sources.project_source`.
     """
     with (
-        open_project(project_dir) as state,
+        open_project(project_dir, read_only=True) as state,
         project_source(state, trust=trust, checkout=checkout) as source,
     ):
         answers = source.changed_answers(state, {})
@@ -285,6 +286,7 @@ def project_status(
         template=None if isinstance(source, BundledSource) else state.document.template,
         template_commit=state.document.template_commit,
         installed_commit=source.commit,
+        recovery_pending=state.recovery_pending,
     )
 
 
@@ -292,7 +294,7 @@ def _contradicted_answers(
     source: BundledSource,
     options: ProjectOptions,
     added: tuple[AddedComponent, ...],
-    rendered: SourceRendering,
+    rendered: TemplateRendering,
     modified: dict[str, bytes],
 ) -> list[ContradictedAnswer]:
     """Return the answers whose rendered lines are all gone from a file the user changed.
@@ -339,7 +341,7 @@ def _other_rendering(
     added: tuple[AddedComponent, ...],
     name: str,
     choices: list[str],
-) -> SourceRendering | None:
+) -> TemplateRendering | None:
     """Render the project with one answer changed to another valid value, or None if none is."""
     value = options[name]
     if choices:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from plscaffold.errors import ProjectEnvironmentError
+from plscaffold.project_code import project_python_env
 
 _MARKER = "PLSCAFFOLD-PROBE "
 
@@ -111,18 +111,6 @@ def walk(node, prefix):
 walk(config, "")
 print("PLSCAFFOLD-PROBE " + json.dumps({{"config": config, "types": types_}}, default=str))
 """
-
-
-def project_python_env(root_abspath: Path) -> dict[str, str]:
-    """Return this process's environment with the project's ``src/`` first on the path.
-
-    The project then imports from its sources in a child of this Python, installed or not.
-    """
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(root_abspath / "src"), env.get("PYTHONPATH", "")) if p
-    )
-    return env
 
 
 def _run(root_abspath: Path, package: str, script: str, argument: str) -> Any:
