@@ -11,7 +11,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from plscaffold.errors import AnswersFileError, PlscaffoldError, TemplateError, one_line
-from plscaffold.names import validate_component_name
+from plscaffold.names import check_component_name
 from plscaffold.paths import STATE_DIR_RELPATH as STATE_DIR_RELPATH
 from plscaffold.render import RenderedFile, Rendering
 
@@ -106,8 +106,8 @@ class AnswersDocument:
             ) from err
         for component in added:
             try:
-                validate_component_name(component.name)
-                validate_component_name(component.kind)
+                check_component_name(component.name)
+                check_component_name(component.kind)
             except PlscaffoldError as err:
                 raise AnswersFileError(
                     f"{where}: an added component is not valid: {err}; {fix}"

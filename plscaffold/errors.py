@@ -23,7 +23,8 @@ class InvalidNameError(UserError):
 
 
 class InvalidOptionError(UserError):
-    """Raised when a generation option is out of range or not one of its choices."""
+    """Raised when an option of a project or a command is unknown, of the wrong type, out of
+    its range, not one of its choices, or given with options it cannot go with."""
 
 
 class TargetExistsError(UserError):
@@ -67,7 +68,8 @@ class ConflictError(UserError):
 
 
 class DirtyWorkTreeError(UserError):
-    """Raised when ``update`` runs on a git work tree with uncommitted changes."""
+    """Raised when ``generate``, ``add`` or ``update`` would write into a git work tree with
+    uncommitted changes, and ``--allow-dirty`` was not given."""
 
 
 class DowngradeError(UserError):

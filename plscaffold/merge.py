@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
+from plscaffold.paths import STATE_DIR_RELPATH
 from plscaffold.render import RenderedFile
 
 YOURS_LABEL = "yours"
@@ -352,7 +353,7 @@ def removed_code(
                 other
                 for other, rendered in sorted(rendering.items())
                 if other != relpath
-                and not other.startswith(".plscaffold/")
+                and not other.startswith(f"{STATE_DIR_RELPATH}/")
                 and pattern.search(rendered.content)
             ),
             None,

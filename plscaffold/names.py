@@ -68,7 +68,7 @@ def _fix(name: str) -> str:
 
 @dataclass(frozen=True)
 class ProjectNames:
-    """The names derived from one project name."""
+    """The names derived from one project (or component) name."""
 
     project_name: str
     package_name: str
@@ -101,8 +101,10 @@ def _derived_name(variable: str, project_name: str) -> str:
     return rule.render(cookiecutter={"project_name": project_name})
 
 
-def _check_identifier_name(name: str, label: str, where_hint: str) -> str:
-    """Check the rules a project or component name shares; return its module name.
+def _check_identifier_name(
+    name: str, label: str, where_hint: str, *, keyword_example: str = "model"
+) -> str:
+    """Check the rules every name a user gives shares; return its module name.
 
     Raises:
         InvalidNameError: the name is empty or too long, holds a path separator or other
@@ -130,19 +132,42 @@ def _check_identifier_name(name: str, label: str, where_hint: str) -> str:
     if keyword.iskeyword(module_name):
         raise InvalidNameError(
             f"{label} {name!r} is a Python keyword and cannot be imported; "
-            f"choose another name (for example: {module_name}-model)"
+            f"choose another name (for example: {module_name}-{keyword_example})"
         )
     return module_name
 
 
-def validate_component_name(name: str) -> ProjectNames:
-    """Check that a component name can be a Python module, and derive its names.
+def check_component_name(name: str) -> None:
+    """Check that a component's name (or kind) can name a Python module.
+
+    Raises:
+        InvalidNameError: as for a project name.
+    """
+    _check_identifier_name(name, "component name", "give a bare name")
+
+
+def component_names(name: str) -> ProjectNames:
+    """Check a component's name, and derive its module and class names from it.
+
+    The names follow the rules of the bundled ``cookiecutter.json``, as a project's do.
 
     Raises:
         InvalidNameError: as for a project name.
     """
     module_name = _check_identifier_name(name, "component name", "give a bare name")
     return ProjectNames(name, module_name, class_name_for(name))
+
+
+def check_experiment_name(name: str, kind: str = "experiment") -> None:
+    """Check the name of an experiment (or, with ``kind="sweep"``, a sweep).
+
+    It names files (``configs/experiments/<name>.yaml``, ``scripts/sweep-<name>.sbatch``)
+    and is held to a component's rules, so that each file name is a module name too.
+
+    Raises:
+        InvalidNameError: as for a project name; the message calls it a ``kind`` name.
+    """
+    _check_identifier_name(name, f"{kind} name", "give a bare name", keyword_example=kind)
 
 
 def project_names(project_name: str) -> ProjectNames:

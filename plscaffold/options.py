@@ -1,4 +1,5 @@
-"""The generation options of ``plscaffold new``: their defaults, choices and checks."""
+"""The generation options of ``plscaffold new``: their defaults, choices and checks, all read
+from the template's ``cookiecutter.json``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from plscaffold.errors import InvalidOptionError
+from plscaffold.errors import InvalidOptionError, TemplateError
+from plscaffold.names import project_names, validate_project_name
 from plscaffold.templates import Template, read_variables
 
 
@@ -164,21 +166,174 @@ def option_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-RANGES: dict[str, tuple[int, int]] = {
-    "gpus": (0, 1024),  # per node; 0 trains on the CPU
-    "num_nodes": (1, 100_000),
-    "max_epochs": (1, 10_000_000),
-    "batch_size": (1, 1 << 24),
-    "seed": (0, 2**32 - 1),  # what seed_everything accepts
-}
-"""The whole-number options' ranges, for flags and for answers read back alike."""
+CHECKS_VARIABLE = "_option_checks"
+"""``cookiecutter.json``'s checks of single options: ``{option: {field: value}}``, in the
+order they are made. Fields: ``min`` and ``max`` (inclusive bounds), ``above`` (an
+exclusive lower bound, for a float that must also be finite), ``below`` (what is said,
+after the flag and its value, of a value under the lower bound; default ``must be at least
+MIN``) and ``one_line`` (text without a line break or other control character)."""
+
+REQUIREMENTS_VARIABLE = "_option_requirements"
+"""``cookiecutter.json``'s combinations that cannot work: a list of ``{"when": {option:
+choice}, "at_least": {option: number}, "says": text}``; ``says`` follows the flag and the
+choice it refuses (``--precision 16-mixed needs a GPU: ...``)."""
+
+_CHECK_FIELDS = {"min", "max", "above", "below", "one_line"}
+
+
+@dataclass(frozen=True)
+class OptionCheck:
+    """The checks ``cookiecutter.json`` declares for one option (see :data:`CHECKS_VARIABLE`)."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    low_exclusive: bool = False
+    below: str | None = None
+    one_line: bool = False
+
+    def refusal(self, value: Any) -> str | None:
+        """Return why ``value`` fails these checks, after its flag; None where it passes."""
+        if self.one_line and not str(value).isprintable():
+            return (
+                f"{value!r} holds a line break or another control character; give one line of text"
+            )
+        number_checked = self.low is not None or self.high is not None
+        if not number_checked or isinstance(value, str):
+            return None
+        below = self.below or f"must be at least {_number(self.low)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{value} {below}"
+        if self.low is not None and (value <= self.low if self.low_exclusive else value < self.low):
+            return f"{value} {below}"
+        if self.high is not None and value > self.high:
+            shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:20]}..."
+            return f"{shown} is out of range; give {_number(self.low)} to {_number(self.high)}"
+        return None
+
+
+@dataclass(frozen=True)
+class OptionRequirement:
+    """A choice that works only with another option at least some number (16-mixed: a GPU)."""
+
+    option: str
+    choice: str
+    at_least: dict[str, float]
+    says: str
+
+    def refusal(self, options: ProjectOptions) -> str | None:
+        """Return the whole message where ``options`` make this choice without its needs."""
+        if str(options[self.option]) != self.choice:
+            return None
+        if all(options[name] >= least for name, least in self.at_least.items()):
+            return None
+        return f"{option_flag(self.option)} {self.choice} {self.says}"
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else str(int(value) if float(value).is_integer() else value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def option_checks(template: Template) -> list[OptionCheck]:
+    """Return the checks of single options ``cookiecutter.json`` declares, in its order.
+
+    Raises:
+        TemplateError: :data:`CHECKS_VARIABLE` is not a mapping of the template's options
+            to fields it knows, of the right types.
+    """
+    declared = read_variables(template).get(CHECKS_VARIABLE, {})
+    known = {option.name for option in generation_options(template)}
+    where = f"{template.context_file_abspath}: {CHECKS_VARIABLE}"
+    if not isinstance(declared, dict):
+        raise TemplateError(f"{where} must map options to their checks")
+    checks = []
+    for name, fields in declared.items():
+        if name not in known or not isinstance(fields, dict) or not fields:
+            raise TemplateError(
+                f"{where} names {name!r}, which is not one of the options "
+                f"({', '.join(sorted(known))}), or gives it no checks"
+            )
+        unknown = sorted(set(fields) - _CHECK_FIELDS)
+        bounds = [fields[key] for key in ("min", "max", "above") if key in fields]
+        if (
+            unknown
+            or not all(_is_number(bound) for bound in bounds)
+            or ("min" in fields and "above" in fields)
+            or not isinstance(fields.get("below", ""), str)
+            or fields.get("one_line", True) is not True
+        ):
+            raise TemplateError(
+                f"{where}: the checks of {name!r} must be min, max or above (numbers, not "
+                "both min and above), below (text) or one_line (true); fix "
+                f"{', '.join(unknown) or 'their values'}"
+            )
+        low = fields.get("min", fields.get("above"))
+        checks.append(
+            OptionCheck(
+                name,
+                low=low,
+                high=fields.get("max"),
+                low_exclusive="above" in fields,
+                below=fields.get("below"),
+                one_line=bool(fields.get("one_line", False)),
+            )
+        )
+    return checks
+
+
+def option_requirements(template: Template) -> list[OptionRequirement]:
+    """Return the combinations ``cookiecutter.json`` refuses, in its order.
+
+    Raises:
+        TemplateError: :data:`REQUIREMENTS_VARIABLE` is not a list of requirements on the
+            template's options, each a choice, the numbers it needs and what is said.
+    """
+    declared = read_variables(template).get(REQUIREMENTS_VARIABLE, [])
+    options = {option.name: option for option in generation_options(template)}
+    where = f"{template.context_file_abspath}: {REQUIREMENTS_VARIABLE}"
+    if not isinstance(declared, list):
+        raise TemplateError(f"{where} must be a list of requirements")
+    requirements = []
+    for entry in declared:
+        when = entry.get("when") if isinstance(entry, dict) else None
+        needs = entry.get("at_least") if isinstance(entry, dict) else None
+        if not (
+            isinstance(entry, dict)
+            and set(entry) == {"when", "at_least", "says"}
+            and isinstance(entry["says"], str)
+            and isinstance(when, dict)
+            and len(when) == 1
+            and all(
+                name in options and str(choice) in options[name].choices
+                for name, choice in when.items()
+            )
+            and isinstance(needs, dict)
+            and needs
+            and all(
+                name in options and options[name].value_type in (int, float) and _is_number(n)
+                for name, n in needs.items()
+            )
+        ):
+            raise TemplateError(
+                f"{where}: {str(entry)[:80]!r} is not a requirement; give "
+                '{"when": {OPTION: CHOICE}, "at_least": {NUMBER_OPTION: N}, "says": TEXT}, '
+                "with options and choices of the template"
+            )
+        [(option, choice)] = when.items()
+        requirements.append(OptionRequirement(option, str(choice), dict(needs), entry["says"]))
+    return requirements
 
 
 def validate_options(options: ProjectOptions, template: Template) -> None:
-    """Check each option's range and choices, and the combinations Lightning refuses.
+    """Check each option's choices, then the checks and requirements of ``cookiecutter.json``.
 
     Raises:
         InvalidOptionError: the message names the option, the value and the fix.
+        TemplateError: the template's checks or requirements are malformed.
     """
     for option in generation_options(template):
         value = options[option.name]
@@ -187,34 +342,41 @@ def validate_options(options: ProjectOptions, template: Template) -> None:
                 f"{option_flag(option.name)} {value!r} is not one of "
                 f"{', '.join(option.choices)}; pick one of those"
             )
-    if options["gpus"] < 0:
-        raise InvalidOptionError(
-            f"--gpus {options['gpus']} is negative; pass 0 to train on the CPU or N >= 1 for N GPUs"
-        )
-    for name, (low, high) in RANGES.items():
-        value = options[name]
-        if value < low:
-            raise InvalidOptionError(f"{option_flag(name)} {value} must be at least {low}")
-        if value > high:
-            shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:20]}..."
-            raise InvalidOptionError(
-                f"{option_flag(name)} {shown} is out of range; give {low} to {high}"
-            )
-    if not options["description"].isprintable():
-        raise InvalidOptionError(
-            f"--description {options['description']!r} holds a line break or another control "
-            "character; give one line of text"
-        )
-    if not (options["lr"] > 0 and math.isfinite(options["lr"])):
-        raise InvalidOptionError(f"--lr {options['lr']} must be a positive number, such as 0.001")
-    if options["precision"] == "16-mixed" and options["gpus"] == 0:
-        raise InvalidOptionError(
-            "--precision 16-mixed needs a GPU: float16 mixed precision is not supported on the "
-            "CPU, where Lightning silently trains in bf16-mixed instead; pass --gpus 1 or more, "
-            "or use --precision bf16-mixed on the CPU"
-        )
-    if options["strategy"] == "fsdp" and options["gpus"] == 0:
-        raise InvalidOptionError(
-            "--strategy fsdp needs GPUs: Lightning's FSDP strategy requires a GPU accelerator; "
-            "pass --gpus 1 or more, or use --strategy ddp to train on several CPU processes"
-        )
+    for check in option_checks(template):
+        refusal = check.refusal(options[check.name])
+        if refusal is not None:
+            raise InvalidOptionError(f"{option_flag(check.name)} {refusal}")
+    for requirement in option_requirements(template):
+        message = requirement.refusal(options)
+        if message is not None:
+            raise InvalidOptionError(message)
+
+
+def checked_options(
+    template: Template, answers: Mapping[str, Any], *, new_project: bool = False
+) -> ProjectOptions:
+    """Return ``answers`` (the project name among them) as options, once every check passed.
+
+    This is the one check of a project's options, for a new project, a recorded answers
+    file and a changed option alike: the name, each option's type (defaults filling the
+    ones left out), then :func:`validate_options`.
+
+    Args:
+        template: The template the options are for.
+        answers: Its variables' answers, by name.
+        new_project: Also refuse a name whose package would shadow a module the project
+            imports (a project that exists may well have its package installed).
+
+    Raises:
+        InvalidNameError: the project name cannot be a folder and a package.
+        InvalidOptionError: an option is unknown, of the wrong type, or refused by a check.
+    """
+    given = dict(answers)
+    project_name = str(given.pop("project_name", ""))
+    if new_project:
+        validate_project_name(project_name)
+    options = resolve_options(template, project_name, given)
+    if not new_project:
+        project_names(options.project_name)
+    validate_options(options, template)
+    return options

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from plscaffold.api import new_project, project_options
-from plscaffold.check import CheckResult, check_project
+from plscaffold.check import CheckResult, smoke_train_project
 from plscaffold.cli import app
 from tests.conftest import tree_state
 
@@ -64,7 +64,7 @@ def test_a_failing_step_is_named_with_its_error(tmp_path: Path) -> None:
         source.replace(marker, marker + '        raise RuntimeError("boom in training_step")\n')
     )
 
-    result = check_project(project, "proj", gpus=0)
+    result = smoke_train_project(project, "proj", gpus=0)
 
     assert not result.passed
     assert result.summary == "fast_dev_run on the CPU failed: RuntimeError: boom in training_step"
@@ -83,7 +83,7 @@ def test_without_torch_the_check_says_what_to_install(
     )
     monkeypatch.setenv("PYTHONPATH", str(hidden.parent))
 
-    result = check_project(project, "proj", gpus=0)
+    result = smoke_train_project(project, "proj", gpus=0)
 
     assert not result.passed
     assert "lacks 'torch', which the project needs" in result.summary

@@ -234,6 +234,11 @@ BAD_INPUT = [
     pytest.param(["new", "p", "--strategy", "fsdp"], "--strategy fsdp needs GPUs", "--strategy ddp", id="fsdp-on-cpu"),
     pytest.param(["new", "p", "--strategy", "deepspeed"], "--strategy 'deepspeed' is not one of", "auto, ddp, fsdp", id="unknown-strategy"),
     pytest.param(["new", "p", "--num-nodes", "0"], "--num-nodes 0", "at least 1", id="zero-nodes"),
+    pytest.param(["new", "p", "--gpus", "2048"], "--gpus 2048 is out of range", "give 0 to 1024", id="too-many-gpus"),
+    pytest.param(["new", "p", "--description", "two\nlines"], "--description 'two\\nlines' holds a line break", "give one line of text", id="two-line-description"),
+    pytest.param(["new", "p", "--checkout", "v1"], "--checkout picks a commit of a --template repository", "not of plscaffold's own template", id="checkout-of-bundled"),
+    pytest.param(["new", "p", "--template", "bundled:project", "--checkout", "v1"], "--checkout picks a commit of a --template repository", "not of plscaffold's own template", id="checkout-of-bundled-by-ref"),
+    pytest.param(["new", "p", "--check", "--dry-run"], "--check smoke-trains a project of the bundled template", "leave out --template and --dry-run", id="check-of-dry-run"),
 ]  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from plscaffold.api import new_project, project_options
 from plscaffold.cli import app
 from plscaffold.errors import PlscaffoldError
-from plscaffold.names import validate_component_name
+from plscaffold.names import check_experiment_name
 from tests.conftest import tree_state
 
 HOSTILE = [
@@ -49,7 +49,7 @@ COMMANDS = [
 def _fails_before_the_projects_parser(value: str) -> bool:
     """Whether ``experiment new VALUE`` is refused before it runs the project's own CLI."""
     try:
-        validate_component_name(value)
+        check_experiment_name(value)
     except PlscaffoldError:
         return True
     return value == "default"
@@ -295,3 +295,26 @@ def test_the_project_yaml_reader_keeps_the_aliases_a_config_may_share(tmp_path: 
         "base": {"lr": 0.1, "k": [1, 2]},
         "other": {"lr": 0.1, "k": [3]},
     }
+
+
+@pytest.mark.parametrize("text", ["x: a\tb\n", 'x: "\\uD800"\n', "x: é\n"])
+@pytest.mark.parametrize("padding", [0, 400])
+def test_the_project_yaml_reader_reads_a_text_as_yaml_safe_load_does(
+    tmp_path: Path, text: str, padding: int
+) -> None:
+    # Short texts and texts of many nesting characters go to different parsers.
+    import yaml
+
+    from plscaffold.errors import ProjectFileError
+    from plscaffold.yaml_reader import read_yaml_file
+
+    text += "".join(f"k{n}: [{n}]\n" for n in range(padding))
+    path = tmp_path / "x.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        expected = yaml.safe_load(path.read_text(encoding="utf-8", errors="surrogatepass"))
+    except yaml.YAMLError:
+        with pytest.raises((ProjectFileError, yaml.YAMLError)):
+            read_yaml_file(path)
+    else:
+        assert read_yaml_file(path) == expected

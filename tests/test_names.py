@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from plscaffold.errors import InvalidNameError
-from plscaffold.names import validate_project_name
+from plscaffold.names import (
+    check_component_name,
+    check_experiment_name,
+    component_names,
+    validate_project_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -67,3 +72,36 @@ def test_a_module_installed_in_a_venv_inside_the_working_directory_is_shadowed(
     with pytest.raises(InvalidNameError, match="would shadow the installed module 'installedmod'"):
         validate_project_name("installedmod")
     assert validate_project_name("localmod").package_name == "localmod"
+
+
+def test_a_component_name_gives_its_module_and_class_names() -> None:
+    names = component_names("big-net")
+    assert (names.package_name, names.class_name) == ("big_net", "BigNet")
+    with pytest.raises(InvalidNameError, match="component name 'class' is a Python keyword"):
+        component_names("class")
+    with pytest.raises(InvalidNameError, match=r"component name '\.\./x' holds a path separator"):
+        check_component_name("../x")
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "message"),
+    [
+        ("experiment", "9lives", "experiment name '9lives' starts with a digit"),
+        ("experiment", "a/b", "experiment name 'a/b' holds a path separator"),
+        ("experiment", "class", "(for example: class-experiment)"),
+        ("sweep", "", "the sweep name is empty"),
+        ("sweep", "lr grid", "sweep name 'lr grid' holds ' '"),
+    ],
+)
+def test_an_experiment_or_sweep_name_is_refused_by_its_own_name(
+    kind: str, name: str, message: str
+) -> None:
+    with pytest.raises(InvalidNameError) as refused:
+        check_experiment_name(name, kind)
+    assert message in str(refused.value)
+    assert "component" not in str(refused.value)
+
+
+def test_a_plain_experiment_name_passes() -> None:
+    check_experiment_name("lr-small")
+    check_experiment_name("grid_1", "sweep")

@@ -8,18 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from plscaffold import __version__
 from plscaffold.answers import PRISTINE_DIR_RELPATH, STATE_DIR_RELPATH, project_state
+from plscaffold.errors import InvalidOptionError
 from plscaffold.git import RepositoryStart, start_repository
-from plscaffold.names import ProjectNames, package_name_for, project_names, validate_project_name
+from plscaffold.names import ProjectNames, package_name_for, project_names
 from plscaffold.options import (
     GenerationOption,
     ProjectOptions,
+    checked_options,
     resolve_options,
     template_defaults,
-    validate_options,
 )
 from plscaffold.options import generation_options as options_of_template
-from plscaffold.render import Rendering
-from plscaffold.sources import SourceRendering, TemplateSource, open_source
+from plscaffold.render import Rendering, TemplateRendering
+from plscaffold.sources import TemplateSource, check_checkout, open_source
 from plscaffold.templates import bundled_project_template
 from plscaffold.writer import check_target, write_new_project
 
@@ -78,13 +79,35 @@ def generation_options() -> list[GenerationOption]:
 
 
 def check_project_options(options: ProjectOptions) -> None:
-    """Check a project's name and options as ``new`` would, rendering nothing.
+    """Check a new project's name and options as ``new`` does, rendering nothing.
 
     Raises:
         InvalidNameError, InvalidOptionError: the message names the value and the fix.
     """
-    validate_project_name(options.project_name)
-    validate_options(options, bundled_project_template())
+    checked_options(bundled_project_template(), options.answers(), new_project=True)
+
+
+def check_new_request(
+    template: str | None, *, checkout: str | None, dry_run: bool, check: bool
+) -> None:
+    """Refuse a set of ``new``'s choices that cannot go together, before anything is done.
+
+    Args:
+        template: A user template's path or URL; None for the bundled one.
+        checkout: The commit of a repository template to render.
+        dry_run: Write nothing.
+        check: Smoke-train the project once written (:func:`check_new_project`).
+
+    Raises:
+        InvalidOptionError: ``checkout`` for the bundled template, or ``check`` with a
+            user template or a dry run.
+    """
+    check_checkout(template, checkout)
+    if check and (template is not None or dry_run):
+        raise InvalidOptionError(
+            "--check smoke-trains a project of the bundled template once written; leave "
+            "out --template and --dry-run, or --check"
+        )
 
 
 def project_options(project_name: str, **given: Any) -> ProjectOptions:
@@ -192,7 +215,7 @@ def _create(
 
 def _render_new(
     source: TemplateSource, project_name: str, given: dict[str, Any]
-) -> tuple[SourceRendering, Rendering]:
+) -> tuple[TemplateRendering, Rendering]:
     """Render a new project in memory: its files, and its state (answers and pristines)."""
     rendered = source.render(source.new_answers(project_name, given))
     return rendered, project_state(rendered.files, source.document(rendered.answers))
@@ -200,7 +223,7 @@ def _render_new(
 
 def check_new_project(options: ProjectOptions, project_abspath: Path) -> CheckResult:
     """Smoke-train a project ``new`` just wrote, in this Python; see :mod:`plscaffold.check`."""
-    from plscaffold.check import check_project
+    from plscaffold.check import smoke_train_project
 
     package = package_name_for(options.project_name)
-    return check_project(project_abspath, package, options["gpus"])
+    return smoke_train_project(project_abspath, package, options["gpus"])

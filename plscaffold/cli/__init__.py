@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from plscaffold import __version__
+from plscaffold.api import bundled_template_version
 from plscaffold.cli import experiment, project
 from plscaffold.cli.output import echo, watch_signals
 
@@ -28,8 +29,6 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        from plscaffold.api import bundled_template_version
-
         template = bundled_template_version() or "unversioned"
         echo(f"plscaffold {__version__} (bundled project template {template})")
         raise typer.Exit()

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from plscaffold.api import generation_options
+
 # Paths are taken as text and checked by plscaffold, which names a bad one (a NUL byte,
 # a name too long) instead of failing inside the argument parser.
 ProjectOption = Annotated[
@@ -72,8 +74,6 @@ def _generation_parameters() -> list[inspect.Parameter]:
     A choice's values show in --help as its metavar ([cnn|mlp]); the API checks them, so a
     wrong one gets plscaffold's message like any other bad option.
     """
-    from plscaffold.api import generation_options
-
     parameters = []
     for option in generation_options():
         metavar = f"[{'|'.join(option.choices)}]" if option.choices else None

@@ -9,6 +9,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from plscaffold.api import (
+    PRISTINE_DIR_RELPATH,
+    STATE_DIR_RELPATH,
+    add_component,
+    check_new_request,
+    check_project_options,
+    component_kind,
+    generation_options,
+    new_project,
+    new_project_from_template,
+    project_components,
+    project_options,
+    project_status,
+    regenerate,
+)
+from plscaffold.api import update as update_project
 from plscaffold.cli.completion import complete_component, complete_kind
 from plscaffold.cli.output import echo, user_errors
 from plscaffold.cli.params import (
@@ -22,7 +38,8 @@ from plscaffold.cli.params import (
     TrustOption,
     with_generation_options,
 )
-from plscaffold.errors import DirtyWorkTreeError, InvalidOptionError, PlscaffoldError, one_line
+from plscaffold.errors import DirtyWorkTreeError, PlscaffoldError, one_line
+from plscaffold.git import RepositoryStart
 
 if TYPE_CHECKING:
     from plscaffold.api import NewProjectResult, ProjectStatus, RemovedDefinition, SyncResult
@@ -44,8 +61,6 @@ def _tree_lines(relpaths: list[str]) -> list[str]:
 
 
 def _report_new(result: NewProjectResult) -> None:
-    from plscaffold.api import PRISTINE_DIR_RELPATH, STATE_DIR_RELPATH
-
     verb = "Would create" if result.dry_run else "Created"
     echo(f"{verb} {result.project_abspath}/ ({len(result.project_relpaths)} files):")
     for line in _tree_lines(result.project_relpaths):
@@ -77,8 +92,6 @@ def _report_new(result: NewProjectResult) -> None:
 
 def _report_repository(result: NewProjectResult) -> None:
     """Say what became of the project's git repository, and what to do where git could not."""
-    from plscaffold.git import RepositoryStart
-
     said = result.git_said
     notes = {
         RepositoryStart.COMMITTED: "Started a git repository: the project is its first commit.",
@@ -118,7 +131,6 @@ def _ask_for_options(name: str | None, answers: dict[str, Any]) -> tuple[str, di
     A choice is asked among its choices; an answer that makes the project impossible with
     the answers before it (16-mixed precision without a GPU, say) is refused right there.
     """
-    from plscaffold.api import check_project_options, generation_options, project_options
 
     def check_name(candidate: str) -> None:
         check_project_options(project_options(candidate))
@@ -191,12 +203,8 @@ def new(
     answers: dict[str, Any] | None = None,
 ) -> None:
     """Create a ready-to-run, tested PyTorch Lightning project in NAME/."""
-    from plscaffold.api import (
-        check_new_project,
-        new_project,
-        new_project_from_template,
-        project_options,
-    )
+    # Looked up when the check runs, since tests replace it on plscaffold.api.
+    from plscaffold.api import check_new_project
 
     answers = dict(answers or {})
     with user_errors():
@@ -204,13 +212,7 @@ def new(
             interactive = sys.stdin.isatty()
         if name is None and not (interactive and template is None):
             raise typer.BadParameter("give the project's NAME", param_hint="NAME")
-        if checkout is not None and template is None:
-            raise InvalidOptionError("--checkout picks a commit of a --template repository")
-        if check and (template is not None or dry_run):
-            raise InvalidOptionError(
-                "--check smoke-trains a project of the bundled template once written; leave "
-                "out --template and --dry-run, or --check"
-            )
+        check_new_request(template, checkout=checkout, dry_run=dry_run, check=check)
         if template is not None:
             result = new_project_from_template(
                 template, str(name), Path(output_dir), answers, trust=trust, dry_run=dry_run,
@@ -304,8 +306,6 @@ def _report_sync(
         echo(f"Error: a real run would refuse: {one_line(result.refusal)}", err=True)
         raise typer.Exit(DirtyWorkTreeError.exit_code)
     if result.conflicts and not dry_run:
-        from plscaffold.api import PRISTINE_DIR_RELPATH
-
         marked = [relpath for relpath in result.conflicts if relpath not in result.binary_conflicts]
         if marked:
             echo(
@@ -459,8 +459,6 @@ def generate(
     Options given here change the recorded answers first, and the other components they
     render differently are regenerated too (--only: not).
     """
-    from plscaffold.api import regenerate
-
     with user_errors():
         result = regenerate(
             component, Path(project), answers, restore=restore, no_conflicts=no_conflicts,
@@ -495,8 +493,6 @@ def update(
     A project made from a template folder is re-rendered from that folder as it is now; one
     made from a git template, from its newest version tag (or --checkout REF).
     """
-    from plscaffold.api import update as update_project
-
     with user_errors():
         result = update_project(
             Path(project), allow_dirty=allow_dirty, restore=restore, no_conflicts=no_conflicts,
@@ -533,8 +529,6 @@ def add(
     allow_dirty: AllowDirtyOption = False,
 ) -> None:
     """Add a component with its config and its test, selectable from the entry point."""
-    from plscaffold.api import add_component, component_kind
-
     with user_errors():
         kind = component_kind(kind, model_family)
         result = add_component(kind, name, Path(project), dry_run=dry_run, allow_dirty=allow_dirty)
@@ -550,8 +544,6 @@ def list_components(project: ProjectOption = ".", trust: TrustOption = False) ->
     A project made from your own template lists that template's components (its
     _components), as `plscaffold generate COMPONENT` renders them.
     """
-    from plscaffold.api import project_components
-
     with user_errors():
         components = project_components(Path(project), trust=trust)
     if not components:
@@ -590,6 +582,8 @@ def _check_line(found: ProjectStatus) -> str:
         reasons.append(f"an update would change {len(found.update_writes)} file(s)")
     if found.update_conflicts:
         reasons.append(f"conflicts expected in {', '.join(found.update_conflicts)}")
+    if found.recovery_pending:
+        reasons.append("an interrupted run's change waits to be finished or undone")
     return f"Not current: {'; '.join(reasons)}."
 
 
@@ -600,8 +594,8 @@ def status(
         typer.Option(
             "--check",
             help="Print one line and exit 0 if the project is current (an update would "
-            "change nothing), 1 if not: behind its template, or an update would write, "
-            "conflict or refuse. For the project's CI.",
+            "change nothing), 1 if not: behind its template, an update would write, "
+            "conflict or refuse, or a killed run's change waits. For the project's CI.",
         ),
     ] = False,
     trust: TrustOption = False,
@@ -613,8 +607,6 @@ def status(
     template, or your own template's folder as it is now, or a git template's newest
     version tag (or --checkout REF).
     """
-    from plscaffold.api import project_status
-
     with user_errors():
         found = project_status(Path(project), trust=trust, checkout=checkout)
     if check:
@@ -652,9 +644,9 @@ def status(
         if relpath not in listed:  # a config of your own that a migration changes
             echo(f"  {relpath}: yours, the template's migrations change it")
     for answer in found.contradicted:
-        regenerate = f"plscaffold generate {answer.component or 'COMPONENT'} {answer.flag} VALUE"
+        command = f"plscaffold generate {answer.component or 'COMPONENT'} {answer.flag} VALUE"
         echo(
             f"  answer {answer.name}: .plscaffold/answers.json records {answer.value!r}, but "
             f"{answer.relpath} no longer says so; record the value you chose with "
-            f"`{regenerate}`"
+            f"`{command}`"
         )

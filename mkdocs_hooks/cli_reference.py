@@ -3,7 +3,8 @@
 Every command's usage line, description and options come from the same Click objects
 that print ``--help``, so the reference cannot drift from the program. mkdocs loads this
 file as a hook (``hooks:`` in mkdocs.yml): :func:`on_files` adds the page
-``reference.md`` to the site at build time; nothing is written into docs/.
+``reference.md`` to the site at build time; nothing is written into docs/. It builds the
+docs only, so it lives outside the plscaffold package and its wheel.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _section(command: Any, ctx: Any) -> str:
     rows = [record for param in command.get_params(ctx) if (record := _help_record(param, ctx))]
     if rows:
         lines += ["| argument or option | description |", "| --- | --- |"]
-        lines += [f"| `{_cell(names)}` | {_cell(text)} |" for names, text in rows]
+        lines += [f"| {_cell(f'`{names}`')} | {_cell(text)} |" for names, text in rows]
         lines.append("")
     subcommands = _subcommands(command, ctx)
     if subcommands:
@@ -83,7 +84,13 @@ def _help_record(param: Any, ctx: Any) -> tuple[str, str] | None:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Return ``text`` for a table cell: each bar outside a code span escaped.
+
+    Python-Markdown's tables never split a row at a bar inside backticks, and keep a
+    backslash there as typed, so only the bars between code spans are escaped.
+    """
+    parts = text.split("`")  # odd parts lie inside code spans
+    return "`".join(part if i % 2 else part.replace("|", "\\|") for i, part in enumerate(parts))
 
 
 def _anchor(heading: str) -> str:
