@@ -11,9 +11,11 @@ a saved config may share a value.
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import stat
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,14 @@ MAX_YAML_BYTES = 1 << 20
 """The largest YAML file plscaffold reads: a project's configs are a few KiB each."""
 MAX_YAML_VALUES = 100_000
 """Values a YAML document may hold once its aliases are expanded; a config holds hundreds."""
+# What was loaded, by text, so that reading one file again costs a copy, not a parse: a
+# command over 1,000 experiments walks each one's lineage and reads the default config
+# for each. Only texts that loaded are kept: the latest 2,048 of up to 8 KiB each.
+_MEMO_ENTRIES = 2048
+_MEMO_TEXT_BYTES = 1 << 13
+_LOADED: OrderedDict[str, Any] = OrderedDict()
+# Nesting both parsers take: Python's stops near 500 levels (its recursion limit).
+_FAST_NESTING = 300
 
 
 def load_yaml(text: str, where: str) -> Any:
@@ -42,7 +52,39 @@ def load_yaml(text: str, where: str) -> Any:
 
     if len(text) > MAX_YAML_BYTES:
         raise ProjectFileError(_too_large(where))
-    loader = yaml.SafeLoader(text)
+    if text in _LOADED:  # one parse per text: a command reads the same config many times
+        _LOADED.move_to_end(text)
+        return copy.deepcopy(_LOADED[text])
+    loaded = _load_checked(yaml, text, where)
+    if len(text) <= _MEMO_TEXT_BYTES:
+        _LOADED[text] = copy.deepcopy(loaded)
+        if len(_LOADED) > _MEMO_ENTRIES:
+            _LOADED.popitem(last=False)
+    return loaded
+
+
+def _load_checked(yaml: Any, text: str, where: str) -> Any:
+    """Parse the text, check what its aliases expand to, then build it; see :func:`load_yaml`.
+
+    libyaml parses where it is installed and the text cannot nest deeper than
+    :data:`_FAST_NESTING` levels (each takes one of ``[{-?:``; libyaml composes recursively
+    in C, so a deeper text goes to the Python parser, which stops at Python's recursion
+    limit). Text libyaml refuses is parsed again in Python, for the same message.
+    """
+    fast = getattr(yaml, "CSafeLoader", None)
+    # libyaml reads some texts Python's parser refuses (a tab in a plain scalar, a lone
+    # surrogate): it reads only ASCII without tabs, which both read alike.
+    plain = text.isascii() and "\t" not in text
+    if fast is not None and plain and sum(map(text.count, "[{-?:")) <= _FAST_NESTING:
+        try:
+            return _construct(fast(text), where)
+        except yaml.YAMLError:
+            pass
+    return _construct(yaml.SafeLoader(text), where)
+
+
+def _construct(loader: Any, where: str) -> Any:
+    """Return the loader's document once its aliases are known to stay small."""
     try:
         node = loader.get_single_node()
         if node is None:

@@ -115,6 +115,7 @@ def test_json_holds_each_runs_config_metrics_and_best(
     assert [run["run"] for run in small["runs"]] == ["version_0", "version_1"]
     assert small["config"]["trainer"]["max_epochs"] == 3  # the latest run's saved config
     assert small["metrics"] == {
+        "lr-Adam": [0.001, 0.001, 0.001],  # logged as each epoch starts, without its epoch
         "val_acc": [0.6, 0.8, 0.7],
         "val_loss": [0.4, pytest.approx(0.2), pytest.approx(0.3)],
     }
@@ -133,7 +134,7 @@ def test_the_plot_has_a_panel_per_metric_a_marker_per_point_and_names_the_missin
     comparison = compare_experiments(compared_project, "proj", ["large", "idle"])
     figure = draw_comparison(comparison, "large vs idle")
     panels = {axis.get_title(): axis for axis in figure.axes if axis.get_visible()}
-    assert sorted(panels) == ["val_acc", "val_loss"]
+    assert sorted(panels) == ["lr-Adam", "val_acc", "val_loss"]
     (line,) = panels["val_acc"].get_lines()
     assert line.get_marker() == "o" and list(line.get_xdata()) == [0]
     assert panels["val_acc"].get_xlim() == (-0.5, 0.5)  # one epoch: not a sliver of an axis
@@ -220,7 +221,11 @@ def test_a_runs_evaluations_keep_its_training_metrics_and_are_no_runs(
     (large,) = json.loads(result.output)["experiments"]
     assert [entry["run"] for entry in large["runs"]] == ["version_0"]
     assert large["best"] == {"metric": "val_acc", "mode": "max", "value": 0.9, "epoch": 0}
-    assert large["metrics"] == {"val_acc": [0.9], "val_loss": [pytest.approx(0.1)]}
+    assert large["metrics"] == {
+        "lr-Adam": [0.001],
+        "val_acc": [0.9],
+        "val_loss": [pytest.approx(0.1)],
+    }
     assert large["config"]["trainer"]["max_epochs"] == 1  # the fit's config.yaml
 
 
@@ -347,3 +352,107 @@ def test_a_plot_of_many_long_names_gets_a_file_name_a_file_system_takes() -> Non
     assert first.startswith("compare-experiment_0_x") and first.endswith(".png")
     assert first != second
     assert plot_file_name(["small", "large"]) == "compare-small-vs-large.png"
+
+
+def _sweep(project: Path, name: str, lrs: list[float], ran: list[int]) -> None:
+    """Write sweep ``name`` of points over ``model.init_args.lr``; the points in ``ran`` ran."""
+    for index, lr in enumerate(lrs):
+        point = {"model.init_args.lr": lr, "data.init_args.batch_size": 32}
+        _experiment_file(project, f"{name}-{index}", {"sweep": name, "point": point})
+        if index in ran:
+            _run(project, f"{name}-{index}", "version_0", 2, lr, [0.5, 0.6 + lr])
+
+
+def test_a_sweeps_points_without_runs_are_counted_on_one_line(
+    runner: CliRunner, project: Path
+) -> None:
+    _sweep(project, "lr", [0.001 * (i + 1) for i in range(12)], ran=[])
+
+    result = runner.invoke(app, ["experiment", "compare", "lr", "--project", str(project)])
+
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.stdout.splitlines() == [
+        "lr: 12 points, 0 run; train them with `plscaffold experiment sweep lr --run` (here, in "
+        "turn) or `plscaffold experiment sweep lr --slurm` (a SLURM job array)"
+    ]
+    assert "no run yet" not in result.output
+
+
+def test_a_sweep_is_tabled_by_its_swept_values_and_the_best_point_is_marked(
+    runner: CliRunner, project: Path
+) -> None:
+    _sweep(project, "lr", [0.1, 0.3, 0.2, 0.4], ran=[0, 1, 2])
+
+    result = runner.invoke(app, ["experiment", "compare", "lr", "--project", str(project)])
+
+    assert result.exit_code == 0, result.output + result.stderr
+    lines = result.stdout.splitlines()
+    assert "lr: 4 points, 3 run (lr-3 without); train them with" in result.output
+    table = [line.split() for line in lines if line.startswith(("point", "lr-"))][-4:]
+    # The keys in the order the points' files hold them (here, by name).
+    assert table[0] == ["point", "batch_size", "lr", "best", "val_acc", "epoch"]
+    assert table[1:] == [
+        ["lr-0", "32", "0.1", "0.7000", "1"],
+        ["lr-1", "32", "0.3", "0.9000", "1", "*", "best"],
+        ["lr-2", "32", "0.2", "0.8000", "1"],
+    ]
+    best = "Best: lr-1 (best val_acc=0.9000 at epoch 1 (max)) with batch_size=32, lr=0.3"
+    assert best in lines
+
+    comparison = compare_experiments(project, "proj", ["lr"])
+    figure = draw_comparison(comparison, "lr")
+    panel = next(axis for axis in figure.axes if axis.get_title() == "val_acc")
+    assert [t.get_text() for t in panel.get_legend().get_texts()] == [
+        "batch_size=32, lr=0.1",
+        "batch_size=32, lr=0.3 (best)",
+        "batch_size=32, lr=0.2",
+    ]
+    (star,) = panel.collections  # the best point: a star at its best epoch
+    assert star.get_offsets().tolist() == [[1.0, pytest.approx(0.9)]]
+    assert "lr: 4 points, 3 run (lr-3 without)" in figure.get_suptitle()
+
+
+def test_the_learning_rate_is_kept_at_the_epoch_it_was_logged_in(tmp_path: Path) -> None:
+    """LearningRateMonitor logs as an epoch starts, at a step without an epoch: the epoch
+    logged next from that step on is its (here a resumed run, as Lightning writes it)."""
+    from plscaffold.experiments.runs import Run
+
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,lr-AdamW,step,train_loss_step,val_acc\n"
+        ",0.01,0,,\n0,,0,2.0,\n0,,2,,0.25\n"
+        ",0.005,3,,\n1,,3,1.9,\n1,,5,,0.5\n"
+    )
+
+    metrics = Run("x", tmp_path).metrics()
+
+    assert metrics.values == {"lr-AdamW": {0: 0.01, 1: 0.005}, "val_acc": {0: 0.25, 1: 0.5}}
+
+
+def test_a_test_metric_is_drawn_after_training_not_at_epoch_0(project: Path) -> None:
+    """A later ``test`` logs at epoch 0 of its own trainer: its value is the run's last."""
+    _experiment_file(project, "small")
+    folder = _run(project, "small", "version_0", 3, 0.001, [0.5, 0.6, 0.7])
+    with (folder / "metrics.csv").open("a") as handle:
+        handle.write("0,0,,,,,0.66\n")
+    rows = (folder / "metrics.csv").read_text().splitlines()
+    rows[0] += ",test_acc"
+    (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+
+    figure = draw_comparison(compare_experiments(project, "proj", ["small"]), "small")
+
+    panel = next(a for a in figure.axes if a.get_title() == "test_acc (after training)")
+    (line,) = panel.get_lines()
+    assert list(line.get_xdata()) == [2] and list(line.get_ydata()) == [0.66]
+
+
+def test_long_config_values_are_shortened_in_the_table() -> None:
+    from plscaffold.experiments.compare import cell_text
+
+    callbacks = [
+        {"class_path": "pytorch_lightning.callbacks.EarlyStopping", "init_args": {"patience": 5}},
+        {"class_path": "pytorch_lightning.callbacks.LearningRateMonitor", "init_args": {}},
+    ]
+    assert cell_text(callbacks) == "[EarlyStopping, LearningRateMonitor]"
+    assert cell_text({"class_path": "a.b.Net", "init_args": {"width": 3}}) == "Net(...)"
+    assert cell_text("x" * 100) == "x" * 37 + "..."
+    assert cell_text(0.001) == "0.001"

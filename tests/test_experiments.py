@@ -291,3 +291,31 @@ def test_what_only_the_parser_can_judge_is_judged_by_it(
     assert wrong.exit_code == 2
     assert "the project's entry point rejects" in wrong.stderr and "channels" in wrong.stderr
     assert tree_state(schema_project) == before
+
+
+def test_the_default_monitor_is_the_projects_checkpoint_monitor(tmp_path: Path) -> None:
+    from plscaffold.experiments.runs import FALLBACK_MONITOR, monitor_of, project_monitor
+
+    (tmp_path / "configs").mkdir()
+    default = tmp_path / "configs" / "default.yaml"
+    default.write_text("checkpoint:\n  monitor: val_loss\n  mode: min\n")
+    assert project_monitor(tmp_path) == ("val_loss", "min")
+    assert monitor_of({}, ("val_loss", "min")) == ("val_loss", "min")
+    assert monitor_of({"checkpoint.monitor": "val_f1", "checkpoint.mode": "max"}) == (
+        "val_f1",
+        "max",
+    )
+    default.write_text("trainer:\n  max_epochs: 3\n")
+    assert project_monitor(tmp_path) == FALLBACK_MONITOR
+
+
+def test_a_yaml_file_read_twice_gives_two_documents_one_can_change(tmp_path: Path) -> None:
+    from plscaffold.yaml_reader import read_yaml_file
+
+    path = tmp_path / "x.yaml"
+    path.write_text("a: {b: [1, 2]}\n")
+    first = read_yaml_file(path)
+    first["a"]["b"].append(3)
+    assert read_yaml_file(path) == {"a": {"b": [1, 2]}}
+    path.write_text("a: {b: [1, 4]}\n")  # the same size, written again
+    assert read_yaml_file(path) == {"a": {"b": [1, 4]}}

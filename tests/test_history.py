@@ -188,7 +188,7 @@ def test_a_lean_project_made_before_versions_updates_and_resumes(
     assert plan["template_version"]["layout"] == "1.0.0"  # its pristine copies show it
     # No file moved; the learning rate's key did, in configs that hold the generated value.
     assert "moves" not in plan and "migrated_values" not in plan
-    assert [entry["version"] for entry in plan["changelog"]] == ["1.1.0", "1.0.2", "1.0.1"]
+    assert [entry["version"] for entry in plan["changelog"]] == ["1.1.1", "1.1.0", "1.0.2", "1.0.1"]
     assert plan["unloadable_checkpoints"] == {}
 
     _resolve_all(project)
@@ -217,7 +217,7 @@ def test_a_project_of_template_1_0_2_updates_moves_its_keys_and_its_run_resumes(
         assert line in (project / relpath).read_text(), f"{edit} lost from {relpath}"
     assert outcomes["scripts/slurm.sbatch"] == "deleted"
     assert set(plan["conflicts"]) == {"src/proj/model.py", "tests/test_model.py"}
-    assert plan["template_version"] == {"from": "1.0.2", "to": "1.1.0"}
+    assert plan["template_version"] == {"from": "1.0.2", "to": "1.1.1"}
     # The experiment's learning rate follows its key under the optimizer, and update says so.
     (moved,) = plan["migrated_values"]["configs/experiments/wider.yaml"]
     assert moved["moved_to"] == "model.init_args.optimizer.init_args.lr"

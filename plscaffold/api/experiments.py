@@ -15,6 +15,7 @@ from plscaffold.state import open_project
 if TYPE_CHECKING:  # experiments import subprocess and more: only their commands need them
     from plscaffold.experiments.compare import Comparison
     from plscaffold.experiments.listing import Experiment
+    from plscaffold.experiments.studies import BestTrial
     from plscaffold.experiments.sweeps import PointRun
 
 
@@ -50,7 +51,7 @@ def new_experiment(
     with open_project(project_dir) as state:  # held while the experiment is checked and written
         package = state.package_name
         path, document = create.new_experiment(
-            state.root_abspath, package, name, parent, changes, description, on_progress
+            state, name, parent, changes, description, on_progress
         )
     keys = {k: v for k, v in configs.flatten(document).items() if not k.startswith("lineage")}
     lineage = document["lineage"]["parent"]
@@ -71,15 +72,15 @@ def experiment_names(project_dir: Path = Path(".")) -> list[str]:
     """Return the names of the project's experiments (its files in configs/experiments/)."""
     from plscaffold.experiments import configs
 
-    with open_project(project_dir) as state:
+    with open_project(project_dir, read_only=True) as state:  # shell completion: only reads
         return configs.experiment_names(state.root_abspath)
 
 
 def sweep_names(project_dir: Path = Path(".")) -> dict[str, list[str]]:
     """Return the project's sweeps, each with its points (``NAME-0``, ``NAME-1``, ...)."""
-    from plscaffold.experiments.compare import sweeps
+    from plscaffold.experiments.sweeps import sweeps
 
-    with open_project(project_dir) as state:
+    with open_project(project_dir, read_only=True) as state:  # shell completion: only reads
         return sweeps(state.root_abspath)
 
 
@@ -87,7 +88,7 @@ def list_experiments(project_dir: Path = Path(".")) -> list[Experiment]:
     """Return the project's experiments with their lineage and their latest run's best."""
     from plscaffold.experiments.listing import list_experiments as listed
 
-    with open_project(project_dir) as state:
+    with open_project(project_dir, read_only=True) as state:
         return listed(state.root_abspath)
 
 
@@ -123,7 +124,7 @@ def compare_experiments(
     from plscaffold.experiments.plot import plot_comparison
     from plscaffold.experiments.runs import runs_root
 
-    with open_project(project_dir) as state:
+    with open_project(project_dir, read_only=not plot) as state:  # a plot is written
         root, package = state.root_abspath, state.package_name
         comparison = compared(root, package, names, all_runs)
         if not plot:
@@ -178,11 +179,9 @@ def new_sweep(
     changes = configs.changes_of(assignments or [])
     points = sweeps.grid_points([sweeps.parse_grid(text) for text in grids], sample, seed)
     with open_project(project_dir) as state:
-        package = state.package_name
         written, script = sweeps.create_sweep(
-            state.root_abspath, package, name, parent, points, changes, description,
-            on_progress, throttle, slurm,
-        )  # fmt: skip
+            state, name, parent, points, changes, description, on_progress, throttle, slurm
+        )
     return CreatedSweep(list(zip(written, points, strict=True)), script)
 
 
@@ -197,13 +196,13 @@ def run_optuna_study(
     seed: int | None = None,
     on_progress: Callable[[str], None] | None = None,
     on_trial: Callable[[str, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+) -> BestTrial:
     """Run trials of the Optuna study NAME (created, or joined without grids and ranges).
 
     The project's lock is taken only while each trial's experiment is checked and written.
 
     Returns:
-        The study's best trial so far: ``experiment``, ``value`` and ``point``.
+        The study's best trial so far: its experiment, value and point.
     """
     from plscaffold.experiments import configs, studies, sweeps
 
@@ -212,7 +211,8 @@ def run_optuna_study(
     changes = configs.changes_of(assignments or [])
     grid_values = [sweeps.parse_grid(text) for text in grids or []]
     range_values = [studies.parse_range(text) for text in ranges or []]
-    with studies.project_lock(project_dir) as state:  # processes beside this one share it
+    # Processes beside this one share the study: each waits its turn for the lock.
+    with open_project(project_dir, wait=studies.LOCK_WAIT_SECONDS) as state:
         root, package = state.root_abspath, state.package_name
         space = None
         if grid_values or range_values or changes:
@@ -227,9 +227,8 @@ def sweep_slurm_script(
     from plscaffold.experiments import sweeps
 
     with open_project(project_dir) as state:
-        package = state.package_name
         points = sweeps.existing_points(state.root_abspath, name)
-        return sweeps.write_slurm_script(state.root_abspath, package, name, points, throttle)
+        return sweeps.write_slurm_script(state, name, points, throttle)
 
 
 def run_sweep(

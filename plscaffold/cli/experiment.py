@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from plscaffold.api import (
+    compare_experiments,
+    list_experiments,
+    new_experiment,
+    new_sweep,
+    run_optuna_study,
+    run_sweep,
+    sweep_slurm_script,
+)
+from plscaffold.api import experiment_templates as templates
 from plscaffold.cli.completion import complete_compared, complete_parent
 from plscaffold.cli.output import echo, print_table, user_errors
 from plscaffold.cli.params import ProjectOption
@@ -44,8 +55,6 @@ def experiment_new(
     project: ProjectOption = ".",
 ) -> None:
     """Write configs/experiments/NAME.yaml, checked against the project's config schema."""
-    from plscaffold.api import new_experiment
-
     with user_errors():
         created = new_experiment(
             name, Path(project), parent, assignments or [], description, _progress
@@ -59,8 +68,6 @@ def experiment_new(
 @app.command("templates", short_help="List the built-in experiment templates.")
 def experiment_templates() -> None:
     """List the built-in experiment templates (use them with --from NAME)."""
-    from plscaffold.api import experiment_templates as templates
-
     with user_errors():
         for name, (description, keys) in templates().items():
             echo(f"{name}: {description}")
@@ -71,8 +78,6 @@ def experiment_templates() -> None:
 @app.command("list", short_help="Table of experiments and their runs.")
 def experiment_list(project: ProjectOption = ".") -> None:
     """Table of experiments: parent, changed keys, best monitored metric, last checkpoint."""
-    from plscaffold.api import list_experiments
-
     with user_errors():
         experiments = list_experiments(Path(project))
     if not experiments:
@@ -112,9 +117,13 @@ def experiment_compare(
     project: ProjectOption = ".",
 ) -> None:
     """Compare what runs used (their saved configs) and logged; plot the metrics to a PNG."""
-    import json
-
-    from plscaffold.api import compare_experiments
+    # Only compare needs these; the API leaves them unloaded, so every other command starts sooner.
+    from plscaffold.experiments.compare import (
+        cell_text,
+        point_label,
+        sweep_missing_lines,
+        sweep_table,
+    )
 
     with user_errors():
         compared = compare_experiments(names, Path(project), all_runs=all_runs, plot=not as_json)
@@ -122,23 +131,41 @@ def experiment_compare(
         echo(json.dumps(compared.to_json(), indent=2, default=str))
         return
     comparison = compared.comparison
+    # A sweep's points without a run are counted on one line, not listed one by one.
+    in_sweeps = {point for points in comparison.sweeps.values() for point in points}
     for summary in comparison.experiments:
-        if summary.missing:
+        if summary.missing and summary.name not in in_sweeps:
             echo(f"{summary.name}: {summary.missing}")
         for run in summary.runs:
             score = _best_words(run.best) if run.best else "no monitored metric logged"
             echo(f"{run.label}: {run.relpath} ({score})")
             if run.unreadable:
                 echo(f"  metrics unreadable: {run.unreadable}")
-    if comparison.columns:
+    for line in sweep_missing_lines(comparison):
+        echo(line)
+    by_point = sweep_table(comparison)
+    if by_point is not None:
+        print_table(*by_point)
+    elif comparison.columns:
         print_table(
             ("key", *comparison.columns),
-            [(key, *(str(v) for v in values)) for key, values in comparison.rows],
+            [(key, *(cell_text(v) for v in values)) for key, values in comparison.rows],
         )
         if not comparison.rows:
             echo("(the saved configs are identical)")
     if comparison.best is not None and len(comparison.columns) > 1:
-        echo(f"Best: {comparison.best['run']} ({_best_words(comparison.best)})")
+        best = comparison.best
+        point = next(
+            (
+                run.point
+                for s in comparison.experiments
+                for run in s.runs
+                if run.label == best["run"]
+            ),
+            {},
+        )
+        values = f" with {point_label(point)}" if point else ""
+        echo(f"Best: {best['run']} ({_best_words(best)}){values}")
     if compared.plot is not None:
         echo(f"Plot: {compared.plot}")
     elif compared.plot_note:
@@ -207,8 +234,6 @@ def experiment_sweep(
 
     Without --grid, --slurm and --run use the points of an existing sweep NAME.
     """
-    from plscaffold.api import new_sweep, run_sweep, sweep_slurm_script
-
     if optuna is not None:
         _optuna_study(
             name, optuna, project, parent, grids, ranges, assignments, seed, (slurm, run, sample)
@@ -222,14 +247,10 @@ def experiment_sweep(
         if devices_per_run is not None and not run:
             raise InvalidOptionError("--devices-per-run applies to local runs: give it with --run")
         if grids:
-            created = new_sweep(
-                name, grids, Path(project), parent, assignments or [], sample, seed or 0,
-                description, slurm=slurm, throttle=throttle, on_progress=_progress,
+            script = _plan_sweep(
+                name, grids, project, parent, assignments, sample, seed, description,
+                slurm, throttle,
             )  # fmt: skip
-            echo(f"Created {len(created.points)} experiments in configs/experiments/:")
-            for point, values in created.points:
-                echo(f"  {point}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
-            script = created.slurm_script
         elif slurm or run:
             script = sweep_slurm_script(name, Path(project), throttle) if slurm else None
         else:
@@ -247,6 +268,29 @@ def experiment_sweep(
             echo(f"Train them with --run (here) or --slurm; compare them with: {compare}")
 
 
+def _plan_sweep(
+    name: str,
+    grids: list[str],
+    project: str,
+    parent: str,
+    assignments: list[str] | None,
+    sample: int | None,
+    seed: int | None,
+    description: str | None,
+    slurm: bool,
+    throttle: int | None,
+) -> Path | None:
+    """Write the sweep's points (and with ``slurm`` its job array); print them."""
+    created = new_sweep(
+        name, grids, Path(project), parent, assignments or [], sample, seed or 0,
+        description, slurm=slurm, throttle=throttle, on_progress=_progress,
+    )  # fmt: skip
+    echo(f"Created {len(created.points)} experiments in configs/experiments/:")
+    for point, values in created.points:
+        echo(f"  {point}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    return created.slurm_script
+
+
 def _optuna_study(
     name: str,
     trials: int,
@@ -258,8 +302,6 @@ def _optuna_study(
     seed: int | None,
     others: tuple[bool, bool, int | None],
 ) -> None:
-    from plscaffold.api import run_optuna_study
-
     def started(point: str, values: dict[str, Any]) -> None:
         echo(f"== {point}: " + ", ".join(f"{k}={v}" for k, v in values.items()), err=True)
 
@@ -272,8 +314,8 @@ def _optuna_study(
             name, trials, Path(project), parent, grids, ranges, assignments, seed,
             _progress, started,
         )  # fmt: skip
-    values = ", ".join(f"{k}={v}" for k, v in best["point"].items())
-    echo(f"Best trial so far: {best['experiment']} ({best['value']:.4f}) with {values}")
+    values = ", ".join(f"{k}={v}" for k, v in best.point.items())
+    echo(f"Best trial so far: {best.experiment} ({best.value:.4f}) with {values}")
     echo(f"Compare the trials with: plscaffold experiment compare {name}")
 
 

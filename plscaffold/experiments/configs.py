@@ -8,6 +8,7 @@ from typing import Any
 
 from plscaffold.errors import ExperimentError, one_line
 from plscaffold.names import NAME_PATTERN
+from plscaffold.project_code import flatten as flatten
 from plscaffold.templates import bundled_templates_abspath
 
 EXPERIMENTS_RELPATH = "configs/experiments"
@@ -26,16 +27,6 @@ OWN_KEYS = (
     "checkpoint.dirpath",
 )
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Return a nested mapping as ``{"a.b.c": leaf}``; lists and empty mappings are leaves."""
-    if not isinstance(tree, dict) or not tree:
-        return {prefix: tree} if prefix else {}
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
 
 
 def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
@@ -225,14 +216,26 @@ def experiment_path(root_abspath: Path, name: str) -> Path:
 
 
 def experiment_chain(root_abspath: Path, name: str) -> list[Path]:
-    """Return an experiment's files, its farthest parent first (as the project's CLI does)."""
+    """Return an experiment's files, its farthest parent first, by the project's own rule.
+
+    ``lineage.parent`` leads from each file to the next, up to ``default``, a ``template:``
+    or no parent; a parent that is no file of the project's experiments, or one met twice,
+    is an error. The project's ``configs.experiment_configs`` walks the same way.
+    """
     chain: list[Path] = []
-    while NAME_PATTERN.fullmatch(name) and experiment_path(root_abspath, name).is_file():
-        path = experiment_path(root_abspath, name)
+    while name != DEFAULT_PARENT and not name.startswith(TEMPLATE_PREFIX):
+        path = experiment_path(root_abspath, name) if NAME_PATTERN.fullmatch(name) else None
+        if path is None or not path.is_file():
+            what = f"{chain[0].stem} names the parent" if chain else "there is no experiment"
+            where = f"not in {EXPERIMENTS_RELPATH}"
+            raise ExperimentError(f"{what} {name!r}, {where}; fix that lineage.parent")
         if path in chain:
-            raise ExperimentError(f"experiment {name!r} is its own ancestor")
+            raise ExperimentError(f"experiment {name!r} is its own ancestor; fix lineage.parent")
         chain.insert(0, path)
-        name = str((read_yaml(path).get("lineage") or {}).get("parent") or "")
+        lineage = read_yaml(path).get("lineage") or {}
+        if not isinstance(lineage, dict):
+            raise ExperimentError(f"{path.stem}: lineage must be a mapping; fix lineage.parent")
+        name = str(lineage.get("parent") or DEFAULT_PARENT)
     return chain
 
 

@@ -13,7 +13,7 @@ from plscaffold.experiments.configs import (
     owned_key,
     read_yaml,
 )
-from plscaffold.experiments.runs import experiment_runs
+from plscaffold.experiments.runs import experiment_runs, logger_keys, project_monitor
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,18 @@ class Experiment:
 def list_experiments(root_abspath: Path) -> list[Experiment]:
     """Return every experiment with its parent, changed keys, best metric and last checkpoint.
 
-    The metric (read from the run's logs) and checkpoint are those of its latest run.
+    The metric (read from the run's logs) and checkpoint are those of its latest run; the
+    metric is the run's ``checkpoint.monitor``, else the project's.
     """
     experiments = []
+    logger, default_monitor = logger_keys(root_abspath), project_monitor(root_abspath)
     for name in experiment_names(root_abspath):
         own = read_yaml(experiment_path(root_abspath, name))
         lineage = own.get("lineage") or {}
         changed = [key for key in flatten(own) if owned_key(key) is None]
-        runs = experiment_runs(root_abspath, name)
+        runs = experiment_runs(root_abspath, name, logger)
         latest = runs[-1] if runs else None
-        monitor, mode = latest.monitor() if latest else ("val_acc", "max")
+        monitor, mode = latest.monitor(default_monitor) if latest else default_monitor
         best = latest.metrics().best(monitor, mode) if latest else None
         last = latest.folder / "checkpoints" / "last.ckpt" if latest else None
         experiments.append(

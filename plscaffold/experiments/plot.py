@@ -7,9 +7,21 @@ import math
 from typing import Any
 
 from plscaffold.errors import PlotUnavailableError
-from plscaffold.experiments.compare import Comparison
+from plscaffold.experiments.compare import Comparison, RunSummary, missing_lines, run_legend
 
 _COLUMNS = 3
+# Metrics of an evaluation after training (``test`` logs at epoch 0 of its own trainer).
+_AFTER_TRAINING = "test_"
+
+
+def _points(run: RunSummary, metric: str) -> list[tuple[int, float]]:
+    """Return a run's ``(epoch, value)`` of a metric; an evaluation's at the last epoch."""
+    points = sorted(run.metrics.get(metric, {}).items())
+    if not metric.startswith(_AFTER_TRAINING) or not points:
+        return points
+    trained = [max(by_epoch) for name, by_epoch in run.metrics.items()
+               if by_epoch and not name.startswith(_AFTER_TRAINING)]  # fmt: skip
+    return [(max(trained, default=points[-1][0]), points[-1][1])]
 
 
 def _panel_metrics(comparison: Comparison) -> list[str]:
@@ -43,17 +55,22 @@ def draw_comparison(comparison: Comparison, title: str) -> Any:
     """Draw the comparison; return the matplotlib figure, or None when no run logged a metric.
 
     A run's line has a marker at each epoch, so a run of one epoch shows as a point on an
-    axis around that epoch; experiments without data get a title line each, saying why.
+    axis around that epoch; a sweep's runs are named by their points' values, the best
+    run is drawn bold with a star at its best epoch, and a ``test_*`` metric (an
+    evaluation after training) is a star at the run's last trained epoch. Experiments
+    without data get a title line saying why (a sweep's, one line for all its points).
 
     Raises:
         PlotUnavailableError: matplotlib is not installed.
     """
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
     metrics = _panel_metrics(comparison)
     if not metrics:
         return None
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    # The best is marked where there is a choice: among two runs or more.
+    best = comparison.best["run"] if comparison.best and len(comparison.columns) > 1 else None
     columns = min(_COLUMNS, len(metrics))
     rows = math.ceil(len(metrics) / columns)
     figure, axes = plt.subplots(
@@ -63,13 +80,24 @@ def draw_comparison(comparison: Comparison, title: str) -> Any:
         epochs_seen: set[int] = set()
         for summary in comparison.experiments:
             for run in summary.runs:
-                points = sorted(run.metrics.get(metric, {}).items())
+                points = _points(run, metric)
                 if not points:
                     continue
                 epochs, values = zip(*points, strict=True)
                 epochs_seen.update(epochs)
-                axis.plot(epochs, values, marker="o", markersize=4, label=run.label)
-        axis.set_title(metric)
+                is_best = run.label == best
+                label = run_legend(run) + (" (best)" if is_best else "")
+                if metric.startswith(_AFTER_TRAINING):
+                    axis.plot(epochs, values, marker="*", markersize=10, linestyle="none",
+                              label=label)  # fmt: skip
+                    continue
+                (line,) = axis.plot(epochs, values, marker="o", markersize=4, label=label,
+                                    linewidth=2.5 if is_best else 1.5)  # fmt: skip
+                if is_best and comparison.best and comparison.best["metric"] == metric:
+                    # A scatter, not a line: the star sits on the run's line, in its colour.
+                    axis.scatter([comparison.best["epoch"]], [comparison.best["value"]],
+                                 marker="*", s=200, color=line.get_color(), zorder=3)  # fmt: skip
+        axis.set_title(metric + (" (after training)" if metric.startswith(_AFTER_TRAINING) else ""))
         axis.set_xlabel("epoch")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         if epochs_seen:
@@ -78,11 +106,9 @@ def draw_comparison(comparison: Comparison, title: str) -> Any:
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(metrics) :]:
         axis.set_visible(False)
-    lines = [title]
+    lines = [title, *missing_lines(comparison)]
     for summary in comparison.experiments:
-        reasons = [summary.missing] if summary.missing else []
-        reasons += [run.unreadable for run in summary.runs if run.unreadable]
-        lines += [f"{summary.name}: {reason}" for reason in reasons if reason]
+        lines += [f"{summary.name}: {run.unreadable}" for run in summary.runs if run.unreadable]
     figure.suptitle("\n".join(lines), fontsize="medium")
     figure.tight_layout()
     return figure

@@ -9,6 +9,8 @@ a local store (SQLite or files); W&B's offline files only W&B reads.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import csv
 import json
 import math
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import one_line
+from plscaffold.errors import ExperimentError, one_line
 from plscaffold.experiments.configs import (
     DEFAULT_CONFIG_RELPATH,
     DEFAULT_PARENT,
@@ -32,6 +34,9 @@ MLFLOW_RECORD = "mlflow.json"
 WANDB_RECORD = "wandb.json"
 # Metrics that are not per epoch: step-level values and what Lightning logs for itself.
 _NOT_PER_EPOCH = ("epoch", "step", "hp_metric")
+FALLBACK_MONITOR = ("val_acc", "max")
+"""The metric and mode a run is judged by where neither its config nor the project's
+``configs/default.yaml`` sets ``checkpoint.monitor`` (the generated project's own choice)."""
 MAX_EPOCH = 100_000
 """The highest epoch read from a log: JSON lists each metric by epoch, so ``1e12`` would be
 a list of a trillion values; Lightning's default ``max_epochs`` is 1,000."""
@@ -101,17 +106,40 @@ class Run:
             )
         return Metrics()
 
-    def monitor(self) -> tuple[str, str]:
-        """Return the metric the run's ModelCheckpoint monitored and its mode."""
-        flat = flatten(self.saved_config() or {})
-        return str(flat.get("checkpoint.monitor") or "val_acc"), str(
-            flat.get("checkpoint.mode") or "max"
-        )
+    def monitor(self, default: tuple[str, str] = FALLBACK_MONITOR) -> tuple[str, str]:
+        """Return the metric the run's ModelCheckpoint monitored and its mode.
+
+        Args:
+            default: What a saved config without ``checkpoint.monitor`` stands for: the
+                project's (see :func:`monitor_of`).
+        """
+        return monitor_of(flatten(self.saved_config() or {}), default)
 
     def last_change_ns(self) -> int:
         """Return when the run last wrote a file."""
         times = [p.stat().st_mtime_ns for p in self.folder.rglob("*") if p.is_file()]
         return max(times, default=self.folder.stat().st_mtime_ns)
+
+
+def monitor_of(
+    flat: dict[str, Any], default: tuple[str, str] = FALLBACK_MONITOR
+) -> tuple[str, str]:
+    """Return the ``checkpoint.monitor`` and ``checkpoint.mode`` a flat config sets,
+    each one it leaves out taken from ``default``."""
+    return (
+        str(flat.get("checkpoint.monitor") or default[0]),
+        str(flat.get("checkpoint.mode") or default[1]),
+    )
+
+
+def project_monitor(root_abspath: Path) -> tuple[str, str]:
+    """Return the project's monitored metric and mode: ``checkpoint`` of its default config.
+
+    This is the one default of every command that judges runs (``experiment list``,
+    ``compare``, an Optuna study): :data:`FALLBACK_MONITOR` only where the project's
+    ``configs/default.yaml`` names no monitor.
+    """
+    return monitor_of(flatten(read_yaml(root_abspath / DEFAULT_CONFIG_RELPATH)))
 
 
 def epoch_lists(values: dict[str, dict[int, float]]) -> dict[str, list[float | None]]:
@@ -163,20 +191,60 @@ def _csv_metrics(path: Path) -> Metrics:
             the file is not UTF-8 text.
         csv.Error: the file is not CSV.
     """
-    values: dict[str, dict[int, float]] = {}
+    read: list[tuple[int, int | ValueError | None, int | None, dict[str, str]]] = []
     with path.open(newline="", encoding="utf-8") as handle:
         rows = csv.DictReader(handle)
         for row in rows:
-            epoch = row.get("epoch") or ""
-            if not epoch.strip():
-                continue
-            for name, text in row.items():
-                if name and text and _per_epoch(name):
-                    try:
-                        values.setdefault(name, {})[_epoch(epoch)] = float(text)
-                    except ValueError as err:
-                        raise ValueError(f"line {rows.line_num}: {err}") from err
+            text = (row.get("epoch") or "").strip()
+            try:
+                epoch: int | ValueError | None = _epoch(text) if text else None
+            except ValueError as err:  # refused below if the row logged a value
+                epoch = err
+            read.append((rows.line_num, epoch, _step(row.get("step") or ""), row))
+    steps = _EpochSteps(
+        [(step, epoch) for _, epoch, step, _ in read if isinstance(epoch, int) and step is not None]
+    )
+    values: dict[str, dict[int, float]] = {}
+    for line, epoch, step, row in read:
+        logged = [(name, text) for name, text in row.items() if name and text and _per_epoch(name)]
+        if isinstance(epoch, ValueError) and logged:
+            raise ValueError(f"line {line}: {epoch}")
+        # A row without an epoch (LearningRateMonitor's, logged as an epoch starts)
+        # belongs to the epoch logged next from its step on.
+        at = epoch if isinstance(epoch, int) else None
+        if epoch is None and step is not None:
+            at = steps.epoch_at(step)
+        if at is None:
+            continue
+        for name, text in logged:
+            try:
+                values.setdefault(name, {})[at] = float(text)
+            except ValueError as err:
+                raise ValueError(f"line {line}: {err}") from err
     return Metrics(values)
+
+
+def _step(text: str) -> int | None:
+    """Return a step as a logger wrote it (``30``, ``30.0``), or None if it is none."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+class _EpochSteps:
+    """The epochs logged at each step, to place a value logged at a step without one."""
+
+    def __init__(self, logged: list[tuple[int, int]]) -> None:
+        self._steps = sorted(logged)
+
+    def epoch_at(self, step: int) -> int | None:
+        """Return the epoch logged first at ``step`` or after; the last one past them all."""
+        if not self._steps:
+            return None
+        index = bisect.bisect_left(self._steps, (step, -1))
+        return self._steps[min(index, len(self._steps) - 1)][1]
 
 
 def _tensorboard_metrics(folder: Path) -> Metrics:
@@ -238,32 +306,56 @@ def _mlflow_metrics(record_path: Path, base: Path) -> Metrics:
 def _by_epoch(logged: list[tuple[str, float, int]]) -> Metrics:
     """Return per-epoch metrics from ``(name, value, step)`` rows that include ``epoch``."""
     epochs = {step: _epoch(value) for name, value, step in logged if name == "epoch"}
+    steps = _EpochSteps(list(epochs.items()))
     values: dict[str, dict[int, float]] = {}
     for name, value, step in logged:
-        if _per_epoch(name) and step in epochs:
-            values.setdefault(name, {})[epochs[step]] = value
+        # A value at a step without an epoch (the learning rate, logged as an epoch
+        # starts) belongs to the epoch logged next from its step on.
+        epoch = epochs[step] if step in epochs else steps.epoch_at(step)
+        if _per_epoch(name) and epoch is not None:
+            values.setdefault(name, {})[epoch] = value
     return Metrics(values)
 
 
-def runs_root(root_abspath: Path, name: str) -> Path:
+def logger_keys(root_abspath: Path) -> dict[str, Any]:
+    """Return the flat keys of the default config's first logger, which places the runs.
+
+    Read it once for many experiments and pass it to :func:`runs_root`.
+    """
+    logger = (read_yaml(root_abspath / DEFAULT_CONFIG_RELPATH).get("trainer") or {}).get("logger")
+    first = logger[0] if isinstance(logger, list) and logger else logger
+    return flatten({"trainer": {"logger": first}} if isinstance(first, dict) else {})
+
+
+def runs_root(root_abspath: Path, name: str, logger: dict[str, Any] | None = None) -> Path:
     """Return the folder that holds an experiment's runs: ``<save_dir>/<logger name>``.
 
     The logger is the config's first (a tracker logs beside it); ``default`` stands for the
     runs of the defaults, without ``--experiment``.
+
+    Args:
+        root_abspath: The project.
+        name: The experiment, or ``default``.
+        logger: :func:`logger_keys` of the project, where it is known already.
     """
-    logger = (read_yaml(root_abspath / DEFAULT_CONFIG_RELPATH).get("trainer") or {}).get("logger")
-    first = logger[0] if isinstance(logger, list) and logger else logger
-    merged = flatten({"trainer": {"logger": first}} if isinstance(first, dict) else {})
-    if name != DEFAULT_PARENT:
-        merged.update(chain_keys(root_abspath, name))
+    merged = dict(logger_keys(root_abspath) if logger is None else logger)
+    # An experiment whose lineage is broken cannot run (the project refuses it): the
+    # defaults' folder, which it would have had, is where any runs of its name lie.
+    with contextlib.suppress(ExperimentError):
+        merged.update(chain_keys(root_abspath, name) if name != DEFAULT_PARENT else {})
     save_dir = root_abspath / str(merged.get("trainer.logger.init_args.save_dir") or "logs")
     default_name = merged.get("trainer.logger.init_args.name") or "lightning_logs"
     return save_dir / str(default_name if name == DEFAULT_PARENT else name)
 
 
-def experiment_runs(root_abspath: Path, name: str) -> list[Run]:
-    """Return an experiment's runs, oldest first (by when each last wrote a file)."""
-    folder = runs_root(root_abspath, name)
+def experiment_runs(
+    root_abspath: Path, name: str, logger: dict[str, Any] | None = None
+) -> list[Run]:
+    """Return an experiment's runs, oldest first (by when each last wrote a file).
+
+    ``logger`` is :func:`logger_keys` of the project, where it is known already.
+    """
+    folder = runs_root(root_abspath, name, logger)
     found = (
         [Run(name, p, root_abspath) for p in folder.iterdir() if p.is_dir()]
         if folder.is_dir()

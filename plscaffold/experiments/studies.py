@@ -11,20 +11,18 @@ can stop it early.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from plscaffold.errors import ExperimentError, ProjectBusyError, ProjectEnvironmentError
-from plscaffold.experiments.configs import normalize_key, read_value
+from plscaffold.errors import ExperimentError, ProjectEnvironmentError
+from plscaffold.experiments.configs import DEFAULT_PARENT, normalize_key, read_value
 from plscaffold.experiments.create import (
     Progress,
     check_new_name,
@@ -33,14 +31,17 @@ from plscaffold.experiments.create import (
     plan_experiment,
     write_experiments,
 )
-from plscaffold.experiments.probe import project_python_env
-from plscaffold.experiments.runs import runs_root
+from plscaffold.experiments.runs import monitor_of, project_monitor, runs_root
 from plscaffold.experiments.trial import pruner
 from plscaffold.experiments.trial import storage as trial_storage
-from plscaffold.state import ProjectState
+from plscaffold.project_code import project_python_env
+from plscaffold.state import open_project
 
 _USER_ATTR = "plscaffold"
-_LOCK_WAIT_SECONDS = 120.0
+LOCK_WAIT_SECONDS = 120.0
+"""How long a study's process waits for the project's lock: processes sharing a study take
+it for moments (to write a trial's experiment), so waiting is right, where other commands
+refuse at once."""
 _CATEGORICAL = (type(None), bool, int, float, str)
 
 
@@ -52,6 +53,15 @@ class Range:
     low: float | int
     high: float | int
     log: bool
+
+
+@dataclass(frozen=True)
+class BestTrial:
+    """A study's best trial so far: its experiment, monitored value and point."""
+
+    experiment: str
+    value: float
+    point: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -125,8 +135,7 @@ def search_space(
     if repeated:
         raise ExperimentError(f"{', '.join(repeated)} is searched twice; give each key once")
     merged = config_on_parent(root_abspath, package, find_parent(root_abspath, parent), changes)
-    monitor = str(merged.get("checkpoint.monitor") or "val_loss")
-    mode = str(merged.get("checkpoint.mode") or "min")
+    monitor, mode = monitor_of(merged, project_monitor(root_abspath))
     direction = "maximize" if mode == "max" else "minimize"
     return SearchSpace(parent, changes, dict(grids), ranges, monitor, direction)
 
@@ -143,7 +152,8 @@ def _optuna() -> Any:
 
 def study_storage(root_abspath: Path, name: str) -> Path:
     """Return the study's SQLite file: ``<logs>/sweep-NAME/optuna.db``."""
-    return runs_root(root_abspath, name).parent / f"sweep-{name}" / "optuna.db"
+    # The logs folder: the study's name is no experiment, so the defaults' logger places it.
+    return runs_root(root_abspath, DEFAULT_PARENT).parent / f"sweep-{name}" / "optuna.db"
 
 
 def _make_storage_folder(root_abspath: Path, storage_path: Path) -> None:
@@ -156,31 +166,6 @@ def _make_storage_folder(root_abspath: Path, storage_path: Path) -> None:
         storage_path.parent.mkdir(parents=True, exist_ok=True)
     else:
         project_folder(root_abspath, Path(relpath).as_posix())
-
-
-@contextlib.contextmanager
-def project_lock(project_abspath: Path) -> Iterator[ProjectState]:
-    """Open the project under its lock, waiting while a process beside this one holds it.
-
-    Processes that share a study take the lock for moments (to write a trial's
-    experiment), so waiting is right here, where other commands refuse at once.
-
-    Raises:
-        ProjectBusyError: the lock stayed taken for two minutes.
-    """
-    from plscaffold.state import open_project
-
-    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
-    with contextlib.ExitStack() as stack:
-        while True:
-            try:
-                state = stack.enter_context(open_project(project_abspath))
-                break
-            except ProjectBusyError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield state
 
 
 def _check_space(
@@ -255,7 +240,7 @@ def run_study(
     seed: int | None = None,
     on_progress: Progress | None = None,
     on_trial: Callable[[str, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+) -> BestTrial:
     """Run ``trials`` trials of the study ``NAME``, creating it or joining it.
 
     Args:
@@ -274,7 +259,7 @@ def run_study(
     storage_path = study_storage(root_abspath, name)
     # Setting up the storage (its tables, the study) is not safe for two processes at
     # once: they take turns, under the project's lock.
-    with project_lock(root_abspath):
+    with open_project(root_abspath, wait=LOCK_WAIT_SECONDS):
         if space is None:
             space = _stored_space(optuna, storage_path, name)
         _check_space(root_abspath, package, name, space, on_progress)
@@ -299,7 +284,7 @@ def run_study(
     def objective(trial: Any) -> float:
         point = _suggest(trial, space)
         point_name = f"{name}-{trial.number}"
-        with project_lock(root_abspath):
+        with open_project(root_abspath, wait=LOCK_WAIT_SECONDS) as state:
             check_new_name(root_abspath, point_name)
             parent = find_parent(root_abspath, space.parent)
             extra = {"sweep": name, "point": point, "optuna_trial": trial.number}
@@ -307,14 +292,14 @@ def run_study(
                 root_abspath, package, point_name, parent, {**space.changes, **point},
                 None, extra, on_progress,
             )  # fmt: skip
-            write_experiments(root_abspath, [planned])
+            write_experiments(state, [planned])
         if on_trial is not None:
             on_trial(point_name, point)
         return _train(root_abspath, package, point_name, trial.number, name, space.monitor)
 
     study.optimize(objective, n_trials=trials)
     best = study.best_trial
-    return {"experiment": f"{name}-{best.number}", "value": best.value, "point": best.params}
+    return BestTrial(f"{name}-{best.number}", float(best.value), dict(best.params))
 
 
 def _train(

@@ -19,14 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plscaffold.errors import ExperimentError, TargetExistsError
-from plscaffold.experiments.compare import sweep_points
 from plscaffold.experiments.configs import (
     chain_keys,
+    experiment_names,
     experiment_path,
     flatten,
+    lineage_of,
     normalize_key,
     read_value,
 )
@@ -36,14 +37,18 @@ from plscaffold.experiments.create import (
     check_new_name,
     config_on_parent,
     find_parent,
+    plan_base,
     plan_experiment,
     write_experiments,
 )
-from plscaffold.experiments.probe import project_python_env
 from plscaffold.experiments.schema import load_schema
-from plscaffold.names import validate_component_name
+from plscaffold.names import check_experiment_name
+from plscaffold.project_code import project_python_env
 from plscaffold.render import RenderedFile
 from plscaffold.writer import open_project_log
+
+if TYPE_CHECKING:
+    from plscaffold.state import ProjectState
 
 SCRIPTS_RELPATH = "scripts"
 MAX_SWEEP_POINTS = 10_000
@@ -118,6 +123,40 @@ def grid_points(
     return points
 
 
+def sweep_points(root_abspath: Path, sweep: str, names: list[str] | None = None) -> list[str]:
+    """Return the experiments of a sweep (``SWEEP-0``, ``SWEEP-1``, ...), by point number.
+
+    Args:
+        root_abspath: The project.
+        sweep: The sweep's name.
+        names: The project's experiments, where they are listed already.
+    """
+    points = [
+        name
+        for name in (experiment_names(root_abspath) if names is None else names)
+        if _numbered(name, sweep) and lineage_of(root_abspath, name).get("sweep") == sweep
+    ]
+    return sorted(points, key=lambda name: int(name.rpartition("-")[2]))
+
+
+def _numbered(name: str, sweep: str) -> bool:
+    """Tell whether a name is the sweep's name, a dash and a number (a point's name)."""
+    return name.startswith(f"{sweep}-") and name.rpartition("-")[2].isdigit()
+
+
+def sweeps(root_abspath: Path) -> dict[str, list[str]]:
+    """Return each sweep of the project with its points (see :func:`sweep_points`)."""
+    found: dict[str, list[str]] = {}
+    for name in experiment_names(root_abspath):  # each file read once
+        sweep = lineage_of(root_abspath, name).get("sweep")
+        if isinstance(sweep, str) and sweep and _numbered(name, sweep):
+            found.setdefault(sweep, []).append(name)
+    return {
+        sweep: sorted(points, key=lambda name: int(name.rpartition("-")[2]))
+        for sweep, points in sorted(found.items())
+    }
+
+
 def check_sweep_name(root_abspath: Path, name: str) -> None:
     """Refuse a sweep name that is an experiment or already has points.
 
@@ -125,7 +164,7 @@ def check_sweep_name(root_abspath: Path, name: str) -> None:
         InvalidNameError: not a plain name.
         ExperimentError: an experiment or a sweep of that name exists.
     """
-    validate_component_name(name)
+    check_experiment_name(name, "sweep")
     if experiment_path(root_abspath, name).exists():
         raise ExperimentError(f"{name!r} is an experiment; give the sweep another name")
     if sweep_points(root_abspath, name):
@@ -153,29 +192,33 @@ def plan_sweep(
     """
     check_sweep_name(root_abspath, name)
     found = find_parent(root_abspath, parent)
-    planned = []
-    for index, point in enumerate(points):
-        point_name = f"{name}-{index}"
-        check_new_name(root_abspath, point_name)
-        extra = {"sweep": name, "point": point}
-        planned.append(
-            plan_experiment(
-                root_abspath,
-                package,
-                point_name,
-                found,
-                {**changes, **point},
-                description,
-                extra,
-                on_progress,
-            )
+    point_names = [f"{name}-{index}" for index in range(len(points))]
+    if point_names:  # the longest: the others keep the naming rules as the sweep's name does
+        check_new_name(root_abspath, point_names[-1])
+    existing = set(experiment_names(root_abspath))
+    for point_name in point_names:
+        if point_name in existing:
+            check_new_name(root_abspath, point_name)  # says that it exists
+    # The schema, the parent's keys and the lineage are the same for every point.
+    base = plan_base(root_abspath, package, found, description, on_progress)
+    return [
+        plan_experiment(
+            root_abspath,
+            package,
+            point_name,
+            found,
+            {**changes, **point},
+            description,
+            {"sweep": name, "point": point},
+            on_progress,
+            base=base,
         )
-    return planned
+        for point_name, point in zip(point_names, points, strict=True)
+    ]
 
 
 def create_sweep(
-    root_abspath: Path,
-    package: str,
+    state: ProjectState,
     name: str,
     parent: str,
     points: list[dict[str, Any]],
@@ -194,6 +237,7 @@ def create_sweep(
         TargetExistsError: with ``slurm``, a script plscaffold did not write as it is is
             there (see :func:`check_slurm_script_free`).
     """
+    root_abspath, package = state.root_abspath, state.package_name
     if slurm:
         check_slurm_script_free(root_abspath, name)
     planned = plan_sweep(
@@ -201,18 +245,16 @@ def create_sweep(
     )
     extra = []
     if slurm:
-        found = find_parent(root_abspath, parent)
+        on_parent = config_on_parent(root_abspath, package, find_parent(root_abspath, parent), {})
         configs = {
-            p.name: config_on_parent(
-                root_abspath,
-                package,
-                found,
-                flatten({k: v for k, v in p.document.items() if k != "lineage"}),
-            )
+            p.name: {
+                **on_parent,
+                **flatten({k: v for k, v in p.document.items() if k != "lineage"}),
+            }
             for p in planned
         }
         extra.append(slurm_script_change(root_abspath, package, name, configs, slurm_throttle))
-    write_experiments(root_abspath, planned, extra)
+    write_experiments(state, planned, extra)
     script = root_abspath / extra[0][0] if extra else None
     return [p.name for p in planned], script
 
@@ -373,7 +415,7 @@ def check_slurm_script_free(root_abspath: Path, name: str) -> None:
     from plscaffold.paths import project_path
     from plscaffold.state import is_as_written
 
-    validate_component_name(name)
+    check_experiment_name(name, "sweep")
     relpath = f"{SCRIPTS_RELPATH}/sweep-{name}.sbatch"
     target = project_path(root_abspath, relpath)
     if os.path.lexists(target) and not is_as_written(root_abspath, relpath):
@@ -385,7 +427,7 @@ def check_slurm_script_free(root_abspath: Path, name: str) -> None:
 
 
 def write_slurm_script(
-    root_abspath: Path, package: str, name: str, points: list[str], throttle: int | None
+    state: ProjectState, name: str, points: list[str], throttle: int | None
 ) -> Path:
     """Write ``scripts/sweep-NAME.sbatch`` for the sweep's written points and return it.
 
@@ -393,12 +435,11 @@ def write_slurm_script(
         TargetExistsError: a script plscaffold did not write as it is is there (see
             :func:`check_slurm_script_free`).
     """
-    from plscaffold.state import write_files
-
+    root_abspath, package = state.root_abspath, state.package_name
     check_slurm_script_free(root_abspath, name)
     configs = point_configs(root_abspath, package, points)
     change = slurm_script_change(root_abspath, package, name, configs, throttle)
-    write_files(root_abspath, [change])
+    state.write([change])
     return root_abspath / change[0]
 
 

@@ -96,17 +96,23 @@ def test_asking_for_a_gpu_the_machine_lacks_is_one_line(
     )
 
 
+@pytest.mark.slow
 def test_early_stopping_can_be_removed_and_a_run_without_validation_ends(
     cpu_args: list[str],
 ) -> None:
     # The callbacks are named in the config: a config or a flag drops one.
     dropped = "--callbacks.{{ "prediction_writer" if cookiecutter.model == "gan" else "early_stopping" }}=null"
     few_steps = ["--trainer.max_steps=3", "--data.batch_size=8"]
-    cli = cli_main(["fit", *cpu_args, dropped, *few_steps])
+    cli = cli_main([*cpu_args, dropped, *few_steps], run=False)
     assert not any(isinstance(cb, EarlyStopping) for cb in cli.trainer.callbacks)
 
     # With the defaults: 3 steps end before the epoch's validation, and nothing crashes.
+{%- if cookiecutter.model == "gan" %}
     cli = cli_main(["fit", *cpu_args, *few_steps])
+{%- else %}
+    with pytest.warns(UserWarning, match="could not find the monitored key"):  # no val_acc yet
+        cli = cli_main(["fit", *cpu_args, *few_steps])
+{%- endif %}
     assert cli.trainer.state.status == TrainerStatus.FINISHED
     assert cli.trainer.global_step == {{ "4  # two optimizer steps per batch" if cookiecutter.model == "gan" else "3" }}
 

@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import contextlib
 {% if not gan -%}
 import math
 {% endif -%}
 import os
 import re
+import socket
 import subprocess
 import sys
 {% if not gan -%}
@@ -320,28 +322,42 @@ def test_a_missing_checkpoint_file_is_an_error(cpu_args: list[str], tmp_path: Pa
 def test_ddp_on_two_cpu_processes_trains_one_run_logged_a_line_per_epoch(
     cpu_args: list[str], tmp_path: Path
 ) -> None:
-    # A subprocess: Lightning starts the second process by running the same command again.
-    # Its stderr is a file, as under nohup or SLURM, and the progress bar is not set.
+    # Two processes started at once, as torchrun and SLURM's srun start them. Their stderr is
+    # a file, as under nohup or SLURM, and the progress bar is not set.
     args = [arg for arg in cpu_args if "enable_progress_bar" not in arg]
     strategy = "{{ "ddp_find_unused_parameters_true" if gan else "ddp" }}"
     ddp = ["--trainer.devices=2", f"--trainer.strategy={strategy}", *SHORT_EPOCHS]
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "fit", *args, *ddp]
-    result = subprocess.run(
-        [*command, "--trainer.max_epochs=2"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    command.append("--trainer.max_epochs=2")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(port), "WORLD_SIZE": "2", "NODE_RANK": "0"}  # fmt: skip
+    logs = [tmp_path / f"rank{rank}.log" for rank in range(2)]
+    with contextlib.ExitStack() as stack:
+        processes = [
+            subprocess.Popen(
+                command, cwd=tmp_path, env={**env, "LOCAL_RANK": str(rank)},
+                stdout=subprocess.DEVNULL, stderr=stack.enter_context(log.open("w")),
+            )
+            for rank, log in enumerate(logs)
+        ]  # fmt: skip
+        stack.callback(lambda: [process.kill() for process in processes])  # if one fails
+        codes = [process.wait(timeout=120) for process in processes]
+    stderr = [log.read_text() for log in logs]
 
-    assert result.returncode == 0, result.stderr
-    assert "MEMBER: 1/2" in result.stderr and "MEMBER: 2/2" in result.stderr
+    assert codes == [0, 0], stderr
+    assert "MEMBER: 1/2" in stderr[0] and "MEMBER: 2/2" in stderr[1]
     (run,) = (tmp_path / "logs" / "{{ cookiecutter.package_name }}").iterdir()
     assert (run / "checkpoints" / "last.ckpt").is_file()
     # Off a terminal each epoch is a line, of the first process only, and there is no bar.
-    lines = result.stderr.splitlines()
+    lines = stderr[0].splitlines()
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert [line.split()[1] for line in epochs] == ["1/2", "2/2"]
+    assert not [line for line in stderr[1].splitlines() if line.startswith("epoch ")]
     assert all(re.search(r" step \d+ .*{{ "val_g_loss" if gan else "val_acc" }}=[\d.]+ .*\d+s$", line) for line in epochs)
-    assert "\r" not in result.stderr and "it/s" not in result.stderr  # no bar
+    assert not [text for text in stderr if "\r" in text or "it/s" in text]  # no bar
     # The fit ends naming its run folder and best checkpoint.
     best = re.fullmatch(r"Run folder: (\S+); best checkpoint: (\S+\.ckpt)(.*)", lines[-1])
     assert best and Path(best[2]).is_file() and Path(best[2]).parent.parent == Path(best[1])

@@ -132,11 +132,13 @@ def cli_main(args: ArgsType = None, run: bool = True) -> {{ cookiecutter.class_n
     With ``run=False``: no subcommand; the model, data and trainer are built, not run.
     """
     # Notices that do not apply: Lightning's cloud tips, jsonargparse's on LightningCLI's calls,
-    # "few workers" (batches are sliced from memory), newer torch's LeafSpec one from Lightning.
+    # "few workers" (batches are sliced from memory), newer torch's LeafSpec one from Lightning,
+    # CSVLogger's "previous log files will be deleted" (runs.keep_metrics moved them aside).
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(not_a_tip)
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     warnings.filterwarnings("ignore", ".*does not have many workers")
     warnings.filterwarnings("ignore", ".*LeafSpec.* is deprecated")
+    warnings.filterwarnings("ignore", ".*Previous log files in this directory will be deleted")
     defaults = {"default_config_files": [str(config_dir() / "default.yaml")]}
     subcommands = {name: defaults for name in ("fit", "validate", "test", "predict")}
     program = {"prog": "{{ cookiecutter.package_name }}", "version": __version__}
@@ -168,6 +170,11 @@ def main() -> None:
             message = f"this machine has no GPU; train on the CPU with {ON_CPU}"
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        # Lightning leaves a gloo (CPU) process group to the interpreter's exit, where its
+        # threads can abort a process that trained to the end: leave it first, as torch asks.
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

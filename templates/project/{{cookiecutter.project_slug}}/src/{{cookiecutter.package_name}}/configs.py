@@ -62,6 +62,8 @@ def experiment_configs(name: str) -> list[Path]:
             raise FileNotFoundError(f"{chain[0]}: {name!r} is its own ancestor; fix lineage.parent")
         chain.insert(0, path)
         lineage = (yaml.safe_load(read_config(path)) or {}).get("lineage") or {}
+        if not isinstance(lineage, dict):
+            raise FileNotFoundError(f"{path}: lineage must be a mapping; fix lineage.parent")
         name = str(lineage.get("parent") or "default")
     if not chain:
         raise FileNotFoundError(f"--experiment {name!r} names none: the defaults apply without it")

@@ -151,7 +151,8 @@ class MNISTDataModule(LightningDataModule):
 
     @override
     def train_dataloader(self) -> DataLoader[Batch]:
-        return self._dataloader("train", shuffle=True)
+        # Overfitting a batch (debug/overfit_batch) repeats the first: Lightning warns of shuffling.
+        return self._dataloader("train", shuffle=not getattr(self.trainer, "overfit_batches", 0))
 
     @override
     def val_dataloader(self) -> DataLoader[Batch]:
