@@ -123,6 +123,24 @@ def _lived_checks(project: Path, plan: dict, conflicts: set[str]) -> None:  # ty
     assert plan["template_version"]["from"] is None
 
 
+def _tested_and_resumed(project: Path) -> tuple[str, str, str, Path]:
+    """Resolve the update's conflicts, run the project's fast tests, then test the
+    experiment's last checkpoint and fit on from it to 2 epochs; each must exit 0.
+
+    Returns the tests' output, the test's stdout, the fit's stderr and the checkpoint.
+    """
+    _resolve_all(project)
+    tests = run_project_tests(project, "-v", "-m", "not slow")
+    write_digits_dataset(project / "data")
+    last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
+    tested = _project_python(project, "test", "--experiment", "wider", "--ckpt_path", str(last))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    resumed = _project_python(project, "fit", "--experiment", "wider", "--ckpt_path", "last",
+                              "--trainer.max_epochs=2")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return tests.stdout, tested.stdout, resumed.stderr, last
+
+
 def test_a_project_of_the_first_layout_updates_and_says_its_checkpoint_will_not_load(
     runner: CliRunner, tmp_path: Path
 ) -> None:
@@ -161,16 +179,8 @@ def test_a_project_of_run_folders_updates_and_its_checkpoint_tests_and_resumes(
     removed = {e["path"] for e in plan["files"] if e["outcome"] == "removed"}
     assert "src/proj/loggers.py" in removed  # untouched files the template dropped go
 
-    _resolve_all(project)
-    run_project_tests(project, "-q", "-m", "not slow")
-    write_digits_dataset(project / "data")
-    last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
-    tested = _project_python(project, "test", "--experiment", "wider", "--ckpt_path", str(last))
-    assert tested.returncode == 0, tested.stderr[-3000:]
-    assert "test_acc" in tested.stdout
-    resumed = _project_python(project, "fit", "--experiment", "wider", "--ckpt_path", "last",
-                              "--trainer.max_epochs=2")  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    _, tested, _, last = _tested_and_resumed(project)
+    assert "test_acc" in tested
     state = torch.load(last, map_location="cpu", weights_only=False)
     assert (state["epoch"], state["global_step"]) == (1, 6)  # the run went on: 3 steps more
     assert not (project / "logs" / "wider" / "version_1").exists()
@@ -191,16 +201,8 @@ def test_a_lean_project_made_before_versions_updates_and_resumes(
     assert [entry["version"] for entry in plan["changelog"]] == ["1.1.1", "1.1.0", "1.0.2", "1.0.1"]
     assert plan["unloadable_checkpoints"] == {}
 
-    _resolve_all(project)
-    tests = run_project_tests(project, "-v", "-m", "not slow")
-    assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests.stdout
-    write_digits_dataset(project / "data")
-    last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
-    tested = _project_python(project, "test", "--experiment", "wider", "--ckpt_path", str(last))
-    assert tested.returncode == 0, tested.stderr[-3000:]
-    resumed = _project_python(project, "fit", "--experiment", "wider", "--ckpt_path", "last",
-                              "--trainer.max_epochs=2")  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    tests, _, _, last = _tested_and_resumed(project)
+    assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests
     state = torch.load(last, map_location="cpu", weights_only=False)
     assert (state["epoch"], state["global_step"]) == (1, 6)
 
@@ -225,20 +227,12 @@ def test_a_project_of_template_1_0_2_updates_moves_its_keys_and_its_run_resumes(
     assert experiment["model"]["init_args"]["optimizer"] == {"init_args": {"lr": 0.002}}
     assert plan["unloadable_checkpoints"] == {}
 
-    _resolve_all(project)
-    tests = run_project_tests(project, "-v", "-m", "not slow")
-    assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests.stdout
-    write_digits_dataset(project / "data")
-    last = project / "logs" / "wider" / "version_0" / "checkpoints" / "last.ckpt"
-    tested = _project_python(project, "test", "--experiment", "wider", "--ckpt_path", str(last))
-    assert tested.returncode == 0, tested.stderr[-3000:]
-    assert "test_acc" in tested.stdout
+    tests, tested, resumed, last = _tested_and_resumed(project)
+    assert "test_config_instantiates[experiments/wider.yaml] PASSED" in tests
+    assert "test_acc" in tested
     assert (last.parents[1] / "test").is_dir()  # the evaluation's folder, inside the run
-    resumed = _project_python(project, "fit", "--experiment", "wider", "--ckpt_path", "last",
-                              "--trainer.max_epochs=2")  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
     # Its config.yaml, saved by 1.0.2, names keys that moved: said, and today's configs apply.
-    assert "config.yaml no longer parses" in resumed.stderr
+    assert "config.yaml no longer parses" in resumed
     state = torch.load(last, map_location="cpu", weights_only=True)
     assert (state["epoch"], state["global_step"]) == (1, 6)  # the run went on: 3 steps more
     assert state["hyper_parameters"]["optimizer"]["init_args"]["lr"] == 0.002
